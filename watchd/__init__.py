@@ -1,0 +1,3 @@
+"""watchd: a watch-folder ingest daemon for Autodesk Flow Capture."""
+
+__version__ = "0.1.0"

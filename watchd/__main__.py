@@ -1,0 +1,3 @@
+from watchd.cli.main import main
+
+raise SystemExit(main())

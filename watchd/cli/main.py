@@ -1,0 +1,55 @@
+"""The `watchd` command: argument parsing and dispatch to the command modules.
+
+Each command module exposes ``register(subparsers)``, which adds its parser and
+sets ``func`` (a callable taking the parsed namespace and returning an exit
+code) as the parser default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from watchd import __version__
+from watchd.cli import demo_cmd, emulator_cmd
+
+COMMAND_MODULES = (emulator_cmd, demo_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level parser with every command registered."""
+    parser = argparse.ArgumentParser(
+        prog="watchd",
+        description="Watch-folder ingest daemon for Autodesk Flow Capture.",
+    )
+    parser.add_argument("--version", action="version", version=f"watchd {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log level for messages on stderr (default: info)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command named in ``argv`` and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,322 @@
+"""The Flow Capture API client: one method per endpoint of the vendor document.
+
+Calls act as the authenticated user: what they return depends on that user's
+permissions. A refused token (401) re-authenticates once and repeats the call.
+Idempotent calls are retried a few times on retryable errors, honouring
+Retry-After; other failures are raised as :mod:`~watchd.flowcapture.errors`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from watchd.flowcapture import wire
+from watchd.flowcapture.backoff import backoff_seconds
+from watchd.flowcapture.errors import (
+    AuthenticationError,
+    FlowCaptureError,
+    RateLimitedError,
+)
+from watchd.flowcapture.models import (
+    Asset,
+    Comment,
+    DirectDownload,
+    FileCategories,
+    Folder,
+    Production,
+    TaskMessage,
+    UploadSession,
+    list_of,
+)
+from watchd.flowcapture.redact import register_secret
+from watchd.flowcapture.transport import Transport
+
+log = logging.getLogger(__name__)
+
+AssetRef = int | str  # an asset id (server-made) or the uuid given at upload
+CALL_RETRIES = 3  # extra tries of an idempotent call that failed in a retryable way
+CALL_BACKOFF_INITIAL_SECONDS = 0.5  # first wait between those tries
+CALL_BACKOFF_MAX_SECONDS = 8.0  # longest wait between those tries
+
+
+class FlowCaptureClient:
+    """A client acting as one Flow Capture user (email + API key)."""
+
+    def __init__(
+        self,
+        email: str,
+        api_key: str,
+        base_url: str = wire.DEFAULT_BASE_URL,
+        *,
+        pool_size: int = 8,
+        retries: int = CALL_RETRIES,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: Transport | None = None,
+    ):
+        register_secret(api_key)
+        self.email = email
+        self._api_key = api_key
+        self._token: str | None = None
+        self._token_lock = threading.Lock()
+        self.retries = retries
+        self._sleep = sleep
+        self.transport = transport or Transport(base_url, pool_size=pool_size)
+
+    def __repr__(self) -> str:
+        return f"FlowCaptureClient(email={self.email!r}, base_url={self.transport.base_url!r})"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.transport.close()
+
+    def __enter__(self) -> FlowCaptureClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- authentication and the call loop -------------------------------------------------
+
+    def authenticate(self) -> None:
+        """Get a fresh token for this user; raises AuthenticationError when refused."""
+        params = {wire.AUTH_EMAIL_FIELD: self.email, wire.AUTH_KEY_FIELD: self._api_key}
+        try:
+            payload = self.transport.call(wire.AUTHENTICATE, params, token=None)
+        except AuthenticationError as exc:
+            raise AuthenticationError(
+                f"Flow Capture refused the API key for {self.email}", status=exc.status
+            ) from None
+        token = payload.get(wire.AUTH_TOKEN_FIELD) if isinstance(payload, dict) else None
+        if not token:
+            raise AuthenticationError(f"/authenticate/api gave no token for {self.email}")
+        register_secret(str(token))
+        with self._token_lock:
+            self._token = str(token)
+        log.debug("authenticated as %s", self.email)
+
+    def _current_token(self) -> str:
+        with self._token_lock:
+            token = self._token
+        if token is None:
+            self.authenticate()
+            with self._token_lock:
+                token = self._token
+        assert token is not None
+        return token
+
+    def _refresh_token(self, stale: str) -> None:
+        """Re-authenticate unless another thread already replaced ``stale``."""
+        with self._token_lock:
+            if self._token != stale:
+                return
+            self._token = None
+        self.authenticate()
+
+    def call(self, path: str, params: Mapping[str, Any], *, idempotent: bool = True) -> Any:
+        """Call an endpoint as this user and return its payload.
+
+        Retries retryable failures of idempotent calls (``self.retries`` times);
+        raises the last error otherwise.
+        """
+        attempt = 0
+        while True:
+            try:
+                return self._call_once(path, params)
+            except FlowCaptureError as exc:
+                attempt += 1
+                if not (idempotent and exc.retryable and attempt <= self.retries):
+                    raise
+                delay = _retry_delay(exc, attempt)
+                log.warning("%s failed (%s); trying again in %.1fs", path, exc, delay)
+                self._sleep(delay)
+
+    def _call_once(self, path: str, params: Mapping[str, Any]) -> Any:
+        token = self._current_token()
+        try:
+            return self.transport.call(path, params, token)
+        except AuthenticationError:
+            log.info("token refused on %s; authenticating again", path)
+            self._refresh_token(token)
+            return self.transport.call(path, params, self._current_token())
+
+    # --- browsing -------------------------------------------------------------------------
+
+    def get_groups(self) -> list[Production]:
+        """Return the productions ("groups") this user can see."""
+        return list_of(Production, self.call(wire.GET_GROUPS, {}))
+
+    def get_projects(self, group_id: int | None = None) -> list[Folder]:
+        """Return the folders ("projects") this user can see, optionally in one production."""
+        return list_of(Folder, self.call(wire.GET_PROJECTS, {"group_id": group_id}))
+
+    def get_assets(self, project_id: int) -> list[Asset]:
+        """Return the assets of one folder that this user can see."""
+        return list_of(Asset, self.call(wire.GET_ASSETS, {"project_id": project_id}))
+
+    # --- comments -------------------------------------------------------------------------
+
+    def get_comments(self, asset: AssetRef) -> list[Comment]:
+        """Return an asset's comments, earliest first (IO points included)."""
+        return list_of(Comment, self.call(wire.GET_COMMENTS, {"asset_id": asset}))
+
+    def create_comment(
+        self,
+        asset: AssetRef,
+        description: str,
+        *,
+        color: str | None = None,
+        marker_time: float | None = None,
+        parent_comment_id: int | None = None,
+    ) -> Comment:
+        """Add a text comment (a reply when ``parent_comment_id`` is given); return it."""
+        params = _comment_params(description, color, marker_time, parent_comment_id)
+        payload = self.call(wire.CREATE_COMMENT, {"asset_id": asset, **params}, idempotent=False)
+        return Comment.from_wire(payload)
+
+    def update_comment(
+        self,
+        comment_id: int,
+        *,
+        description: str | None = None,
+        color: str | None = None,
+        marker_time: float | None = None,
+    ) -> Comment:
+        """Change a comment's text, colour or marker time; return the updated comment."""
+        params = _comment_params(description, color, marker_time, None)
+        payload = self.call(wire.UPDATE_COMMENT, {"id": comment_id, **params})
+        return Comment.from_wire(payload)
+
+    def delete_comment(self, comment_id: int) -> bool:
+        """Remove a comment; return whether the server says it was deleted."""
+        payload = self.call(wire.DELETE_COMMENT, {"id": comment_id})
+        return bool(payload.get("deleted")) if isinstance(payload, dict) else False
+
+    # --- metadata -------------------------------------------------------------------------
+
+    def update_asset(
+        self,
+        asset: AssetRef,
+        *,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Set an asset's tags and any other key -> value metadata; return ``updated``."""
+        params: dict[str, Any] = {**(metadata or {}), "id": asset}
+        if tags is not None:
+            params["tags"] = list(tags)
+        payload = self.call(wire.UPDATE_ASSET, params)
+        return bool(payload.get("updated")) if isinstance(payload, dict) else False
+
+    # --- uploads --------------------------------------------------------------------------
+
+    def upload_init(self, project_id: int, filename: str, uuid: str | None = None) -> UploadSession:
+        """Start a multipart upload of ``filename`` into a folder; return its handles."""
+        params = {"project_id": project_id, "filename": filename, wire.UUID_FIELD: uuid}
+        return UploadSession.from_wire(self.call(wire.UPLOAD_INIT, params, idempotent=False))
+
+    def upload_part_url(self, upload: UploadSession, part_number: int, content_md5: str) -> str:
+        """Return a presigned URL to PUT one part to (valid for a few minutes)."""
+        params = {
+            "upload_id": upload.upload_id,
+            "key": upload.key,
+            "part_number": part_number,
+            "content_md5": content_md5,
+        }
+        payload = self.call(wire.UPLOAD_PART, params)
+        url = payload.get("presigned_url") if isinstance(payload, dict) else None
+        if not url:
+            raise FlowCaptureError(f"{wire.UPLOAD_PART}: the answer had no presigned_url")
+        return str(url)
+
+    def upload_abort(self, upload: UploadSession) -> None:
+        """Abort a multipart upload, discarding its parts."""
+        self.call(wire.UPLOAD_ABORT, {"upload_id": upload.upload_id, "key": upload.key})
+
+    def upload_complete(
+        self,
+        upload: UploadSession,
+        etags: Sequence[str],
+        *,
+        filename: str,
+        project_id: int,
+        batch_name: str | None = None,
+        uuid: str | None = None,
+    ) -> int:
+        """Complete the multipart upload with the ETags in part order; return the asset id."""
+        params = {
+            "upload_id": upload.upload_id,
+            "key": upload.key,
+            "etags": list(etags),
+            "filename": filename,
+            "project_id": project_id,
+            "batch_name": batch_name,
+            wire.UUID_FIELD: uuid,
+        }
+        payload = self.call(wire.UPLOAD_COMPLETE, params)
+        asset_id = payload.get("asset_id") if isinstance(payload, dict) else None
+        if asset_id is None:
+            raise FlowCaptureError(f"{wire.UPLOAD_COMPLETE}: the answer had no asset_id")
+        return int(asset_id)
+
+    def complete_upload(
+        self, project_id: int, keys: Iterable[str], batch_name: str | None = None
+    ) -> bool:
+        """Close an upload session: queue the given keys for ingest; return ``ok``."""
+        params = {"project_id": project_id, "batch_name": batch_name, "keys": list(keys)}
+        payload = self.call(wire.COMPLETE_UPLOAD, params, idempotent=False)
+        return bool(payload.get("ok")) if isinstance(payload, dict) else False
+
+    # --- downloads ------------------------------------------------------------------------
+
+    def get_file_categories(
+        self, asset_ids: Sequence[int] | None = None, playlink_id: int | None = None
+    ) -> FileCategories:
+        """Return the download categories (ORIGINAL, proxies) of some assets."""
+        params = {"assets": list(asset_ids) if asset_ids else None, "playlink_id": playlink_id}
+        return FileCategories.from_wire(self.call(wire.GET_FILE_CATEGORIES, params))
+
+    def download_direct(
+        self,
+        asset_ids: Sequence[int],
+        categories: Sequence[str],
+        *,
+        non_watermarked: bool = False,
+    ) -> DirectDownload:
+        """Start direct downloads; return the tasks begun and the per-asset errors."""
+        params = {
+            "assets": list(asset_ids),
+            "file_categories": list(categories),
+            "non_watermarked": non_watermarked,
+        }
+        return DirectDownload.from_wire(self.call(wire.DOWNLOAD_DIRECT, params))
+
+    def get_task_messages(self, task_ids: Sequence[str | int]) -> list[TaskMessage]:
+        """Return the latest status message of each download task."""
+        payload = self.call(wire.GET_TASK_MESSAGES, {"task_ids": list(task_ids)})
+        return list_of(TaskMessage, payload)
+
+
+def _comment_params(
+    description: str | None,
+    color: str | None,
+    marker_time: float | None,
+    parent_comment_id: int | None,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"description": description, "color": color}
+    if marker_time is not None:
+        params.update(has_marker=True, marker_time=float(marker_time))
+    if parent_comment_id is not None:
+        params.update(is_reply=True, parent_comment_id=parent_comment_id)
+    return params
+
+
+def _retry_delay(exc: FlowCaptureError, attempt: int) -> float:
+    if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+        return exc.retry_after
+    return backoff_seconds(
+        attempt, initial=CALL_BACKOFF_INITIAL_SECONDS, cap=CALL_BACKOFF_MAX_SECONDS
+    )

@@ -1,0 +1,124 @@
+"""Error types raised by the Flow Capture client.
+
+Errors are classified once, here: each type says whether trying again later can
+help (``retryable``). Messages never carry the API key, a token or a presigned
+URL's query string.
+"""
+
+from __future__ import annotations
+
+
+class FlowCaptureError(Exception):
+    """Base of every error the client raises."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status is not None:
+            parts.append(f"(HTTP {self.status}{', ' + self.code if self.code else ''})")
+        return " ".join(parts)
+
+
+class AuthenticationError(FlowCaptureError):
+    """The email/API key was refused, or a token was refused even after re-authenticating."""
+
+
+class PermissionDeniedError(FlowCaptureError):
+    """The user lacks the permission for this object or action (HTTP 403)."""
+
+
+class NotFoundError(FlowCaptureError):
+    """The object does not exist or is not visible to this user (HTTP 404)."""
+
+
+class UploadNotFoundError(NotFoundError):
+    """The multipart upload is unknown to the server (expired, aborted or never made)."""
+
+
+class BadRequestError(FlowCaptureError):
+    """The server rejected the parameters (HTTP 400 and other client errors)."""
+
+
+class DigestMismatchError(BadRequestError):
+    """The object store rejected a part because its Content-MD5 did not match the data."""
+
+    retryable = True  # the bytes may have been damaged in transit: send them again
+
+
+class PresignedUrlExpiredError(FlowCaptureError):
+    """A presigned URL expired before it was used; a fresh one must be requested."""
+
+    retryable = True
+
+
+class RateLimitedError(FlowCaptureError):
+    """The server asked us to slow down (HTTP 429)."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+        code: str | None = None,
+    ):
+        super().__init__(message, status=status, code=code)
+        self.retry_after = retry_after
+
+
+class ServerError(FlowCaptureError):
+    """The server failed (HTTP 5xx)."""
+
+    retryable = True
+
+
+class TransportError(FlowCaptureError):
+    """The request did not get an answer: connection refused or reset, timeout, bad response."""
+
+    retryable = True
+
+
+class IntegrityError(FlowCaptureError):
+    """Data did not arrive intact (a download of the wrong size, a changed source file)."""
+
+    retryable = True
+
+
+RETRYABLE_ERRORS: tuple[type[FlowCaptureError], ...] = (
+    DigestMismatchError,
+    PresignedUrlExpiredError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    IntegrityError,
+)
+
+
+def error_for_status(
+    status: int, message: str, *, code: str | None = None, retry_after: float | None = None
+) -> FlowCaptureError:
+    """Return the error type that fits an HTTP status (and S3 error code, when known)."""
+    if status == 401:
+        return AuthenticationError(message, status=status, code=code)
+    if status == 403:
+        return PermissionDeniedError(message, status=status, code=code)
+    if status == 404:
+        if code == "NoSuchUpload":
+            return UploadNotFoundError(message, status=status, code=code)
+        return NotFoundError(message, status=status, code=code)
+    if status == 429:
+        return RateLimitedError(message, status=status, code=code, retry_after=retry_after)
+    if status >= 500:
+        return ServerError(message, status=status, code=code)
+    if code in ("BadDigest", "InvalidDigest"):
+        return DigestMismatchError(message, status=status, code=code)
+    return BadRequestError(message, status=status, code=code)

@@ -1,0 +1,179 @@
+"""HTTP plumbing shared by the API calls and the object-store transfers.
+
+One ``requests.Session`` with a connection pool sized to the concurrency; every
+request has a timeout; every failure becomes a :mod:`~watchd.flowcapture.errors`
+type with a message free of secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from watchd import __version__
+from watchd.flowcapture import wire
+from watchd.flowcapture.errors import (
+    FlowCaptureError,
+    PresignedUrlExpiredError,
+    TransportError,
+    error_for_status,
+)
+from watchd.flowcapture.redact import install_log_filter, redact, redact_url
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 10.0  # time to open a TCP connection
+READ_TIMEOUT_SECONDS = 120.0  # longest silence while sending or waiting for an answer
+RETRY_AFTER_MAX_SECONDS = 300.0  # never trust a Retry-After longer than this
+STREAM_CHUNK_BYTES = 1024 * 1024  # size of each read when streaming bodies
+
+
+class Body(Protocol):
+    """A streamed request body: read in chunks, with a known length."""
+
+    def read(self, amount: int = -1) -> bytes: ...
+
+    def __len__(self) -> int: ...
+
+
+class Transport:
+    """Sends API calls and object-store requests over one pooled session."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        pool_size: int = 8,
+        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
+    ):
+        install_log_filter()
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout, read_timeout)
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"watchd/{__version__}"
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.session.close()
+
+    def call(self, path: str, params: Mapping[str, Any], token: str | None) -> Any:
+        """POST an API call and return its decoded payload; raises a FlowCaptureError."""
+        headers = {wire.TOKEN_HEADER: token} if token else {}
+        url = self.base_url + path
+        try:
+            response = self.session.post(
+                url, json=wire.request_body(dict(params)), headers=headers, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise transport_error(path, exc) from None
+        body = _json_or_none(response)
+        failure = wire.error_of(body)
+        if response.status_code >= 300 or failure is not None:
+            code, message = failure or ("", response.reason or "request failed")
+            status = response.status_code if response.status_code >= 300 else 400
+            raise error_for_status(
+                status,
+                redact(f"{path}: {message}"),
+                code=code or None,
+                retry_after=_retry_after(response),
+            )
+        if body is None:
+            raise TransportError(f"{path}: the answer was not JSON (HTTP {response.status_code})")
+        return wire.unwrap_response(body)
+
+    def put(
+        self, url: str, body: Body | bytes, length: int, headers: Mapping[str, str]
+    ) -> requests.Response:
+        """PUT ``length`` bytes to a presigned URL; return the 2xx response or raise."""
+        send_headers = {"Content-Length": str(length), **headers}
+        try:
+            response = self.session.put(url, data=body, headers=send_headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise transport_error(f"PUT {redact_url(url)}", exc) from None
+        if response.status_code >= 300:
+            raise object_store_error("PUT", url, response)
+        return response
+
+    def get_stream(self, url: str, headers: Mapping[str, str]) -> requests.Response:
+        """GET a URL as a stream; return the 2xx response (caller closes it) or raise."""
+        try:
+            response = self.session.get(
+                url, headers=dict(headers), stream=True, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise transport_error(f"GET {redact_url(url)}", exc) from None
+        if response.status_code >= 300:
+            error = object_store_error("GET", url, response)
+            response.close()
+            raise error
+        return response
+
+
+def iter_body(response: requests.Response) -> Iterator[bytes]:
+    """Yield a streamed response body in chunks; a broken stream raises TransportError."""
+    try:
+        yield from response.iter_content(STREAM_CHUNK_BYTES)
+    except (requests.RequestException, OSError) as exc:
+        raise transport_error("download", exc) from None
+
+
+def transport_error(what: str, exc: BaseException) -> TransportError:
+    """Return a TransportError describing ``exc`` without the URL's secrets."""
+    kind = type(exc).__name__
+    detail = redact(str(exc))
+    if isinstance(exc, requests.Timeout):
+        return TransportError(f"{what}: timed out ({kind})")
+    return TransportError(f"{what}: {kind}: {detail}")
+
+
+_S3_CODE_RE = re.compile(r"<Code>([^<]*)</Code>")
+_S3_MESSAGE_RE = re.compile(r"<Message>([^<]*)</Message>")
+
+
+def object_store_error(method: str, url: str, response: requests.Response) -> FlowCaptureError:
+    """Return the error for a failed object-store request (S3 answers in XML)."""
+    text = response.text[:4096] if response.content else ""
+    code_match = _S3_CODE_RE.search(text)
+    message_match = _S3_MESSAGE_RE.search(text)
+    code = code_match.group(1) if code_match else None
+    message = message_match.group(1) if message_match else (response.reason or "failed")
+    where = f"{method} {redact_url(url)}"
+    if response.status_code == 403 and "expired" in message.lower():
+        return PresignedUrlExpiredError(
+            f"{where}: presigned URL expired", status=403, code=code or "AccessDenied"
+        )
+    return error_for_status(
+        response.status_code,
+        redact(f"{where}: {message}"),
+        code=code,
+        retry_after=_retry_after(response),
+    )
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except (ValueError, json.JSONDecodeError):
+        return None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return min(max(float(value), 0.0), RETRY_AFTER_MAX_SECONDS)
+    except ValueError:
+        return None

@@ -1,0 +1,242 @@
+"""Multipart upload of one file: init, parts in parallel, complete.
+
+:func:`upload_parts` is the resumable core: it skips parts that already have an
+ETag and reports each new ETag through ``on_part_done`` so a caller (the
+daemon) can commit it before the part counts as done. :func:`upload_file` is
+the whole flow for a one-shot upload.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchd.flowcapture.backoff import backoff_seconds
+from watchd.flowcapture.client import FlowCaptureClient
+from watchd.flowcapture.errors import (
+    FlowCaptureError,
+    IntegrityError,
+    PresignedUrlExpiredError,
+    RateLimitedError,
+)
+from watchd.flowcapture.filedata import FileRange, md5_base64, range_md5
+from watchd.flowcapture.models import UploadSession
+from watchd.flowcapture.parts import Part, choose_part_size, plan_parts
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PART_BYTES = 16 * 1024 * 1024  # part size when the caller has no preference
+PART_ATTEMPTS = 4  # tries of one part before its failure is handed to the caller
+PART_BACKOFF_INITIAL_SECONDS = 1.0  # first wait between tries of a part
+PART_BACKOFF_MAX_SECONDS = 15.0  # longest wait between tries of a part
+PRESIGNED_URL_REFRESHES = 3  # fresh URLs requested for one try when they keep expiring
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes in total)
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """A part the object store accepted."""
+
+    number: int
+    size: int
+    md5: str  # base64, as sent in Content-MD5
+    etag: str  # as the object store returned it (quoted)
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """A completed multipart upload."""
+
+    asset_id: int
+    upload: UploadSession
+    etags: list[str]
+    size: int
+
+
+class ProgressMeter:
+    """Adds up bytes moved by several threads and reports (done, total)."""
+
+    def __init__(self, total: int, callback: Progress | None, done: int = 0):
+        self.total = total
+        self.done = done
+        self._callback = callback
+        self._lock = threading.Lock()
+
+    def add(self, amount: int) -> None:
+        with self._lock:
+            self.done += amount
+            done = self.done
+        if self._callback is not None:
+            self._callback(done, self.total)
+
+
+def upload_part(
+    client: FlowCaptureClient,
+    upload: UploadSession,
+    path: Path,
+    part: Part,
+    *,
+    on_bytes: Callable[[int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> PartResult:
+    """Send one part: MD5, presigned URL, PUT with Content-MD5; return its ETag.
+
+    Retries retryable failures (an expired URL, a reset connection, a 5xx, a
+    damaged body) a few times; raises the last FlowCaptureError otherwise, or
+    OSError/EOFError if the file can no longer be read as planned.
+    """
+    md5 = md5_base64(range_md5(path, part.offset, part.size))
+    attempt = 0
+    while True:
+        sent = 0
+
+        def count(amount: int) -> None:
+            nonlocal sent
+            sent += amount
+            if on_bytes is not None:
+                on_bytes(amount)
+
+        try:
+            etag = _put_part(client, upload, path, part, md5, count)
+            return PartResult(number=part.number, size=part.size, md5=md5, etag=etag)
+        except FlowCaptureError as exc:
+            if on_bytes is not None and sent:
+                on_bytes(-sent)  # those bytes will be sent again
+            attempt += 1
+            if not exc.retryable or attempt >= PART_ATTEMPTS:
+                raise
+            delay = _part_retry_delay(exc, attempt)
+            log.warning(
+                "part %d of %s failed (%s); trying again in %.1fs", part.number, path, exc, delay
+            )
+            sleep(delay)
+
+
+def _put_part(
+    client: FlowCaptureClient,
+    upload: UploadSession,
+    path: Path,
+    part: Part,
+    md5: str,
+    on_read: Callable[[int], None],
+) -> str:
+    for _ in range(PRESIGNED_URL_REFRESHES):
+        url = client.upload_part_url(upload, part.number, md5)
+        try:
+            with FileRange(path, part.offset, part.size, on_read) as body:
+                response = client.transport.put(url, body, part.size, {"Content-MD5": md5})
+        except PresignedUrlExpiredError:
+            log.info("presigned URL for part %d of %s expired; asking again", part.number, path)
+            continue
+        etag = response.headers.get("ETag")
+        if not etag:
+            raise IntegrityError(f"object store returned no ETag for part {part.number}")
+        return etag
+    raise PresignedUrlExpiredError(f"presigned URLs for part {part.number} kept expiring")
+
+
+def _part_retry_delay(exc: FlowCaptureError, attempt: int) -> float:
+    if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+        return exc.retry_after
+    return backoff_seconds(
+        attempt, initial=PART_BACKOFF_INITIAL_SECONDS, cap=PART_BACKOFF_MAX_SECONDS
+    )
+
+
+def upload_parts(
+    client: FlowCaptureClient,
+    upload: UploadSession,
+    path: Path,
+    parts: Sequence[Part],
+    *,
+    done: Mapping[int, str] | None = None,
+    parallel: int = 4,
+    on_part_done: Callable[[PartResult], None] | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[int, str]:
+    """Send every part not in ``done`` (part number -> ETag), ``parallel`` at a time.
+
+    ``on_part_done`` runs (in a worker thread) for each newly accepted part
+    before it counts as done. Returns every part's ETag by number. On the first
+    failure no new part starts; the failure is raised once running parts end.
+    """
+    etags = dict(done or {})
+    total = sum(p.size for p in parts)
+    meter = ProgressMeter(total, progress, sum(p.size for p in parts if p.number in etags))
+    todo = [p for p in parts if p.number not in etags]
+    failed = threading.Event()
+
+    def run(part: Part) -> PartResult | None:
+        if failed.is_set() or (should_stop is not None and should_stop()):
+            return None
+        result = upload_part(client, upload, path, part, on_bytes=meter.add)
+        if on_part_done is not None:
+            on_part_done(result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="part") as pool:
+        futures: list[Future[PartResult | None]] = [pool.submit(run, p) for p in todo]
+        finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        if any(f.exception() for f in finished):
+            failed.set()
+        wait(futures)
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
+        result = future.result()
+        if result is not None:
+            etags[result.number] = result.etag
+    return etags
+
+
+def upload_file(
+    client: FlowCaptureClient,
+    path: Path,
+    *,
+    project_id: int,
+    filename: str | None = None,
+    uuid: str | None = None,
+    batch_name: str | None = None,
+    part_size: int = DEFAULT_PART_BYTES,
+    parallel_parts: int = 4,
+    progress: Progress | None = None,
+) -> UploadResult:
+    """Upload one file as a new asset (init, parts, complete); return the asset id.
+
+    The caller still closes the batch with ``client.complete_upload``. On any
+    failure the multipart upload is aborted (nothing here can resume it) and
+    the error is raised.
+    """
+    name = filename or path.name
+    size = path.stat().st_size
+    parts = plan_parts(size, choose_part_size(size, part_size))
+    upload = client.upload_init(project_id, name, uuid)
+    try:
+        etags = upload_parts(
+            client, upload, path, parts, parallel=parallel_parts, progress=progress
+        )
+        if path.stat().st_size != size:
+            raise IntegrityError(f"{path} changed size during the upload")
+        ordered = [etags[p.number] for p in parts]
+        asset_id = client.upload_complete(
+            upload, ordered, filename=name, project_id=project_id, batch_name=batch_name, uuid=uuid
+        )
+    except BaseException:
+        _abort_quietly(client, upload)
+        raise
+    return UploadResult(asset_id=asset_id, upload=upload, etags=ordered, size=size)
+
+
+def _abort_quietly(client: FlowCaptureClient, upload: UploadSession) -> None:
+    try:
+        client.upload_abort(upload)
+    except FlowCaptureError as exc:
+        log.warning("could not abort upload %s: %s", upload.key, exc)

@@ -1,0 +1,75 @@
+"""Every unconfirmed choice about the Flow Capture wire format, in one place.
+
+The vendor document names the endpoints and most fields but not the envelope.
+What is known from public material and what we chose is written up in
+``shared/API-NOTES.md``; when the full vendor reference is at hand, this is the
+module to correct.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_BASE_URL = "https://api.moxion.io"
+
+# The token from /authenticate/api travels in this header (known).
+TOKEN_HEADER = "X-Token"
+
+# Endpoint paths hang off the root with no prefix or version (known).
+AUTHENTICATE = "/authenticate/api"
+GET_GROUPS = "/get/groups"
+GET_PROJECTS = "/get/projects"
+GET_ASSETS = "/get/assets"
+GET_COMMENTS = "/get/comments"
+CREATE_COMMENT = "/create/comment"
+UPDATE_COMMENT = "/update/comment"
+DELETE_COMMENT = "/delete/comment"
+UPLOAD_INIT = "/upload/asset/init"
+UPLOAD_PART = "/upload/asset/part"
+UPLOAD_ABORT = "/upload/asset/abort"
+UPLOAD_COMPLETE = "/upload/asset/complete"
+COMPLETE_UPLOAD = "/complete/upload"
+UPDATE_ASSET = "/update/asset"
+GET_FILE_CATEGORIES = "/get/asset/file/categories"
+DOWNLOAD_DIRECT = "/download/assets/direct"
+GET_TASK_MESSAGES = "/get/tasks/messages"
+
+# Our choice: the uploader's asset UUID is sent under this name on init and complete.
+UUID_FIELD = "uuid"
+
+# Our choice: /authenticate/api takes these fields and answers {"token": ...}.
+AUTH_EMAIL_FIELD = "email"
+AUTH_KEY_FIELD = "api_key"
+AUTH_TOKEN_FIELD = "token"
+
+
+def request_body(params: dict[str, Any]) -> dict[str, Any]:
+    """Return the JSON body for an API call: parameters go under ``data`` (known)."""
+    return {"data": {k: v for k, v in params.items() if v is not None}}
+
+
+def unwrap_response(body: Any) -> Any:
+    """Return the payload of a response body.
+
+    Responses are bare JSON (known), but a body wrapped as ``{"data": ...}`` is
+    unwrapped too, in case the service or a proxy adds the envelope.
+    """
+    if isinstance(body, dict) and set(body) == {"data"}:
+        return body["data"]
+    return body
+
+
+def error_of(body: Any) -> tuple[str, str] | None:
+    """Return ``(code, message)`` when a response body carries an error, else None.
+
+    Our choice: errors look like ``{"error": {"code": ..., "message": ...}}``; a
+    bare string under ``error`` is accepted too.
+    """
+    if not isinstance(body, dict) or "error" not in body or body["error"] in (None, False):
+        return None
+    error = body["error"]
+    if isinstance(error, dict):
+        code = str(error.get("code") or "error")
+        message = str(error.get("message") or error.get("detail") or code)
+        return code, message
+    return "error", str(error)
