@@ -1,0 +1,1 @@
+"""The job store: SQLAlchemy models, the engine set-up, migrations and queries."""

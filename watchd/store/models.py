@@ -1,0 +1,182 @@
+"""SQLAlchemy models: jobs (one per file to upload), their parts, and batches.
+
+The schema only changes through Alembic revisions in ``migrations/``; a test
+proves the models and the migrations agree.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC and read back as an aware UTC datetime."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use datetime.now(UTC)")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class JobState(enum.StrEnum):
+    """Where a file is in its life (DESIGN.md, "The life of a file")."""
+
+    QUEUED = "queued"  # settled, waiting for a worker
+    UPLOADING = "uploading"  # multipart upload in progress
+    UPLOADED = "uploaded"  # /upload/asset/complete done, waiting for its batch to close
+    INGESTING = "ingesting"  # batch closed; metadata and the post-upload action remain
+    DONE = "done"  # asset tagged and post-upload action carried out
+    WAITING = "waiting"  # failed in a retryable way; runs again at next_attempt_at
+    FAILED = "failed"  # permanent failure or out of attempts; an operator may retry
+    CANCELLED = "cancelled"  # file gone, or cancelled by an operator
+
+
+TERMINAL_JOB_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
+
+
+class BatchState(enum.StrEnum):
+    """A batch is open while files join it, then closed with /complete/upload."""
+
+    OPEN = "open"  # files may still join
+    CLOSING = "closing"  # no more files join; /complete/upload not yet accepted
+    CLOSED = "closed"  # /complete/upload accepted
+    EMPTY = "empty"  # closed with no uploaded member: nothing was sent
+
+
+def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
+    return Enum(
+        kind,
+        name=name,
+        native_enum=False,
+        validate_strings=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Batch(Base):
+    """One Flow Capture upload session: a named group of files in one folder."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    folder: Mapped[str] = mapped_column(String(255))  # drop folder name from the config
+    project_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(512))
+    state: Mapped[BatchState] = mapped_column(_enum(BatchState, "batch_state"))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_file_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    jobs: Mapped[list[Job]] = relationship(back_populates="batch")
+
+    __table_args__ = (Index("ix_batches_folder_state", "folder", "state"),)
+
+
+class Job(Base):
+    """One file to upload, from the moment it settled to its final state."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    folder: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(Text)  # absolute path at queue time
+    relpath: Mapped[str] = mapped_column(Text)  # path below the drop folder
+    filename: Mapped[str] = mapped_column(String(1024))  # display name sent to Flow Capture
+    # The fingerprint: the same file (device, inode) with the same size and mtime.
+    device: Mapped[int] = mapped_column(BigInteger)
+    inode: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+
+    state: Mapped[JobState] = mapped_column(_enum(JobState, "job_state"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)  # asset uuid, fixed at queue time
+    project_id: Mapped[int] = mapped_column(BigInteger)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
+    upload_id: Mapped[str | None] = mapped_column(Text)
+    key: Mapped[str | None] = mapped_column(Text)
+    part_size: Mapped[int | None] = mapped_column(BigInteger)
+    asset_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    uploaded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    tagged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    archived_to: Mapped[str | None] = mapped_column(Text)  # where the post-upload move put it
+
+    batch: Mapped[Batch | None] = relationship(back_populates="jobs")
+    parts: Mapped[list[Part]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", order_by="Part.number"
+    )
+
+    __table_args__ = (
+        Index("ix_jobs_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_jobs_fingerprint", "device", "inode", "size", "mtime_ns"),
+        Index("ix_jobs_folder_path", "folder", "path"),
+        Index("ix_jobs_batch_id", "batch_id"),
+    )
+
+
+class Part(Base):
+    """One part of a job's multipart upload; done once its ETag is committed."""
+
+    __tablename__ = "parts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(BigInteger)
+    md5: Mapped[str | None] = mapped_column(String(32))  # base64 Content-MD5
+    etag: Mapped[str | None] = mapped_column(String(128))
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    job: Mapped[Job] = relationship(back_populates="parts")
+
+    __table_args__ = (UniqueConstraint("job_id", "number", name="uq_parts_job_id_number"),)
