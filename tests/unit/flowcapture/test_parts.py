@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from watchd.flowcapture.parts import (
@@ -39,7 +41,7 @@ def test_parts_cover_the_file_exactly_with_only_the_last_one_short():
     assert sum(p.size for p in parts) == size
     assert all(p.size == 5 * MIB for p in parts[:-1])
     assert parts[-1].size == 123
-    for before, after in zip(parts, parts[1:], strict=False):
+    for before, after in itertools.pairwise(parts):
         assert after.offset == before.offset + before.size
 
 

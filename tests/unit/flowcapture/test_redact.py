@@ -41,6 +41,8 @@ def test_tokens_and_registered_secrets_are_removed():
 
 
 def test_log_filter_rewrites_records_with_arguments():
-    record = logging.LogRecord("urllib3", logging.DEBUG, __file__, 1, "%s %s", ("GET", SIGNED), None)
+    record = logging.LogRecord(
+        "urllib3", logging.DEBUG, __file__, 1, "%s %s", ("GET", SIGNED), None
+    )
     assert RedactingFilter().filter(record)
     assert "deadbeefcafe" not in record.getMessage()

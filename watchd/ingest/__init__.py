@@ -1,0 +1,1 @@
+"""The ingest pipeline: jobs, parts, batches, metadata and post-upload actions."""

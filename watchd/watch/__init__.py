@@ -1,0 +1,1 @@
+"""Watching drop folders: observers, filters, rescans and the settling rule."""

@@ -1,0 +1,128 @@
+"""The settling rule: when is a file completely written?
+
+A file is settled when its fingerprint (device, inode, size, mtime) has not
+changed for the folder's settle time across consecutive checks and, where
+/proc lets us see it, no process holds it open for writing. The clock is
+passed in, so tests do not sleep.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PROC_DIR = Path("/proc")
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What identifies one version of a file: same file, same size, same mtime."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, stat: os.stat_result) -> Fingerprint:
+        return cls(stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@dataclass
+class _Observation:
+    fingerprint: Fingerprint
+    since: float  # clock time when this fingerprint was first seen
+
+
+class SettleTracker:
+    """Remembers each candidate's fingerprint and says when it has settled."""
+
+    def __init__(self, settle_seconds: float, clock: Callable[[], float]):
+        self.settle_seconds = settle_seconds
+        self._clock = clock
+        self._seen: dict[str, _Observation] = {}
+
+    def observe(self, path: str, fingerprint: Fingerprint) -> bool:
+        """Record a check of ``path``; return True once it has been unchanged long enough."""
+        now = self._clock()
+        seen = self._seen.get(path)
+        if seen is None or seen.fingerprint != fingerprint:
+            self._seen[path] = _Observation(fingerprint, now)
+            return False  # settled needs two consecutive checks that agree
+        return now - seen.since >= self.settle_seconds
+
+    def restart(self, path: str) -> None:
+        """Start the wait again (the file turned out to be open for writing)."""
+        seen = self._seen.get(path)
+        if seen is not None:
+            seen.since = self._clock()
+
+    def forget(self, path: str) -> None:
+        """Stop tracking ``path`` (queued, gone, or filtered out)."""
+        self._seen.pop(path, None)
+
+    def pending(self) -> list[str]:
+        """Return the paths still settling."""
+        return list(self._seen)
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+def open_for_writing(paths: Iterable[str], proc_dir: Path = PROC_DIR) -> set[str]:
+    """Return those of ``paths`` that some process we may inspect has open for writing.
+
+    Reads /proc/PID/fd links and fdinfo flags; processes we may not inspect
+    (other users' when not root) are skipped, so this can miss writers but
+    never invents them. Returns an empty set where /proc does not exist.
+    """
+    wanted = {os.path.realpath(p): p for p in paths}
+    found: set[str] = set()
+    if not wanted or not proc_dir.is_dir():
+        return found
+    for pid_dir in _process_dirs(proc_dir):
+        for fd_link, target in _open_files(pid_dir):
+            original = wanted.get(target)
+            if original is not None and original not in found and _is_write_fd(pid_dir, fd_link):
+                found.add(original)
+    return found
+
+
+def _process_dirs(proc_dir: Path) -> Iterable[Path]:
+    try:
+        entries = list(os.scandir(proc_dir))
+    except OSError:
+        return []
+    return [Path(e.path) for e in entries if e.name.isdigit()]
+
+
+def _open_files(pid_dir: Path) -> Iterable[tuple[str, str]]:
+    fd_dir = pid_dir / "fd"
+    try:
+        names = os.listdir(fd_dir)
+    except OSError:  # the process ended, or it is not ours to look at
+        return []
+    links = []
+    for name in names:
+        try:
+            links.append((name, os.readlink(fd_dir / name)))
+        except OSError:
+            continue
+    return links
+
+
+def _is_write_fd(pid_dir: Path, fd: str) -> bool:
+    try:
+        text = (pid_dir / "fdinfo" / fd).read_text()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags:"):
+            return bool(int(line.split()[1], 8) & _WRITE_FLAGS)
+    return False
