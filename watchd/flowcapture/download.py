@@ -188,6 +188,7 @@ def download_asset(
     def fresh_url() -> str:
         return wait_for_url(client, start(), poll_seconds=poll_seconds)
 
+    dest_dir.mkdir(parents=True, exist_ok=True)
     task = start()
     url = wait_for_url(client, task, on_progress=on_task_progress, poll_seconds=poll_seconds)
     dest = dest_dir / safe_filename(task.filename or f"asset-{asset_id}-{category}")

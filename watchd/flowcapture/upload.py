@@ -159,13 +159,16 @@ def upload_parts(
     parallel: int = 4,
     on_part_done: Callable[[PartResult], None] | None = None,
     progress: Progress | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> dict[int, str]:
     """Send every part not in ``done`` (part number -> ETag), ``parallel`` at a time.
 
     ``on_part_done`` runs (in a worker thread) for each newly accepted part
-    before it counts as done. Returns every part's ETag by number. On the first
-    failure no new part starts; the failure is raised once running parts end.
+    before it counts as done. ``on_chunk`` runs before each chunk of body is
+    sent: it may block (bandwidth limit) or raise (stop now; the part in
+    flight is abandoned and sent again next time). Returns every part's ETag by
+    number. On the first failure no new part starts; the failure is raised once
+    running parts end.
     """
     etags = dict(done or {})
     total = sum(p.size for p in parts)
@@ -173,10 +176,15 @@ def upload_parts(
     todo = [p for p in parts if p.number not in etags]
     failed = threading.Event()
 
+    def on_bytes(amount: int) -> None:
+        if on_chunk is not None and amount > 0:
+            on_chunk(amount)
+        meter.add(amount)
+
     def run(part: Part) -> PartResult | None:
-        if failed.is_set() or (should_stop is not None and should_stop()):
+        if failed.is_set():
             return None
-        result = upload_part(client, upload, path, part, on_bytes=meter.add)
+        result = upload_part(client, upload, path, part, on_bytes=on_bytes)
         if on_part_done is not None:
             on_part_done(result)
         return result

@@ -1,0 +1,154 @@
+"""Running one job through its states, with every transition committed and logged.
+
+``queued``/``uploading`` -> upload step -> ``uploaded`` (waits for its batch)
+-> batch closed -> ``ingesting`` -> finish step -> ``done``. Failures go to
+``waiting`` (retry later) or ``failed``; a file that vanished or changed is
+``cancelled`` and its multipart upload aborted.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from watchd.ingest.failures import RetryPolicy, UploadStopped, apply_failure, judge
+from watchd.ingest.finish_step import FinishStep
+from watchd.ingest.policy import FolderPolicy
+from watchd.ingest.queueing import BatchRule, SettledFile, join_batch
+from watchd.ingest.upload_step import SourceChanged, UploadStep, fingerprint_of
+from watchd.store.database import Database
+from watchd.store.models import BatchState, Job, JobState
+
+log = logging.getLogger(__name__)
+
+UPLOAD_STATES = frozenset({JobState.QUEUED, JobState.UPLOADING})
+
+
+class JobRunner:
+    """Moves a job forward as far as it can go now."""
+
+    def __init__(
+        self,
+        db: Database,
+        upload: UploadStep,
+        finish: FinishStep,
+        folders: Callable[[], dict[str, FolderPolicy]],
+        retry: Callable[[], RetryPolicy],
+        rng: random.Random | None = None,
+    ):
+        self.db = db
+        self.upload = upload
+        self.finish = finish
+        self.folders = folders
+        self.retry = retry
+        self.rng = rng or random.Random()
+
+    def load(self, job_id: int) -> Job:
+        """Return the job with its parts and batch loaded."""
+        with self.db.reading() as session:
+            return session.scalars(
+                select(Job)
+                .where(Job.id == job_id)
+                .options(selectinload(Job.parts), joinedload(Job.batch))
+            ).one()
+
+    def run(self, job_id: int) -> None:
+        """Advance one job; never raises for a job's own failure (it is recorded)."""
+        job = self.load(job_id)
+        folder = self.folders().get(job.folder)
+        if folder is None:
+            log.warning(
+                "job=%d belongs to folder %r, which is no longer configured", job.id, job.folder
+            )
+            return
+        try:
+            if job.state in UPLOAD_STATES:
+                self._upload(job, folder)
+            elif job.state == JobState.INGESTING:
+                self._finish(job, folder)
+        except UploadStopped:
+            log.info("upload paused for shutdown: file=%s job=%d", job.path, job.id)
+        except SourceChanged as exc:
+            self._cancel(job, str(exc), vanished=exc.vanished)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
+            self._fail(job, exc)
+
+    def _upload(self, job: Job, folder: FolderPolicy) -> None:
+        asset_id = self.upload.run(job)
+        now = datetime.now(UTC)
+        with self.db.transaction() as session:
+            row = session.get_one(Job, job.id)
+            row.asset_id, row.state = asset_id, JobState.UPLOADED
+            row.uploaded_at = row.updated_at = now
+            row.last_error = None
+            if row.batch is None or row.batch.state != BatchState.OPEN:
+                # Its batch closed meanwhile (an operator retry): start a new one.
+                row.batch = join_batch(session, _settled(row), _rule(folder), now)
+
+    def _finish(self, job: Job, folder: FolderPolicy) -> None:
+        archived = self.finish.run(job, folder)
+        now = datetime.now(UTC)
+        with self.db.transaction() as session:
+            row = session.get_one(Job, job.id)
+            row.state, row.archived_to = JobState.DONE, archived
+            row.finished_at = row.updated_at = now
+            row.last_error = None
+        log.info(
+            "done: file=%s job=%d batch=%r asset=%s uuid=%s",
+            job.path,
+            job.id,
+            job.batch.name if job.batch else None,
+            job.asset_id,
+            job.uuid,
+        )
+
+    def _cancel(self, job: Job, reason: str, *, vanished: bool) -> None:
+        self.upload.abort(job)
+        with self.db.transaction() as session:
+            row = session.get_one(Job, job.id)
+            row.state, row.last_error = JobState.CANCELLED, reason
+            row.finished_at = row.updated_at = datetime.now(UTC)
+        verb = "disappeared" if vanished else "changed"
+        log.warning("cancelled (%s): file=%s job=%d: %s", verb, job.path, job.id, reason)
+
+    def _fail(self, job: Job, error: Exception) -> None:
+        verdict = judge(error, ingesting=job.state == JobState.INGESTING)
+        with self.db.transaction() as session:
+            row = session.get_one(Job, job.id)
+            apply_failure(row, verdict, self.retry(), datetime.now(UTC), self.rng)
+            state, attempts, next_at = row.state, row.attempts, row.next_attempt_at
+        if state == JobState.FAILED:
+            log.error(
+                "failed: file=%s job=%d after %d attempt(s): %s; `watchd retry %d` tries again",
+                job.path,
+                job.id,
+                attempts,
+                verdict.reason,
+                job.id,
+            )
+            if job.asset_id is None:  # nothing will complete this upload: don't leave it behind
+                self.upload.abort(job)
+                self.upload.reset(job.id, state=JobState.FAILED)
+        else:
+            log.warning(
+                "will retry: file=%s job=%d attempt=%d at=%s: %s",
+                job.path,
+                job.id,
+                attempts,
+                next_at.isoformat(timespec="seconds") if next_at else "?",
+                verdict.reason,
+            )
+
+
+def _settled(job: Job) -> SettledFile:
+    return SettledFile(job.folder, Path(job.path), job.relpath, fingerprint_of(job))
+
+
+def _rule(folder: FolderPolicy) -> BatchRule:
+    return BatchRule(project_id=folder.project_id, template=folder.batch_template)

@@ -1,0 +1,51 @@
+"""What the pipeline needs to know about a drop folder and about transfers.
+
+Built by the daemon from the configuration (with the project resolved to an
+id), so the ingest code does not depend on the config file's shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KEEP = "keep"
+DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class FolderPolicy:
+    """One drop folder's upload rules."""
+
+    name: str
+    root: Path
+    project_id: int
+    batch_template: str
+    batch_idle_seconds: float
+    tags: tuple[str, ...] = ()
+    from_path: str | None = None
+    after_upload: str = KEEP  # KEEP or DELETE; ignored when move_to is set
+    move_to: Path | None = None
+
+    @property
+    def action(self) -> str:
+        """A short description of the post-upload action, for logs."""
+        return f"move to {self.move_to}" if self.move_to else self.after_upload
+
+
+@dataclass(frozen=True)
+class TransferPolicy:
+    """How much is sent at once."""
+
+    part_size: int = 16 * 1024 * 1024
+    parallel_files: int = 2
+    parallel_parts: int = 4
+    bandwidth_bytes_per_second: int | None = None  # None: unlimited
+
+
+@dataclass
+class Policies:
+    """The current folder policies by name (replaced as a whole on reload)."""
+
+    folders: dict[str, FolderPolicy] = field(default_factory=dict)
+    transfer: TransferPolicy = field(default_factory=TransferPolicy)
