@@ -58,7 +58,7 @@ def test_many_writer_threads_never_see_database_is_locked(tmp_path):
     readers_saw = []
     for _ in range(20):
         with db.reading() as session:
-            readers_saw.append(session.scalar(select(func.count(Part.id))))
+            readers_saw.append(session.scalar(select(func.count(Part.id))) or 0)
     for thread in threads:
         thread.join()
 

@@ -58,7 +58,7 @@ def cross_device(monkeypatch):
             return real_link(src, dst)  # the temp copy sits on the target filesystem
         return refuse(src, dst)
 
-    monkeypatch.setattr(post_upload.os, "link", link)
+    monkeypatch.setattr(os, "link", link)
     return calls
 
 
