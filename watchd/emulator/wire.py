@@ -37,7 +37,9 @@ INGEST_BUCKET = "flowcapture-ingest"  # bucket of uploaded originals
 MEDIA_BUCKET = "flowcapture-media"  # bucket of generated proxies
 MAX_JSON_BODY_BYTES = 8 * 1024 * 1024  # a JSON request larger than this is refused
 
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 

@@ -20,10 +20,11 @@ from sqlalchemy.orm import joinedload, selectinload
 from watchd.ingest.failures import RetryPolicy, UploadStopped, apply_failure, judge
 from watchd.ingest.finish_step import FinishStep
 from watchd.ingest.policy import FolderPolicy
-from watchd.ingest.queueing import BatchRule, SettledFile, join_batch
+from watchd.ingest.queueing import BatchRule, join_batch
 from watchd.ingest.upload_step import SourceChanged, UploadStep, fingerprint_of
 from watchd.store.database import Database
 from watchd.store.models import BatchState, Job, JobState
+from watchd.watch.stability import SettledFile
 
 log = logging.getLogger(__name__)
 

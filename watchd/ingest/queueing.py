@@ -12,7 +12,6 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,19 +19,9 @@ from sqlalchemy.orm import Session
 from watchd.config.templates import BatchNameValues, render_batch_name
 from watchd.store.database import Database
 from watchd.store.models import Batch, BatchState, Job, JobState
-from watchd.watch.stability import Fingerprint
+from watchd.watch.stability import Fingerprint, SettledFile
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SettledFile:
-    """A file that finished being written, ready to be queued."""
-
-    folder: str  # drop folder name
-    path: Path  # absolute path
-    relpath: str  # path below the drop folder, with / separators
-    fingerprint: Fingerprint
 
 
 @dataclass(frozen=True)

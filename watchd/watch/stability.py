@@ -34,6 +34,16 @@ class Fingerprint:
         return cls(stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
+@dataclass(frozen=True)
+class SettledFile:
+    """A file that finished being written, ready to be queued."""
+
+    folder: str  # drop folder name
+    path: Path  # absolute path
+    relpath: str  # path below the drop folder, with / separators
+    fingerprint: Fingerprint
+
+
 @dataclass
 class _Observation:
     fingerprint: Fingerprint
@@ -73,6 +83,9 @@ class SettleTracker:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._seen
 
 
 def open_for_writing(paths: Iterable[str], proc_dir: Path = PROC_DIR) -> set[str]:

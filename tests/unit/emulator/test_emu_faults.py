@@ -46,7 +46,9 @@ def test_seeded_rates_repeat():
     rules = {"seed": 3, "rules": [{"endpoint": "*", "status": 500, "rate": 0.3}]}
     first = Faults(rules)
     second = Faults(rules)
-    assert [first.decide("/x").status for _ in range(50)] == [second.decide("/x").status for _ in range(50)]
+    assert [first.decide("/x").status for _ in range(50)] == [
+        second.decide("/x").status for _ in range(50)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -71,7 +73,9 @@ def test_invalid_documents_name_the_key_and_change_nothing(doc, key):
 
 
 def test_reset_restores_the_start_configuration():
-    faults = Faults({"processing_delay_s": 0.1, "rules": [{"endpoint": "*", "status": 500, "count": 1}]})
+    faults = Faults(
+        {"processing_delay_s": 0.1, "rules": [{"endpoint": "*", "status": 500, "count": 1}]}
+    )
     faults.decide("/x")
     faults.update({"latency_ms": 9, "rules": []})
     restored = faults.update({"reset": True})

@@ -17,12 +17,16 @@ from watchd.emulator.s3_body import body_chunks
 def read(raw: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
     checks: dict[str, str] = {}
     throttle = Throttle(Faults(), threading.Event())
-    data = b"".join(body_chunks(io.BufferedReader(io.BytesIO(raw)), headers, throttle, checks))
+    data = b"".join(
+        bytes(c) for c in body_chunks(io.BufferedReader(io.BytesIO(raw)), headers, throttle, checks)
+    )
     return data, checks
 
 
 def chunked(parts: list[bytes], trailer: bytes = b"") -> bytes:
-    return b"".join(b"%x;ext=1\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n" + trailer + b"\r\n"
+    return (
+        b"".join(b"%x;ext=1\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n" + trailer + b"\r\n"
+    )
 
 
 def test_content_length_bodies():
@@ -56,8 +60,19 @@ def test_aws_chunked_inside_http_chunked_with_a_crc32_trailer():
 
 def test_aws_chunked_with_a_wrong_decoded_length_or_crc_is_refused():
     inner = chunked([b"abc"], b"x-amz-checksum-crc32:AAAAAA==\r\n")
-    headers = {"content-length": str(len(inner)), "content-encoding": "aws-chunked", "x-amz-trailer": "x-amz-checksum-crc32"}
+    headers = {
+        "content-length": str(len(inner)),
+        "content-encoding": "aws-chunked",
+        "x-amz-trailer": "x-amz-checksum-crc32",
+    }
     with pytest.raises(EmulatorError, match="CRC32"):
         read(inner, headers)
     with pytest.raises(EmulatorError, match="ended early"):
-        read(chunked([b"abc"]), {"content-length": "15", "content-encoding": "aws-chunked", "x-amz-decoded-content-length": "4"})
+        read(
+            chunked([b"abc"]),
+            {
+                "content-length": "15",
+                "content-encoding": "aws-chunked",
+                "x-amz-decoded-content-length": "4",
+            },
+        )

@@ -43,7 +43,9 @@ def test_a_url_verifies_with_the_signed_md5(signer):
 
 
 def test_tampering_is_detected(signer):
-    path, query = split(signer.presign("PUT", "http://h:1", "b", "k", {"partNumber": "1"}, 300, MD5))
+    path, query = split(
+        signer.presign("PUT", "http://h:1", "b", "k", {"partNumber": "1"}, 300, MD5)
+    )
     tampered = [(k, "2" if k == "partNumber" else v) for k, v in query]
     with pytest.raises(EmulatorError) as caught:
         signer.verify("PUT", path, tampered, MD5)
@@ -72,5 +74,10 @@ def test_urls_expire(signer, clock):
 
 
 def test_foreign_signatures_are_not_ours(signer):
-    assert signer.verify("GET", "/b/k", [("X-Amz-Credential", "AKIA/x"), ("X-Amz-Signature", "ab")], None) is False
+    assert (
+        signer.verify(
+            "GET", "/b/k", [("X-Amz-Credential", "AKIA/x"), ("X-Amz-Signature", "ab")], None
+        )
+        is False
+    )
     assert signer.verify("GET", "/b/k", [], None) is False

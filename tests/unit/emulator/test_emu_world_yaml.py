@@ -52,7 +52,10 @@ def test_the_demo_world_matches_its_documentation():
     world = demo_world()
     assert world.authenticate("demo@example.com", "demo-api-key") is not None
     assert world.authenticate("viewer@example.com", "viewer-api-key") is not None
-    assert [f.path for f in world.visible_folders("demo@example.com")] == ["Demo Production/Dailies", "Demo Production/Dailies/Day 01"]
+    assert [f.path for f in world.visible_folders("demo@example.com")] == [
+        "Demo Production/Dailies",
+        "Demo Production/Dailies/Day 01",
+    ]
     assert not world.can_view("demo@example.com", 1002)
     assert world.can_view("viewer@example.com", 1000)
     assert not world.can_upload("viewer@example.com", 1000)
@@ -63,8 +66,14 @@ def test_the_demo_world_matches_its_documentation():
     [
         ("users: [{email: a@b}]", "users[0].api_key"),
         ("productions: [{name: P, folders: [{id: x, name: F}]}]", "productions[0].folders[0].id"),
-        ("users: [{email: a@b, api_key: k}]\npermissions: {a@b: [{production: Nope}]}", "permissions.a@b[0].production"),
-        ("users: [{email: a@b, api_key: k}]\npermissions: {a@b: [{folder: X/Y, access: admin}]}", "permissions.a@b[0].access"),
+        (
+            "users: [{email: a@b, api_key: k}]\npermissions: {a@b: [{production: Nope}]}",
+            "permissions.a@b[0].production",
+        ),
+        (
+            "users: [{email: a@b, api_key: k}]\npermissions: {a@b: [{folder: X/Y, access: admin}]}",
+            "permissions.a@b[0].access",
+        ),
         ("permissions: {ghost@b: []}", "permissions.ghost@b"),
         ("extra: 1", "extra"),
         ("users: [a, b", "invalid YAML"),

@@ -1,0 +1,106 @@
+"""Injected faults: status rules, 429, resets, latency, the admin endpoint."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+import requests
+
+
+def test_a_status_rule_with_a_count_fails_exactly_that_many_requests(api, emu, token):
+    emu.set_faults({"rules": [{"endpoint": "/get/groups", "status": 503, "count": 2}]})
+    statuses = [api.post("/get/groups", token).status_code for _ in range(4)]
+    assert statuses == [503, 503, 200, 200]
+    state = emu.snapshot()
+    assert state["requests"]["/get/groups"] == 4
+    assert state["faults"]["rules"][0]["count"] == 0
+
+
+def test_429_carries_retry_after(api, emu, token):
+    emu.set_faults(
+        {"rules": [{"endpoint": "/upload/*", "status": 429, "retry_after": 3, "count": 1}]}
+    )
+    resp = api.post("/upload/asset/init", token, project_id=api.DAILIES, filename="a.mov")
+    assert resp.status_code == 429
+    assert resp.headers["Retry-After"] == "3"
+    assert resp.json()["error"]["code"] == "TooManyRequests"
+    api.init(token)
+
+
+def test_a_reset_mid_put_is_a_connection_error_and_keeps_no_part(api, emu, token):
+    data = os.urandom(2 * api.MiB)
+    init = api.init(token)
+    url = api.part_url(token, init, 1, data)
+    emu.set_faults({"rules": [{"endpoint": "s3:PUT", "reset": True, "count": 1}]})
+    with pytest.raises(requests.ConnectionError):
+        api.put(url, data)
+    state = emu.snapshot()
+    assert state["uploads"][0]["parts"] == []
+    assert init["key"] not in state["part_puts"]
+    api.put(url, data).raise_for_status()  # the same URL works again
+    assert emu.snapshot()["part_puts"][init["key"]] == {"1": 1}
+
+
+def test_a_reset_mid_get_breaks_the_download(api, emu, token):
+    done = api.upload(token, os.urandom(3 * api.MiB))
+    emu.set_faults({"rules": [{"endpoint": "s3:GET", "reset": True, "count": 1}]})
+    with pytest.raises(requests.RequestException):
+        api.s3_get("flowcapture-ingest", done["key"]).raise_for_status()
+    assert len(api.s3_get("flowcapture-ingest", done["key"]).content) == 3 * api.MiB
+
+
+def test_latency_applies_globally_and_per_rule(api, emu, token):
+    emu.set_faults({"latency_ms": 150})
+    started = time.monotonic()
+    api.call("/get/groups", token)
+    assert time.monotonic() - started >= 0.15
+    emu.set_faults({"latency_ms": 0, "rules": [{"endpoint": "/get/projects", "latency_ms": 200}]})
+    started = time.monotonic()
+    api.call("/get/groups", token)
+    assert time.monotonic() - started < 0.15
+    started = time.monotonic()
+    api.call("/get/projects", token)
+    assert time.monotonic() - started >= 0.2
+
+
+def test_rates_are_reproducible_with_a_seed(api, emu, token):
+    def run():
+        emu.set_faults(
+            {"seed": 7, "rules": [{"endpoint": "/get/groups", "status": 500, "rate": 0.5}]}
+        )
+        return [api.post("/get/groups", token).status_code for _ in range(12)]
+
+    first = run()
+    assert {500, 200} == set(first)
+    assert run() == first
+
+
+def test_the_admin_endpoint_merges_resets_and_validates(api, emu):
+    url = api.base + "/_emulator/faults"
+    assert api.session.get(url).json()["processing_delay_s"] == 0.3  # from the fixture
+    merged = api.session.post(
+        url, json={"latency_ms": 5, "rules": [{"endpoint": "*", "status": 500}]}
+    ).json()
+    assert merged["latency_ms"] == 5
+    assert merged["rules"][0]["status"] == 500
+    bad = api.session.post(url, json={"rules": [{"endpoint": "*", "status": 200}]})
+    assert bad.status_code == 400
+    assert "rules[0].status" in bad.json()["error"]["message"]
+    assert api.session.post(url, json={"nonsense": 1}).status_code == 400
+    cleared = api.session.delete(url).json()
+    assert cleared["rules"] == []
+    assert cleared["latency_ms"] == 0
+    assert cleared["processing_delay_s"] == 0.3  # back to the start configuration
+    assert api.session.post(url, json={"reset": True, "latency_ms": 1}).json()["latency_ms"] == 1
+
+
+def test_the_bandwidth_cap_slows_s3_bodies(api, emu, token):
+    data = os.urandom(400_000)
+    init = api.init(token)
+    url = api.part_url(token, init, 1, data)
+    emu.set_faults({"bandwidth_bytes_per_s": 1_000_000})
+    started = time.monotonic()
+    api.put(url, data).raise_for_status()
+    assert time.monotonic() - started >= 0.3

@@ -1,0 +1,47 @@
+import argparse
+
+from watchd.cli import check_config_cmd
+
+
+def run(*argv):
+    parser = argparse.ArgumentParser(prog="watchd")
+    check_config_cmd.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["check-config", *argv])
+    return args.func(args)
+
+
+def test_a_good_config_prints_ok_and_exits_0(cfg, capsys):
+    cfg.write_main(f"folders:\n  - {{path: {cfg.drop('edit')}, project_id: 1}}\n")
+    cfg.write_folder("dailies.yaml", f"path: {cfg.drop('dailies')}\nproject_id: 2\n")
+    assert run("--config", str(cfg.main)) == 0
+    assert capsys.readouterr().out == "OK: 2 folders (edit, dailies)\n"
+
+
+def test_every_problem_is_printed_and_exit_is_1(cfg, capsys):
+    cfg.write_main(f"folders:\n  - {{path: {cfg.root}/gone, project_id: 1}}\n")
+    cfg.key_file.chmod(0o644)
+    assert run("--config", str(cfg.main)) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"{cfg.main}:7: folders[0].path: drop folder {cfg.root}/gone")
+    assert err[1].startswith(f"{cfg.main}:3: flowcapture.api_key_file: API key file")
+    assert err[2] == "2 problems found"
+
+
+def test_load_errors_are_printed_with_file_and_line(cfg, capsys):
+    cfg.write_main("transfer: {part_sise: 8MiB}\n")
+    assert run("--config", str(cfg.main)) == 1
+    err = capsys.readouterr().err
+    assert "transfer.part_sise: unknown key 'part_sise'; did you mean 'part_size'?" in err
+
+
+def test_the_config_path_defaults_to_watchd_config(cfg, capsys, monkeypatch):
+    cfg.write_main()
+    monkeypatch.setenv("WATCHD_CONFIG", str(cfg.main))
+    assert run() == 0
+    assert capsys.readouterr().out == "OK: 0 folders\n"
+
+
+def test_a_missing_config_file_is_one_clear_problem(tmp_path, capsys):
+    assert run("--config", str(tmp_path / "nope.yaml")) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'nope.yaml'}: cannot read: No such file or directory" in err

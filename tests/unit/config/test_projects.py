@@ -1,0 +1,104 @@
+"""Project resolution against a fake listing (pure logic; the emulator tests cover the wire)."""
+
+import pytest
+
+from watchd.flowcapture.models import Folder, Production
+from watchd.ingest.projects import ProjectDirectory, ProjectResolutionError, resolve_project
+
+
+class FakeListing:
+    def __init__(self, groups, folders):
+        self.groups, self.folder_list, self.calls = groups, folders, 0
+
+    def get_groups(self):
+        self.calls += 1
+        return list(self.groups)
+
+    def get_projects(self, group_id=None):
+        self.calls += 1
+        return [f for f in self.folder_list if group_id is None or f.group_id == group_id]
+
+
+SHOW = Production(id=1, name="Show Name")
+OTHER = Production(id=2, name="Other")
+FOLDERS = [
+    Folder(id=10, name="Dailies", group_id=1, parent_project_id=None),
+    Folder(id=11, name="Editorial", group_id=1, parent_project_id=0),
+    Folder(id=12, name="Day 01", group_id=1, parent_project_id=10),
+    Folder(id=13, name="VFX", group_id=1, parent_project_id=11),
+    Folder(id=14, name="VFX", group_id=1, parent_project_id=11),
+    Folder(id=20, name="Dailies", group_id=2, parent_project_id=None),
+]
+
+
+@pytest.fixture
+def listing():
+    return FakeListing([SHOW, OTHER], FOLDERS)
+
+
+def test_a_path_of_names_leads_to_the_nested_folder(listing):
+    assert resolve_project(listing, "Show Name/Dailies") == 10
+    assert resolve_project(listing, "Show Name/Dailies/Day 01") == 12
+    assert resolve_project(listing, "Other/Dailies") == 20
+
+
+def test_an_unknown_folder_lists_what_is_there(listing):
+    with pytest.raises(ProjectResolutionError) as caught:
+        resolve_project(listing, "Show Name/Dalies")
+    assert str(caught.value) == (
+        "no folder 'Dalies' in 'Show Name' (did you mean 'Dailies'?); "
+        "folders there: Dailies, Editorial"
+    )
+
+
+def test_an_unknown_subfolder_names_its_parent(listing):
+    with pytest.raises(ProjectResolutionError, match="no folder 'Day 02' in 'Show Name/Dailies'"):
+        resolve_project(listing, "Show Name/Dailies/Day 02")
+    with pytest.raises(ProjectResolutionError, match="in 'Show Name/Dailies/Day 01'; it has no"):
+        resolve_project(listing, "Show Name/Dailies/Day 01/Deeper")
+
+
+def test_an_unknown_production_lists_the_visible_ones(listing):
+    with pytest.raises(ProjectResolutionError) as caught:
+        resolve_project(listing, "Show/Dailies")
+    assert "no production 'Show' visible to this user" in str(caught.value)
+    assert "productions: Other, Show Name" in str(caught.value)
+
+
+def test_two_sibling_folders_with_one_name_are_ambiguous(listing):
+    with pytest.raises(ProjectResolutionError) as caught:
+        resolve_project(listing, "Show Name/Editorial/VFX")
+    assert str(caught.value) == (
+        "'Show Name/Editorial/VFX' is ambiguous: 2 folders have that name (ids 13, 14); "
+        "set project_id: to the one you mean"
+    )
+
+
+def test_two_productions_with_one_name_are_ambiguous():
+    twin = Production(id=3, name="Show Name")
+    folders = [*FOLDERS, Folder(id=30, name="Dailies", group_id=3)]
+    with pytest.raises(ProjectResolutionError) as caught:
+        resolve_project(FakeListing([SHOW, twin], folders), "Show Name/Dailies")
+    message = str(caught.value)
+    assert "2 productions are called 'Show Name'" in message
+    assert "project_id 10 (in production id 1)" in message
+    assert "project_id 30 (in production id 3)" in message
+
+
+def test_a_production_alone_is_not_a_folder(listing):
+    with pytest.raises(ProjectResolutionError, match="uploads go into a folder"):
+        resolve_project(listing, "Show Name")
+
+
+def test_ids_are_checked_and_listings_fetched_once(listing):
+    directory = ProjectDirectory(listing)
+    assert directory.check_id(12) == 12
+    assert directory.resolve("Show Name/Dailies") == 10
+    assert directory.resolve("Show Name/Editorial") == 11
+    calls = listing.calls
+    directory.resolve("Show Name/Dailies/Day 01")
+    assert listing.calls == calls
+    with pytest.raises(ProjectResolutionError) as caught:
+        directory.check_id(99)
+    assert "no folder with id 99 is visible" in str(caught.value)
+    assert "Show Name/Dailies/Day 01 (12)" in str(caught.value)

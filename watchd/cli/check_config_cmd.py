@@ -1,0 +1,135 @@
+"""`watchd check-config`: report every problem of a config at once, or say it is fine.
+
+Checks the YAML against the schema, then this machine (drop folders, state
+and log directories, the API key source) and, with ``--online``, Flow Capture
+itself (the credentials, and each folder's project). Exit status 0 when all
+is well, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from watchd.config.checks import check_environment
+from watchd.config.loader import load_config
+from watchd.config.problems import UNKNOWN_ORIGIN, ConfigError, Problem
+from watchd.config.schema import Config
+from watchd.config.secrets import ApiKeyError, describe_source, read_api_key
+from watchd.flowcapture.client import FlowCaptureClient
+from watchd.flowcapture.errors import AuthenticationError, FlowCaptureError
+from watchd.ingest.projects import ProjectDirectory, ProjectResolutionError
+
+CONFIG_ENV = "WATCHD_CONFIG"
+DEFAULT_CONFIG = Path("/etc/watchd/watchd.yaml")
+ONLINE_RETRIES = 1  # a person is waiting: one more try of a failed call, not the daemon's patience
+
+ClientFactory = Callable[[str, str, str], FlowCaptureClient]
+
+
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Return ``$WATCHD_CONFIG`` if set, else ``/etc/watchd/watchd.yaml``."""
+    env = os.environ if environ is None else environ
+    return Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else DEFAULT_CONFIG
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "check-config",
+        help="check the configuration and report every problem",
+        description="Check watchd.yaml and its drop folders: keys, types and values, the "
+        "folders and directories on this machine, and the API key source. With --online, "
+        "also log in to Flow Capture and find each folder's project.",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"config file (default: ${CONFIG_ENV} or {DEFAULT_CONFIG})",
+    )
+    parser.add_argument(
+        "--online", action="store_true", help="also check the credentials and projects"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path: Path = args.config or default_config_path()
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        return _report(exc.problems)
+    problems = check_environment(config)
+    resolved: dict[str, int] = {}
+    if args.online and not any(p.key.startswith("flowcapture") for p in problems):
+        online_problems, resolved = check_online(config)
+        problems += online_problems
+    if problems:
+        return _report(problems)
+    names = ", ".join(
+        f"{f.name} -> project {resolved[f.name]}" if f.name in resolved else f.name
+        for f in config.folders
+    )
+    count = len(config.folders)
+    print(f"OK: {count} folder{'' if count == 1 else 's'}" + (f" ({names})" if names else ""))
+    return 0
+
+
+def _report(problems: list[Problem]) -> int:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    count = len(problems)
+    print(f"{count} problem{'' if count == 1 else 's'} found", file=sys.stderr)
+    return 1
+
+
+def _make_client(email: str, api_key: str, url: str) -> FlowCaptureClient:
+    return FlowCaptureClient(email, api_key, url, retries=ONLINE_RETRIES)
+
+
+def check_online(
+    config: Config,
+    environ: Mapping[str, str] | None = None,
+    make_client: ClientFactory = _make_client,
+) -> tuple[list[Problem], dict[str, int]]:
+    """Log in and find every folder's project; return (problems, folder name -> project id)."""
+    origin = config.origin or UNKNOWN_ORIGIN
+    settings = config.flowcapture
+    try:
+        api_key = read_api_key(settings, environ)
+    except ApiKeyError as exc:
+        return [origin.problem(("flowcapture",), str(exc))], {}
+    with make_client(settings.email, api_key, settings.url) as client:
+        try:
+            client.authenticate()
+        except AuthenticationError:
+            source = describe_source(settings, environ)
+            message = f"Flow Capture refused the API key for {settings.email} (from {source})"
+            return [origin.problem(("flowcapture", "email"), message)], {}
+        except FlowCaptureError as exc:
+            message = f"cannot reach Flow Capture at {settings.url}: {exc}"
+            return [origin.problem(("flowcapture", "url"), message)], {}
+        return _resolve_all(config, ProjectDirectory(client))
+
+
+def _resolve_all(
+    config: Config, directory: ProjectDirectory
+) -> tuple[list[Problem], dict[str, int]]:
+    problems: list[Problem] = []
+    resolved: dict[str, int] = {}
+    for folder in config.folders:
+        origin = folder.origin or UNKNOWN_ORIGIN
+        key = "project" if folder.project is not None else "project_id"
+        try:
+            if folder.project is not None:
+                resolved[folder.name] = directory.resolve(folder.project)
+            elif folder.project_id is not None:
+                resolved[folder.name] = directory.check_id(folder.project_id)
+        except ProjectResolutionError as exc:
+            problems.append(origin.problem((key,), str(exc)))
+        except FlowCaptureError as exc:
+            problems.append(origin.problem((key,), f"cannot list Flow Capture folders: {exc}"))
+    return problems, resolved

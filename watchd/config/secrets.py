@@ -1,0 +1,110 @@
+"""Reading the Flow Capture API key from where the config says, never from the YAML.
+
+Sources, in order: ``flowcapture.api_key_file`` (refused unless only its owner
+may read it), ``flowcapture.api_key_env``, else the systemd credential
+``api_key`` (``LoadCredential=api_key:...`` puts it in ``$CREDENTIALS_DIRECTORY``).
+No message or repr ever contains the key itself.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+from watchd.config.schema import FlowCaptureSettings
+from watchd.flowcapture.redact import register_secret
+
+CREDENTIAL_NAME = "api_key"  # systemd: LoadCredential=api_key:/path/to/key
+CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
+MAX_KEY_BYTES = 4096  # an API key is short; a big file is the wrong file
+PRIVATE_MODE_MASK = 0o077  # no permission at all for group or others
+
+
+class ApiKeyError(Exception):
+    """The API key could not be read; the message names the source and the fix."""
+
+
+def read_api_key(settings: FlowCaptureSettings, environ: Mapping[str, str] | None = None) -> str:
+    """Return the API key from the source ``settings`` name (see the module docstring).
+
+    ``environ`` defaults to ``os.environ``. Raises ApiKeyError naming what was tried.
+    """
+    env = os.environ if environ is None else environ
+    if settings.api_key_file is not None:
+        key = _from_file(settings.api_key_file, check_mode=True)
+    elif settings.api_key_env is not None:
+        key = _from_env(settings.api_key_env, env)
+    else:
+        key = _from_credentials(env)
+    register_secret(key)
+    return key
+
+
+def describe_source(settings: FlowCaptureSettings, environ: Mapping[str, str] | None = None) -> str:
+    """Return where the API key is read from, for messages (never the key)."""
+    env = os.environ if environ is None else environ
+    if settings.api_key_file is not None:
+        return f"file {settings.api_key_file}"
+    if settings.api_key_env is not None:
+        return f"environment variable {settings.api_key_env}"
+    directory = env.get(CREDENTIALS_ENV)
+    where = f" in {directory}" if directory else ""
+    return f"systemd credential {CREDENTIAL_NAME!r}{where}"
+
+
+def _from_file(path: Path, *, check_mode: bool) -> str:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise ApiKeyError(f"API key file {path} does not exist") from None
+    except OSError as exc:
+        raise ApiKeyError(f"cannot read API key file {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(stream.fileno())  # of the file opened, not of what the name points to now
+        if not stat.S_ISREG(info.st_mode):
+            raise ApiKeyError(f"API key file {path} is not a regular file")
+        if check_mode and info.st_mode & PRIVATE_MODE_MASK:
+            raise ApiKeyError(
+                f"API key file {path} is readable by others "
+                f"(mode {stat.S_IMODE(info.st_mode):04o}); run: chmod 600 {path}"
+            )
+        raw = stream.read(MAX_KEY_BYTES + 1)
+    if len(raw) > MAX_KEY_BYTES:
+        raise ApiKeyError(f"API key file {path} is larger than {MAX_KEY_BYTES} bytes")
+    return _clean(raw, f"API key file {path}")
+
+
+def _from_env(name: str, env: Mapping[str, str]) -> str:
+    value = env.get(name)
+    if value is None:
+        raise ApiKeyError(f"environment variable {name} (flowcapture.api_key_env) is not set")
+    return _clean(value.encode(), f"environment variable {name}")
+
+
+def _from_credentials(env: Mapping[str, str]) -> str:
+    directory = env.get(CREDENTIALS_ENV)
+    tried = "flowcapture.api_key_file and flowcapture.api_key_env are not set, and "
+    if not directory:
+        raise ApiKeyError(
+            f"no API key: {tried}${CREDENTIALS_ENV} is not set (no systemd credential "
+            f"{CREDENTIAL_NAME!r}; add LoadCredential={CREDENTIAL_NAME}:FILE to the unit)"
+        )
+    path = Path(directory) / CREDENTIAL_NAME
+    if not path.exists():
+        raise ApiKeyError(f"no API key: {tried}the systemd credential {path} does not exist")
+    # systemd makes credentials readable by the service alone; their mode is not ours to judge.
+    return _from_file(path, check_mode=False)
+
+
+def _clean(raw: bytes, source: str) -> str:
+    try:
+        key = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ApiKeyError(f"{source} is not UTF-8 text") from None
+    if not key:
+        raise ApiKeyError(f"{source} is empty")
+    if any(c.isspace() for c in key):
+        raise ApiKeyError(f"{source} holds more than one word or line; it should hold the key only")
+    return key

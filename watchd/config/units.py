@@ -1,0 +1,215 @@
+"""Durations, sizes and transfer rates as people write them in YAML.
+
+``10s``, ``5m``, ``500ms``, ``1h30m`` (a plain number is seconds); ``16MiB``,
+``5MB`` (a plain number is bytes); ``40MB/s``, ``100Mbit/s`` or ``unlimited``.
+Each is a pydantic-compatible annotated type that turns the text into float
+seconds, int bytes, or int bytes per second (None for unlimited), and says
+what was expected when it cannot.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator
+
+DURATION_UNITS_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+SIZE_UNITS_BYTES = {
+    "": 1,
+    "B": 1,
+    "KB": 1000,
+    "kB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "TB": 1000**4,
+    "KiB": 1024,
+    "MiB": 1024**2,
+    "GiB": 1024**3,
+    "TiB": 1024**4,
+}
+# Network people think in bits: accepted for rates only, converted to bytes.
+BIT_RATE_UNITS_BYTES = {
+    "kbit": 1000 / 8,
+    "Mbit": 1000**2 / 8,
+    "Gbit": 1000**3 / 8,
+    "kbps": 1000 / 8,
+    "Mbps": 1000**2 / 8,
+    "Gbps": 1000**3 / 8,
+}
+UNLIMITED = "unlimited"
+
+_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
+_DURATION_PART_RE = re.compile(rf"({_NUMBER})(ms|s|m|h|d)")
+_DURATION_RE = re.compile(rf"(?:{_NUMBER}(?:ms|s|m|h|d))+")
+_QUANTITY_RE = re.compile(rf"({_NUMBER})\s*([A-Za-z]*)")
+
+DURATION_HINT = "use e.g. 10s, 5m, 1h30m or 500ms"
+SIZE_HINT = "use e.g. 16MiB, 5MB or 1GiB"
+RATE_HINT = "use e.g. 40MB/s, 100Mbit/s or unlimited"
+
+
+def _plain_number(value: Any) -> float | None:
+    """Return ``value`` as a float if it is a YAML number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _shown(value: Any) -> str:
+    """Return ``value`` as the user wrote it in YAML (true, not True)."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    return repr(value)
+
+
+def _text(value: Any, kind: str, hint: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{_shown(value)} is not {kind}; {hint}")
+    return value.strip()
+
+
+def parse_duration(value: Any) -> float:
+    """Return a duration in seconds; raises ValueError naming the accepted forms."""
+    number = _plain_number(value)
+    if number is None:
+        text = _text(value, "a duration", DURATION_HINT)
+        compact = text.replace(" ", "")
+        if _DURATION_RE.fullmatch(compact):
+            number = sum(
+                float(amount) * DURATION_UNITS_SECONDS[unit]
+                for amount, unit in _DURATION_PART_RE.findall(compact)
+            )
+        else:
+            try:
+                number = float(compact)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a duration; {DURATION_HINT}") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{_shown(value)} is not a duration; {DURATION_HINT}")
+    return number
+
+
+def _quantity(text: str, kind: str, hint: str) -> tuple[float, str]:
+    match = _QUANTITY_RE.fullmatch(text)
+    if not match:
+        raise ValueError(f"{text!r} is not {kind}; {hint}")
+    return float(match.group(1)), match.group(2)
+
+
+def parse_size(value: Any) -> int:
+    """Return a size in bytes; raises ValueError naming the accepted forms."""
+    number = _plain_number(value)
+    if number is not None:
+        if number < 0 or not math.isfinite(number):
+            raise ValueError(f"{_shown(value)} is not a size; {SIZE_HINT}")
+        return round(number)
+    text = _text(value, "a size", SIZE_HINT)
+    amount, unit = _quantity(text, "a size", SIZE_HINT)
+    if unit not in SIZE_UNITS_BYTES:
+        raise ValueError(f"{text!r}: unknown size unit {unit!r}; {SIZE_HINT}")
+    return round(amount * SIZE_UNITS_BYTES[unit])
+
+
+def parse_rate(value: Any) -> int | None:
+    """Return a rate in bytes per second, or None for ``unlimited`` (or null).
+
+    Raises ValueError naming the accepted forms; zero is refused because it
+    would mean "never send anything" (write ``unlimited`` for no limit).
+    """
+    if value is None:
+        return None
+    number = _plain_number(value)
+    if number is not None:
+        rate = round(number) if number >= 0 and math.isfinite(number) else -1
+    else:
+        text = _text(value, "a transfer rate", RATE_HINT)
+        if text.lower() == UNLIMITED:
+            return None
+        rate = _rate_from_text(text)
+    if rate <= 0:
+        raise ValueError(f"{_shown(value)} is not a usable rate; {RATE_HINT}")
+    return rate
+
+
+def _rate_from_text(text: str) -> int:
+    compact = text.replace(" ", "").removesuffix("/s")
+    amount, unit = _quantity(compact, "a transfer rate", RATE_HINT)
+    if unit in BIT_RATE_UNITS_BYTES:
+        return round(amount * BIT_RATE_UNITS_BYTES[unit])
+    if unit.endswith("ps") and unit[:-2] in SIZE_UNITS_BYTES:  # MBps
+        unit = unit[:-2]
+    if unit in SIZE_UNITS_BYTES:
+        return round(amount * SIZE_UNITS_BYTES[unit])
+    if f"{unit[:-1]}bit" in BIT_RATE_UNITS_BYTES:  # Mb: megabits or megabytes?
+        raise ValueError(
+            f"{text!r} is ambiguous; write {unit[:-1]}B/s for bytes or {unit[:-1]}bit/s for bits"
+        )
+    raise ValueError(f"{text!r}: unknown rate unit {unit!r}; {RATE_HINT}")
+
+
+def format_duration(seconds: float) -> str:
+    """Return ``seconds`` the way a person would write it in the config (``1h30m``, ``500ms``)."""
+    if seconds < 1 and seconds != 0:
+        return f"{seconds * 1000:g}ms"
+    if seconds != int(seconds):
+        return f"{seconds:g}s"
+    whole = int(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if whole >= size:
+            parts.append(f"{whole // size}{unit}")
+            whole %= size
+    return "".join(parts) or "0s"
+
+
+def format_size(size: int) -> str:
+    """Return ``size`` in the largest binary unit that divides it (``16MiB``), else bytes."""
+    for unit in ("TiB", "GiB", "MiB", "KiB"):
+        factor = SIZE_UNITS_BYTES[unit]
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return f"{size}B"
+
+
+def format_rate(rate: int | None) -> str:
+    """Return a rate as written in the config (``40MB/s``) or ``unlimited``."""
+    if rate is None:
+        return UNLIMITED
+    for unit in ("GB", "MB", "kB"):
+        factor = SIZE_UNITS_BYTES[unit]
+        if rate >= factor and rate % factor == 0:
+            return f"{rate // factor}{unit}/s"
+    return f"{rate}B/s"
+
+
+def between(low: float, high: float, show: Callable[[Any], str]) -> AfterValidator:
+    """Return a validator refusing values outside ``low..high``, written with ``show``."""
+
+    def check(value: Any) -> Any:
+        if not low <= value <= high:
+            raise ValueError(f"must be between {show(low)} and {show(high)}, not {show(value)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def at_least(low: float, show: Callable[[Any], str]) -> AfterValidator:
+    """Return a validator refusing values below ``low``, written with ``show``."""
+
+    def check(value: Any) -> Any:
+        if value < low:
+            raise ValueError(f"must be at least {show(low)}, not {show(value)}")
+        return value
+
+    return AfterValidator(check)
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds, from ``10s``, ``5m``, ``1h30m``, ``500ms`` or a plain number of seconds."""
+Size = Annotated[int, BeforeValidator(parse_size)]
+"""Bytes, from ``16MiB``, ``5MB`` or a plain number of bytes."""
+Rate = Annotated[int | None, BeforeValidator(parse_rate)]
+"""Bytes per second from ``40MB/s`` or ``100Mbit/s``; None from ``unlimited``."""

@@ -1,0 +1,231 @@
+"""Run-time settings and injected faults: latency, bandwidth cap, lifetimes,
+processing delays and per-endpoint failure rules.
+
+The JSON shape (also accepted by ``POST /_emulator/faults``, which merges it)::
+
+    {"latency_ms": 0, "bandwidth_bytes_per_s": null, "token_lifetime_s": null,
+     "url_lifetime_s": 300, "processing_delay_s": 2, "download_processing_s": 1,
+     "seed": null,
+     "rules": [{"endpoint": "/upload/asset/part", "status": 503, "rate": 1.0,
+                "count": 2, "retry_after": 1, "reset": false, "latency_ms": 0}]}
+
+``rules`` replaces the whole list; a key set to null returns to its default;
+``{"reset": true}`` restores the configuration the emulator started with.
+Endpoint patterns are API paths (``/get/assets``), ``s3:PUT`` style S3
+methods, or shell-style patterns (``*``, ``s3:*``, ``/upload/*``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "latency_ms": 0,  # added before every API and S3 request is handled
+    "bandwidth_bytes_per_s": None,  # shared cap on S3 body bytes, both directions
+    "token_lifetime_s": None,  # None: tokens never expire
+    "url_lifetime_s": 300,  # presigned URL lifetime (the vendor's five minutes)
+    "processing_delay_s": 2.0,  # /complete/upload until assets are visible
+    "download_processing_s": 1.0,  # proxy download tasks stay "processing" this long
+    "seed": None,  # seed of the random generator that decides rule rates
+}
+_NULLABLE = {"bandwidth_bytes_per_s", "token_lifetime_s", "seed"}
+_RULE_KEYS = {"endpoint", "status", "rate", "count", "retry_after", "reset", "latency_ms"}
+
+
+class FaultConfigError(ValueError):
+    """A faults document is invalid; the message names the key."""
+
+
+@dataclass
+class Rule:
+    """One per-endpoint fault rule."""
+
+    endpoint: str
+    status: int | None = None
+    rate: float = 1.0
+    count: int | None = None  # fire only this many more times, then the rule is spent
+    retry_after: float | None = None
+    reset: bool = False
+    latency_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the rule in the faults JSON shape."""
+        return {k: getattr(self, k) for k in sorted(_RULE_KEYS)}
+
+
+@dataclass(frozen=True)
+class Action:
+    """What to do to one request: wait, then maybe fail or reset the connection."""
+
+    latency_s: float = 0.0
+    status: int | None = None
+    retry_after: float | None = None
+    reset: bool = False
+
+
+def _number(value: Any, key: str, nullable: bool) -> float | None:
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise FaultConfigError(f"{key}: must be a non-negative number")
+    return float(value)
+
+
+def parse_rule(item: Any, key: str) -> Rule:
+    """Return a validated rule from its JSON form."""
+    if not isinstance(item, dict):
+        raise FaultConfigError(f"{key}: must be an object")
+    unknown = set(item) - _RULE_KEYS
+    if unknown:
+        raise FaultConfigError(f"{key}.{sorted(unknown)[0]}: unknown key")
+    endpoint = item.get("endpoint")
+    if not isinstance(endpoint, str) or not endpoint:
+        raise FaultConfigError(f"{key}.endpoint: required string")
+    status = item.get("status")
+    if status is not None and (not isinstance(status, int) or not 400 <= status <= 599):
+        raise FaultConfigError(f"{key}.status: must be an HTTP error status 400-599")
+    rate = _number(item.get("rate", 1.0), f"{key}.rate", False)
+    if rate is None or rate > 1:
+        raise FaultConfigError(f"{key}.rate: must be between 0 and 1")
+    count = item.get("count")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+        raise FaultConfigError(f"{key}.count: must be a non-negative integer")
+    rule = Rule(
+        endpoint=endpoint,
+        status=status,
+        rate=rate,
+        count=count,
+        retry_after=_number(item.get("retry_after"), f"{key}.retry_after", True),
+        reset=bool(item.get("reset", False)),
+        latency_ms=_number(item.get("latency_ms", 0), f"{key}.latency_ms", False) or 0.0,
+    )
+    if rule.status is None and not rule.reset and not rule.latency_ms:
+        raise FaultConfigError(f"{key}: needs at least one of status, reset or latency_ms")
+    return rule
+
+
+class Faults:
+    """Thread-safe current settings and rules, with a seedable random generator."""
+
+    def __init__(self, initial: dict[str, Any] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._settings: dict[str, Any] = dict(DEFAULTS)
+        self._rules: list[Rule] = []
+        self._random = random.Random()
+        self._initial: dict[str, Any] = self.current()
+        self.update(initial or {})
+        self._initial = self.current()
+
+    def update(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``changes`` (validated first, so a bad document changes nothing).
+
+        Returns the resulting configuration. Raises FaultConfigError.
+        """
+        if not isinstance(changes, dict):
+            raise FaultConfigError("faults: must be a JSON object")
+        changes = dict(changes)
+        if changes.pop("reset", False):
+            self.update({**self._initial, "rules": self._initial["rules"]})
+        settings, rules = self._validated(changes)
+        with self._lock:
+            self._settings.update(settings)
+            if rules is not None:
+                self._rules = rules
+            if "seed" in settings:
+                self._random.seed(settings["seed"])
+        return self.current()
+
+    def _validated(self, changes: dict[str, Any]) -> tuple[dict[str, Any], list[Rule] | None]:
+        settings: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key == "rules":
+                continue
+            if key not in DEFAULTS:
+                raise FaultConfigError(f"{key}: unknown key")
+            if value is None:
+                settings[key] = DEFAULTS[key]
+            elif key == "seed":
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise FaultConfigError("seed: must be an integer")
+                settings[key] = value
+            else:
+                settings[key] = _number(value, key, key in _NULLABLE)
+        rules = None
+        if "rules" in changes:
+            items = changes["rules"] if changes["rules"] is not None else []
+            if not isinstance(items, list):
+                raise FaultConfigError("rules: must be a list")
+            rules = [parse_rule(item, f"rules[{i}]") for i, item in enumerate(items)]
+        return settings, rules
+
+    def current(self) -> dict[str, Any]:
+        """Return the configuration in its JSON shape (rules show remaining counts)."""
+        with self._lock:
+            return {**self._settings, "rules": [r.to_json() for r in self._rules]}
+
+    def get(self, key: str) -> Any:
+        """Return one setting (a key of :data:`DEFAULTS`)."""
+        with self._lock:
+            return self._settings[key]
+
+    def decide(self, endpoint: str) -> Action:
+        """Return what to do to one request to ``endpoint``, spending rule counts."""
+        with self._lock:
+            latency = float(self._settings["latency_ms"]) / 1000.0
+            failing: Rule | None = None
+            for rule in self._rules:
+                is_failure = rule.status is not None or rule.reset
+                if (is_failure and failing is not None) or not self._fires(rule, endpoint):
+                    continue
+                latency += rule.latency_ms / 1000.0
+                if is_failure:
+                    failing = rule
+        if failing is None:
+            return Action(latency_s=latency)
+        return Action(latency, failing.status, failing.retry_after, failing.reset)
+
+    def _fires(self, rule: Rule, endpoint: str) -> bool:
+        if not fnmatch.fnmatchcase(endpoint, rule.endpoint):
+            return False
+        if rule.count is not None and rule.count <= 0:
+            return False
+        if rule.rate < 1.0 and self._random.random() >= rule.rate:
+            return False
+        if rule.count is not None:
+            rule.count -= 1
+        return True
+
+
+class Throttle:
+    """A bandwidth cap shared by all connections: each chunk books its slot in
+    one timeline, so N connections together get the configured rate."""
+
+    def __init__(self, faults: Faults, stop: threading.Event) -> None:
+        self._faults = faults
+        self._stop = stop
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def chunk_size(self, default: int) -> int:
+        """Return the read size to use: smaller under a cap so waits stay short."""
+        rate = self._faults.get("bandwidth_bytes_per_s")
+        if not rate:
+            return default
+        return max(16 * 1024, min(default, int(rate / 10)))
+
+    def consume(self, nbytes: int) -> None:
+        """Block until ``nbytes`` may pass under the current cap (no cap: return)."""
+        rate = self._faults.get("bandwidth_bytes_per_s")
+        if not rate or nbytes <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._next = max(now, self._next) + nbytes / float(rate)
+            wait = self._next - now
+        if wait > 0:
+            self._stop.wait(wait)

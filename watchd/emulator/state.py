@@ -1,0 +1,141 @@
+"""The emulator's mutable API state behind one lock: tokens, uploads, assets,
+comments, download tasks, the /complete/upload log and request counters."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from watchd.emulator import wire
+from watchd.emulator.errors import EmulatorError
+from watchd.emulator.records import (
+    AssetRecord,
+    CommentRecord,
+    CompleteUploadCall,
+    DownloadTask,
+    UploadRecord,
+    from_dict,
+    to_dict,
+)
+
+FIRST_IDS = {"asset": 10001, "comment": 70001, "task": 90001}  # distinct ranges read well in logs
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """Who a token belongs to and when it was issued (the token itself is the key)."""
+
+    email: str
+    issued_at: float
+
+
+class EmulatorState:
+    """Holds everything the API endpoints change. Callers take ``lock`` around
+    read-modify-write sequences; the lock is re-entrant."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.lock = threading.RLock()
+        self.complete_lock = threading.Lock()  # serializes /upload/asset/complete assembly
+        self.clock = clock
+        self.tokens: dict[str, TokenInfo] = {}
+        self.uploads: dict[str, UploadRecord] = {}  # by upload_id
+        self.upload_ids_by_key: dict[str, str] = {}
+        self.assets: dict[int, AssetRecord] = {}
+        self.comments: dict[int, CommentRecord] = {}
+        self.tasks: dict[str, DownloadTask] = {}
+        self.calls: list[CompleteUploadCall] = []
+        self.requests: Counter[str] = Counter()
+        self.part_puts: dict[str, Counter[int]] = {}
+        self._next_ids = dict(FIRST_IDS)
+
+    def next_id(self, kind: str) -> int:
+        """Return the next id of ``kind`` (asset, comment or task)."""
+        with self.lock:
+            ident = self._next_ids[kind]
+            self._next_ids[kind] = ident + 1
+            return ident
+
+    def count_request(self, endpoint: str) -> None:
+        """Count one request to ``endpoint`` (an API path or ``s3:METHOD``)."""
+        with self.lock:
+            self.requests[endpoint] += 1
+
+    def count_part_put(self, key: str, part_number: int) -> None:
+        """Count one successful part upload."""
+        with self.lock:
+            self.part_puts.setdefault(key, Counter())[part_number] += 1
+
+    def issue_token(self, email: str) -> str:
+        """Return a new token for ``email``."""
+        token = wire.new_token()
+        with self.lock:
+            self.tokens[token] = TokenInfo(email, self.clock())
+        return token
+
+    def token_email(self, token: str | None, lifetime_s: float | None) -> str:
+        """Return the email of a token's user.
+
+        Raises:
+            EmulatorError: 401 when the token is missing, unknown or expired.
+        """
+        if not token:
+            raise EmulatorError(401, "MissingToken", "a token is required (X-Token header)")
+        with self.lock:
+            info = self.tokens.get(token)
+            if info is None:
+                raise EmulatorError(401, "InvalidToken", "the token is not valid")
+            if lifetime_s is not None and self.clock() - info.issued_at > lifetime_s:
+                del self.tokens[token]
+                raise EmulatorError(401, "TokenExpired", "the token has expired")
+            return info.email
+
+    def find_asset(self, ref: int | str) -> AssetRecord | None:
+        """Return the asset with this id or uuid."""
+        with self.lock:
+            if isinstance(ref, int):
+                return self.assets.get(ref)
+            ref = ref.lower()
+            return next((a for a in self.assets.values() if a.uuid.lower() == ref), None)
+
+    def upload_by_key(self, key: str) -> UploadRecord | None:
+        """Return the Flow Capture upload with this key."""
+        with self.lock:
+            upload_id = self.upload_ids_by_key.get(key)
+            return self.uploads.get(upload_id) if upload_id else None
+
+    def add_upload(self, upload: UploadRecord) -> None:
+        """Record a new Flow Capture upload."""
+        with self.lock:
+            self.uploads[upload.upload_id] = upload
+            self.upload_ids_by_key[upload.key] = upload.upload_id
+
+    def to_json(self) -> dict[str, Any]:
+        """Return what ``state.json`` keeps (no tokens: clients re-authenticate)."""
+        with self.lock:
+            return {
+                "next_ids": dict(self._next_ids),
+                "uploads": [to_dict(u) for u in self.uploads.values()],
+                "assets": [to_dict(a) for a in self.assets.values()],
+                "comments": [to_dict(c) for c in self.comments.values()],
+                "complete_upload_calls": [to_dict(c) for c in self.calls],
+            }
+
+    def load_json(self, data: dict[str, Any]) -> None:
+        """Restore what :meth:`to_json` wrote."""
+        with self.lock:
+            self._next_ids.update(data.get("next_ids", {}))
+            for item in data.get("uploads", []):
+                self.add_upload(from_dict(UploadRecord, item))
+            for item in data.get("assets", []):
+                asset = from_dict(AssetRecord, item)
+                self.assets[asset.id] = asset
+            for item in data.get("comments", []):
+                comment = from_dict(CommentRecord, item)
+                self.comments[comment.id] = comment
+            self.calls = [
+                from_dict(CompleteUploadCall, c) for c in data.get("complete_upload_calls", [])
+            ]

@@ -1,0 +1,170 @@
+"""Finding a Flow Capture folder ("project") from a path of names.
+
+``project: "Show Name/Dailies/Day 01"`` names a production ("group") and then
+folders nested through ``parent_project_id``. Names are matched exactly; an
+unknown name is an error listing what exists at that level, and a name shared
+by two siblings is an error listing the candidates' ids, since only
+``project_id:`` can tell them apart. A production alone is refused: uploads go
+into folders.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from typing import Protocol
+
+from watchd.flowcapture.models import Folder, Production
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_NAMES = 20  # longer listings are cut in messages
+
+
+class ProjectSource(Protocol):
+    """What resolution needs of the API client (FlowCaptureClient fits)."""
+
+    def get_groups(self) -> list[Production]: ...
+
+    def get_projects(self, group_id: int | None = None) -> list[Folder]: ...
+
+
+class ProjectResolutionError(Exception):
+    """A project name or id does not lead to exactly one visible folder."""
+
+
+def split_project_path(spec: str) -> list[str]:
+    """Return the names in ``"Production/Folder/Sub"``; raises ProjectResolutionError."""
+    parts = [part.strip() for part in spec.strip().strip("/").split("/")]
+    if any(not part for part in parts):
+        raise ProjectResolutionError(f"{spec!r} has an empty name in it")
+    if len(parts) < 2:
+        raise ProjectResolutionError(
+            f"{spec!r} names a production, but uploads go into a folder: "
+            f"write '{parts[0]}/FOLDER' (or use project_id)"
+        )
+    return parts
+
+
+def resolve_project(client: ProjectSource, spec: str) -> int:
+    """Return the id of the folder ``spec`` ("Production/Folder/Sub") names.
+
+    Raises ProjectResolutionError when it names none or several.
+    """
+    return ProjectDirectory(client).resolve(spec)
+
+
+class ProjectDirectory:
+    """The productions and folders one user can see, each listing fetched once."""
+
+    def __init__(self, client: ProjectSource):
+        self._client = client
+        self._groups: list[Production] | None = None
+        self._folders: dict[int | None, list[Folder]] = {}
+
+    def groups(self) -> list[Production]:
+        """Return the productions this user can see."""
+        if self._groups is None:
+            self._groups = self._client.get_groups()
+        return self._groups
+
+    def folders(self, group_id: int | None = None) -> list[Folder]:
+        """Return the folders of one production (or all, for None) this user can see."""
+        if group_id not in self._folders:
+            found = self._client.get_projects(group_id)
+            if group_id is not None:  # keep to the production even if the server did not
+                found = [f for f in found if f.group_id in (None, group_id)]
+            self._folders[group_id] = found
+        return self._folders[group_id]
+
+    def resolve(self, spec: str) -> int:
+        """Return the folder id ``spec`` names; raises ProjectResolutionError."""
+        production_name, *folder_names = split_project_path(spec)
+        productions = [g for g in self.groups() if g.name == production_name]
+        if not productions:
+            names = [g.name for g in self.groups()]
+            raise ProjectResolutionError(
+                f"no production {production_name!r} visible to this user"
+                f"{_suggest(production_name, names)}; productions: {_listing(names)}"
+            )
+        if len(productions) > 1:
+            raise ProjectResolutionError(self._ambiguous_production(spec, productions))
+        folder_id = self._walk(productions[0], folder_names)
+        log.debug("project %r is folder %d", spec, folder_id)
+        return folder_id
+
+    def check_id(self, project_id: int) -> int:
+        """Return ``project_id`` if this user can see that folder; raises ProjectResolutionError."""
+        if any(f.id == project_id for f in self.folders(None)):
+            return project_id
+        raise ProjectResolutionError(
+            f"no folder with id {project_id} is visible to this user; folders: "
+            f"{_listing([f'{path} ({fid})' for fid, path in self.folder_paths().items()])}"
+        )
+
+    def folder_paths(self) -> dict[int, str]:
+        """Return every visible folder's id and full name ("Production/Folder/Sub")."""
+        by_id = {f.id: f for f in self.folders(None)}
+        groups = {g.id: g.name for g in self.groups()}
+        paths = {}
+        for folder in by_id.values():
+            names: list[str] = []
+            current: Folder | None = folder
+            hops = 0
+            while current is not None and hops < len(by_id):
+                names.append(current.name)
+                current = by_id.get(current.parent_project_id or 0)
+                hops += 1
+            production = groups.get(folder.group_id or 0, "?")
+            paths[folder.id] = "/".join([production, *reversed(names)])
+        return paths
+
+    def _walk(self, production: Production, names: list[str]) -> int:
+        folders = self.folders(production.id)
+        parent: int | None = None
+        where = production.name
+        for name in names:
+            siblings = [f for f in folders if (f.parent_project_id or None) == parent]
+            matches = [f for f in siblings if f.name == name]
+            if not matches:
+                existing = [f.name for f in siblings]
+                there = f"folders there: {_listing(existing)}" if existing else "it has no folders"
+                raise ProjectResolutionError(
+                    f"no folder {name!r} in {where!r}{_suggest(name, existing)}; {there}"
+                )
+            if len(matches) > 1:
+                ids = ", ".join(str(f.id) for f in matches)
+                raise ProjectResolutionError(
+                    f"'{where}/{name}' is ambiguous: {len(matches)} folders have that name "
+                    f"(ids {ids}); set project_id: to the one you mean"
+                )
+            parent, where = matches[0].id, f"{where}/{name}"
+        assert parent is not None  # split_project_path guarantees at least one folder name
+        return parent
+
+    def _ambiguous_production(self, spec: str, productions: list[Production]) -> str:
+        candidates = []
+        for production in productions:
+            try:
+                folder_id = self._walk(production, split_project_path(spec)[1:])
+            except ProjectResolutionError:
+                candidates.append(f"production id {production.id} (no such folder)")
+            else:
+                candidates.append(f"project_id {folder_id} (in production id {production.id})")
+        return (
+            f"{len(productions)} productions are called {productions[0].name!r}: "
+            f"{'; '.join(candidates)}; set project_id: to the folder you mean"
+        )
+
+
+def _suggest(name: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _listing(names: list[str]) -> str:
+    if not names:
+        return "none"
+    shown = sorted(names)[:MAX_LISTED_NAMES]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")

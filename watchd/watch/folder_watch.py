@@ -1,0 +1,266 @@
+"""Watching one drop folder: events and rescans in, settled files out.
+
+Everything about a folder happens on its own thread, so the settle state needs
+no locks: watchdog's threads only drop paths into a bounded hint set (an
+overflow turns into a full rescan), and the scheduler only asks for rescans.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from watchdog.observers.api import BaseObserver
+
+from watchd.watch.filters import PathFilter
+from watchd.watch.health import FolderHealth, check_root
+from watchd.watch.observer import (
+    INOTIFY_LIMIT_HINT,
+    WatchLimitError,
+    start_observer,
+    stop_observer,
+)
+from watchd.watch.scanner import Candidate, resolve_candidate, scan
+from watchd.watch.stability import Fingerprint, SettledFile, SettleTracker, open_for_writing
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 1.0  # how often settling files are looked at
+MAX_HINTS = 10_000  # queued event paths; beyond this a full rescan replaces them
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """How one drop folder is watched."""
+
+    name: str
+    root: Path
+    recursive: bool = True
+    include: tuple[str, ...] = ("*",)
+    exclude: tuple[str, ...] = ()
+    poll: bool = False
+    poll_interval_seconds: float = 5.0
+    settle_seconds: float = 10.0
+
+
+@dataclass
+class FolderStatus:
+    """What `watchd status` shows for a folder."""
+
+    health: FolderHealth = FolderHealth.OK
+    message: str = ""
+    settling: int = 0
+    last_scan_files: int = 0
+    skipped: set[str] = field(default_factory=set)
+
+
+class FolderWatch:
+    """Finds settled files in one drop folder and hands them to ``on_settled``."""
+
+    def __init__(
+        self,
+        settings: WatchSettings,
+        on_settled: Callable[[SettledFile], None],
+        is_known: Callable[[Fingerprint], bool],
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.settings = settings
+        self.root = settings.root.resolve()
+        self.on_settled = on_settled
+        self.is_known = is_known
+        self.filter = PathFilter(settings.include, settings.exclude)
+        self.tracker = SettleTracker(settings.settle_seconds, clock)
+        self.status = FolderStatus()
+        self._handled: dict[str, Fingerprint] = {}  # path -> version already queued or known
+        self._hints: set[str] = set()
+        self._hint_lock = threading.Lock()
+        self._rescan = threading.Event()
+        self._stop = threading.Event()
+        self._observer: BaseObserver | None = None
+        self._was_mount = False
+        self._thread = threading.Thread(target=self._loop, name=f"watch:{settings.name}")
+
+    # --- called from other threads ------------------------------------------------------
+
+    def start(self) -> None:
+        self._rescan.set()
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def request_rescan(self) -> None:
+        self._rescan.set()
+
+    def available(self) -> bool:
+        """True while the folder is present (files missing from it really are gone)."""
+        return self.status.health not in (
+            FolderHealth.MISSING,
+            FolderHealth.UNMOUNTED,
+            FolderHealth.UNREADABLE,
+        )
+
+    def _hint(self, path: str) -> None:
+        with self._hint_lock:
+            if len(self._hints) >= MAX_HINTS:
+                self._rescan.set()
+                return
+            self._hints.add(path)
+
+    def _gone(self, path: str) -> None:
+        self._hint(path)  # looked at on the folder thread, which finds it missing
+
+    # --- the folder's own thread --------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._step()
+            except Exception:
+                log.exception("folder=%s: watching failed; trying again", self.settings.name)
+                self._stop.wait(5)
+            self._stop.wait(TICK_SECONDS)
+        stop_observer(self._observer)
+
+    def _step(self) -> None:
+        if not self._check_health():
+            return
+        self._ensure_observer()
+        if self._rescan.is_set():
+            self._rescan.clear()
+            self._full_scan()
+        with self._hint_lock:
+            hints, self._hints = self._hints, set()
+        for path in hints:
+            self._consider_path(Path(path))
+        self._settle_pending()
+        self.status.settling = len(self.tracker)
+
+    def _check_health(self) -> bool:
+        health, message = check_root(self.root, was_mount=self._was_mount)
+        if health == FolderHealth.OK and self.status.health in (
+            FolderHealth.WATCH_LIMIT,
+            FolderHealth.OBSERVER_DIED,
+        ):
+            return True  # still usable; those states are handled by _ensure_observer
+        if health != self.status.health:
+            self._set_health(health, message)
+            if health == FolderHealth.OK:
+                self._rescan.set()  # it is back: look at everything again
+        if health != FolderHealth.OK:
+            stop_observer(self._observer)
+            self._observer = None
+            return False
+        if not self._was_mount:
+            self._was_mount = os.path.ismount(self.root)
+        return True
+
+    def _set_health(self, health: FolderHealth, message: str) -> None:
+        previous = self.status.health
+        self.status.health, self.status.message = health, message
+        if health == FolderHealth.OK:
+            log.info("folder healthy again: folder=%s (was %s)", self.settings.name, previous)
+        else:
+            log.error(
+                "folder unhealthy: folder=%s health=%s: %s; other folders carry on",
+                self.settings.name,
+                health,
+                message,
+            )
+
+    def _ensure_observer(self) -> None:
+        if self._observer is not None and self._observer.is_alive():
+            return
+        if self._observer is not None:
+            self._set_health(FolderHealth.OBSERVER_DIED, "the event observer stopped; restarting")
+            stop_observer(self._observer)
+            self._observer = None
+            self._rescan.set()
+        try:
+            self._observer = start_observer(
+                self.root,
+                recursive=self.settings.recursive,
+                poll=self.settings.poll,
+                poll_interval_seconds=self.settings.poll_interval_seconds,
+                on_path=self._hint,
+                on_gone=self._gone,
+            )
+        except WatchLimitError as exc:
+            if self.status.health != FolderHealth.WATCH_LIMIT:
+                self._set_health(FolderHealth.WATCH_LIMIT, f"{exc.strerror}; {INOTIFY_LIMIT_HINT}")
+            return
+        if self.status.health != FolderHealth.OK:
+            self._set_health(FolderHealth.OK, "")
+
+    def _full_scan(self) -> None:
+        count = 0
+        for candidate in scan(
+            self.root,
+            recursive=self.settings.recursive,
+            path_filter=self.filter,
+            on_skip=self._skip,
+        ):
+            count += 1
+            self._consider(candidate)
+        self.status.last_scan_files = count
+
+    def _skip(self, path: Path, reason: str) -> None:
+        if str(path) not in self.status.skipped:
+            self.status.skipped.add(str(path))
+            log.warning("skipped: file=%s folder=%s: %s", path, self.settings.name, reason)
+
+    def _consider_path(self, path: Path) -> None:
+        if not self.settings.recursive and path.parent != self.root:
+            return
+        candidate = resolve_candidate(self.root, path, self.filter, self._skip)
+        if candidate is None:
+            self._drop(str(path))
+        else:
+            self._consider(candidate)
+
+    def _consider(self, candidate: Candidate) -> None:
+        key = str(candidate.path)
+        fingerprint = Fingerprint.of(candidate.stat)
+        if self._handled.get(key) == fingerprint:
+            return
+        if self.is_known(fingerprint):
+            self._handled[key] = fingerprint
+            self.tracker.forget(key)
+            return
+        self.tracker.observe(key, fingerprint)
+
+    def _drop(self, path: str) -> None:
+        if path in self.tracker:
+            log.info("disappeared while settling: file=%s folder=%s", path, self.settings.name)
+        self.tracker.forget(path)
+        self._handled.pop(path, None)
+
+    def _settle_pending(self) -> None:
+        ready: dict[str, tuple[Fingerprint, Candidate]] = {}
+        for key in self.tracker.pending():
+            candidate = resolve_candidate(self.root, Path(key), self.filter)
+            if candidate is None:
+                self._drop(key)
+                continue
+            fingerprint = Fingerprint.of(candidate.stat)
+            if self.tracker.observe(key, fingerprint):
+                ready[key] = (fingerprint, candidate)
+        if not ready:
+            return
+        busy = open_for_writing(ready)
+        for key, (fingerprint, candidate) in ready.items():
+            if key in busy:
+                log.debug("still open for writing: file=%s", key)
+                self.tracker.restart(key)
+                continue
+            self.on_settled(
+                SettledFile(self.settings.name, candidate.path, candidate.relpath, fingerprint)
+            )
+            self._handled[key] = fingerprint
+            self.tracker.forget(key)

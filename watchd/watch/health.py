@@ -1,0 +1,31 @@
+"""Is a drop folder usable? Missing, unmounted and unreadable folders are unhealthy.
+
+An unhealthy folder is never read as "every file was deleted": nothing is
+cancelled or forgotten because of it, and watching resumes when it is back.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from pathlib import Path
+
+
+class FolderHealth(enum.StrEnum):
+    OK = "ok"
+    MISSING = "missing"  # the path does not exist or is not a folder
+    UNMOUNTED = "unmounted"  # it was a mount point and is not any more
+    UNREADABLE = "unreadable"  # no permission to list it
+    WATCH_LIMIT = "watch-limit"  # inotify limits reached; only rescans find files
+    OBSERVER_DIED = "observer-died"  # the event thread stopped; restarting it
+
+
+def check_root(root: Path, *, was_mount: bool) -> tuple[FolderHealth, str]:
+    """Return the health of a drop folder and a sentence saying why."""
+    if not root.is_dir():
+        return FolderHealth.MISSING, f"{root} does not exist or is not a folder"
+    if was_mount and not os.path.ismount(root):
+        return FolderHealth.UNMOUNTED, f"{root} was a mount point and is not mounted now"
+    if not os.access(root, os.R_OK | os.X_OK):
+        return FolderHealth.UNREADABLE, f"{root} cannot be read by this user"
+    return FolderHealth.OK, ""
