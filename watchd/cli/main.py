@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from watchd import __version__
-from watchd.cli import demo_cmd, emulator_cmd
+from watchd.cli import check_config_cmd, demo_cmd, emulator_cmd, run_cmd, status_cmd
 
-COMMAND_MODULES = (emulator_cmd, demo_cmd)
+COMMAND_MODULES = (run_cmd, status_cmd, check_config_cmd, demo_cmd, emulator_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,7 +36,7 @@ class FinishStep:
         return self._post_upload(job, folder)
 
     def _tag(self, job: Job, folder: FolderPolicy) -> None:
-        meta = metadata_for(job.relpath, folder.tags, folder.from_path)
+        meta = metadata_for(job.relpath, folder.tags, folder.from_path, folder.fields)
         if not meta.is_empty():
             self.client.update_asset(job.uuid, tags=meta.tags, metadata=meta.values)
             log.info(

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import random
 from collections.abc import Callable
@@ -42,6 +43,7 @@ class JobRunner:
         folders: Callable[[], dict[str, FolderPolicy]],
         retry: Callable[[], RetryPolicy],
         rng: random.Random | None = None,
+        available: Callable[[str], bool] = lambda _folder: True,
     ):
         self.db = db
         self.upload = upload
@@ -49,6 +51,7 @@ class JobRunner:
         self.folders = folders
         self.retry = retry
         self.rng = rng or random.Random()
+        self.available = available  # is this drop folder present (not missing/unmounted)?
 
     def load(self, job_id: int) -> Job:
         """Return the job with its parts and batch loaded."""
@@ -76,7 +79,11 @@ class JobRunner:
         except UploadStopped:
             log.info("upload paused for shutdown: file=%s job=%d", job.path, job.id)
         except SourceChanged as exc:
-            self._cancel(job, str(exc), vanished=exc.vanished)
+            if exc.vanished and not self.available(job.folder):
+                # An unmounted share is not "every file was deleted": wait for it.
+                self._fail(job, OSError(errno.EHOSTDOWN, f"drop folder unavailable ({exc})"))
+            else:
+                self._cancel(job, str(exc), vanished=exc.vanished)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
             self._fail(job, exc)
 

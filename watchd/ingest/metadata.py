@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,15 +19,22 @@ class AssetMetadata:
         return not self.tags and not self.values
 
 
-def metadata_for(relpath: str, tags: Sequence[str], from_path: str | None) -> AssetMetadata:
+def metadata_for(
+    relpath: str,
+    tags: Sequence[str],
+    from_path: str | None,
+    fields: Mapping[str, str] | None = None,
+) -> AssetMetadata:
     """Return the metadata for the file at ``relpath`` below its drop folder.
 
-    ``from_path`` is a regular expression searched in ``relpath``; its named
-    groups that matched become metadata keys. No match adds nothing.
+    ``fields`` are fixed key -> value pairs. ``from_path`` is a regular
+    expression searched in ``relpath``; its named groups that matched become
+    metadata keys too (winning over a fixed field of the same name). No match
+    adds nothing.
     """
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(fields or {})
     if from_path:
         match = re.search(from_path, relpath)
         if match:
-            values = {k: v for k, v in match.groupdict().items() if v is not None}
+            values.update({k: v for k, v in match.groupdict().items() if v is not None})
     return AssetMetadata(tags=list(tags), values=values)

@@ -23,6 +23,7 @@ class FolderPolicy:
     batch_template: str
     batch_idle_seconds: float
     tags: tuple[str, ...] = ()
+    fields: dict[str, str] = field(default_factory=dict)  # fixed metadata for every asset
     from_path: str | None = None
     after_upload: str = KEEP  # KEEP or DELETE; ignored when move_to is set
     move_to: Path | None = None

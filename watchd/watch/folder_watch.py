@@ -60,12 +60,16 @@ class FolderStatus:
 
 
 class FolderWatch:
-    """Finds settled files in one drop folder and hands them to ``on_settled``."""
+    """Finds settled files in one drop folder and hands them to ``on_settled``.
+
+    ``on_settled`` returns False when it cannot take the file yet (the folder's
+    project is not resolved): the file then waits another settle period.
+    """
 
     def __init__(
         self,
         settings: WatchSettings,
-        on_settled: Callable[[SettledFile], None],
+        on_settled: Callable[[SettledFile], bool],
         is_known: Callable[[Fingerprint], bool],
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -99,12 +103,12 @@ class FolderWatch:
         self._rescan.set()
 
     def available(self) -> bool:
-        """True while the folder is present (files missing from it really are gone)."""
-        return self.status.health not in (
-            FolderHealth.MISSING,
-            FolderHealth.UNMOUNTED,
-            FolderHealth.UNREADABLE,
-        )
+        """True while the folder is present, so a file missing from it really is gone.
+
+        Looks at the folder now rather than trusting the last tick's health.
+        """
+        health, _ = check_root(self.root, was_mount=self._was_mount)
+        return health == FolderHealth.OK
 
     def _hint(self, path: str) -> None:
         with self._hint_lock:
@@ -259,8 +263,11 @@ class FolderWatch:
                 log.debug("still open for writing: file=%s", key)
                 self.tracker.restart(key)
                 continue
-            self.on_settled(
-                SettledFile(self.settings.name, candidate.path, candidate.relpath, fingerprint)
+            settled = SettledFile(
+                self.settings.name, candidate.path, candidate.relpath, fingerprint
             )
+            if not self.on_settled(settled):
+                self.tracker.restart(key)
+                continue
             self._handled[key] = fingerprint
             self.tracker.forget(key)

@@ -1,0 +1,36 @@
+"""The ``--config`` option shared by every command that reads watchd.yaml."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from watchd.config import Config, ConfigError, load_config
+
+DEFAULT_CONFIG = Path("/etc/watchd/watchd.yaml")
+CONFIG_ENV = "WATCHD_CONFIG"
+
+
+def default_config_path() -> Path:
+    """Return ``$WATCHD_CONFIG`` if set, else /etc/watchd/watchd.yaml."""
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=default_config_path(),
+        help=f"watchd.yaml to use (default: ${CONFIG_ENV} or {DEFAULT_CONFIG})",
+    )
+
+
+def load_or_report(path: Path) -> Config | None:
+    """Load the config; on problems print them all to stderr and return None."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"watchd: the configuration has problems:\n{exc}", file=sys.stderr)
+        return None

@@ -1,0 +1,142 @@
+"""`watchd status`: is the daemon running, are the folders healthy, what is it doing.
+
+Exit codes for monitoring scripts: 0 running and healthy, 1 running with a
+problem (a folder unhealthy, jobs failed), 3 not running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from watchd.cli.config_path import add_config_argument, load_or_report
+from watchd.config import Config
+from watchd.daemon.app import database_url
+from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, daemon_pid, read_status
+from watchd.store.database import DATABASE_FILENAME, Database
+from watchd.store.queries import job_counts, open_batches, recent_errors
+
+EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_NOT_RUNNING = 0, 1, 3
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        help="show folders, queues, uploads in flight, open batches and recent errors",
+        description="Show what the daemon is doing. Exit code: 0 healthy, 1 a problem "
+        "(unhealthy folder, failed jobs), 3 daemon not running.",
+    )
+    add_config_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.set_defaults(func=run)
+
+
+def gather(config: Config) -> dict[str, Any]:
+    """Return everything status shows, as a JSON-ready dict."""
+    pid = daemon_pid(config.state_dir)
+    daemon = read_status(config.state_dir) if pid else None
+    written = float(daemon.get("written_at", 0)) if daemon else 0.0
+    fresh = time.time() - written < STATUS_STALE_SECONDS
+    report: dict[str, Any] = {
+        "running": pid is not None,
+        "pid": pid,
+        "responding": fresh,
+        "folders": (daemon or {}).get("folders") or _configured_folders(config),
+        "transfers": (daemon or {}).get("transfers", []) if pid else [],
+    }
+    report.update(_from_database(config))
+    return report
+
+
+def _configured_folders(config: Config) -> list[dict[str, Any]]:
+    return [
+        {"name": f.name, "path": str(f.path), "health": "not running", "message": ""}
+        for f in config.folders
+    ]
+
+
+def _from_database(config: Config) -> dict[str, Any]:
+    if config.database is None and not (config.state_dir / DATABASE_FILENAME).exists():
+        return {"jobs": {}, "open_batches": [], "recent_errors": [], "database": "not created yet"}
+    db = Database(database_url(config))
+    try:
+        with db.reading() as session:
+            return {
+                "jobs": job_counts(session),
+                "open_batches": open_batches(session),
+                "recent_errors": recent_errors(session),
+                "database": "ok",
+            }
+    except SQLAlchemyError as exc:
+        return {"jobs": {}, "open_batches": [], "recent_errors": [], "database": f"error: {exc}"}
+    finally:
+        db.close()
+
+
+def exit_code(report: dict[str, Any]) -> int:
+    if not report["running"]:
+        return EXIT_NOT_RUNNING
+    unhealthy = any(f.get("health") != "ok" for f in report["folders"])
+    failed = report["jobs"].get("failed", 0) > 0
+    if unhealthy or failed or not report["responding"] or report["database"] != "ok":
+        return EXIT_UNHEALTHY
+    return EXIT_HEALTHY
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_or_report(args.config)
+    if config is None:
+        return 2
+    report = gather(config)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(render(report, config.state_dir))
+    return exit_code(report)
+
+
+def render(report: dict[str, Any], state_dir: Path) -> str:
+    """Return the report as text for people."""
+    lines = [_daemon_line(report, state_dir), "", "Folders:"]
+    for folder in report["folders"]:
+        note = f" - {folder['message']}" if folder.get("message") else ""
+        settling = f", {folder['settling']} settling" if folder.get("settling") else ""
+        lines.append(
+            f"  {folder['name']:<16} {folder['health']:<10} {folder['path']}{settling}{note}"
+        )
+    counts = report["jobs"]
+    if counts:
+        lines += [
+            "",
+            "Files: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "none yet",
+        ]
+    if report["transfers"]:
+        lines += ["", "Uploading:"]
+        for t in report["transfers"]:
+            pct = 100 * t["bytes_done"] / t["bytes_total"] if t["bytes_total"] else 100
+            rate = t["rate_bytes_per_second"] / 1e6
+            lines.append(f"  job {t['job']:<6} {t['file']}  {pct:5.1f}%  {rate:.1f} MB/s")
+    if report["open_batches"]:
+        lines += ["", "Open batches:"]
+        for b in report["open_batches"]:
+            lines.append(f"  {b['folder']}: {b['name']!r} ({b['state']}, {b['files']} file(s))")
+    if report["recent_errors"]:
+        lines += ["", "Recent errors:"]
+        for e in report["recent_errors"]:
+            lines.append(f"  job {e['job']} {e['state']} {e['file']}: {e['error']}")
+    if report["database"] != "ok":
+        lines += ["", f"Database: {report['database']}"]
+    return "\n".join(lines)
+
+
+def _daemon_line(report: dict[str, Any], state_dir: Path) -> str:
+    if not report["running"]:
+        return f"watchd is not running (state folder {state_dir})."
+    if not report["responding"]:
+        return f"watchd (pid {report['pid']}) is running but has not reported for a while."
+    return f"watchd is running (pid {report['pid']})."

@@ -1,0 +1,1 @@
+"""The daemon: start order, signals, reload, shutdown, status and systemd notification."""
