@@ -16,7 +16,7 @@ from pathlib import Path
 from watchd.flowcapture.redact import RedactingFilter, install_log_filter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-NOISY_LOGGERS = ("urllib3", "apscheduler", "watchdog")  # quiet unless debugging
+NOISY_LOGGERS = ("urllib3", "apscheduler", "watchdog", "alembic")  # quiet unless debugging
 
 
 class JsonFormatter(logging.Formatter):

@@ -42,6 +42,14 @@ class Body(Protocol):
     def __len__(self) -> int: ...
 
 
+class _LargeBlockAdapter(HTTPAdapter):
+    """An adapter whose connections send bodies in large blocks (fewer Python calls)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("blocksize", STREAM_CHUNK_BYTES)
+        super().init_poolmanager(*args, **kwargs)
+
+
 class Transport:
     """Sends API calls and object-store requests over one pooled session."""
 
@@ -58,7 +66,9 @@ class Transport:
         self.timeout = (connect_timeout, read_timeout)
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"watchd/{__version__}"
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0)
+        adapter = _LargeBlockAdapter(
+            pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0
+        )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 

@@ -1,9 +1,10 @@
 import os
-
-import pytest
+import shutil
+import tempfile
+from pathlib import Path
 
 from watchd.config import load_config
-from watchd.config.checks import check_environment
+from watchd.config.checks import check_environment, folder_unusable
 
 as_root = os.geteuid() == 0
 
@@ -31,16 +32,43 @@ def test_a_drop_folder_that_is_a_file_is_reported(cfg):
     assert "is not a directory" in problem.message
 
 
-@pytest.mark.skipif(as_root, reason="root reads everything")
-def test_an_unreadable_drop_folder_is_reported(cfg):
-    drop = cfg.drop("locked")
-    drop.chmod(0o000)
+def unusable_as_nobody(path):
+    """Return folder_unusable(path) as computed by an unprivileged user (nobody, uid 65534).
+
+    Root reads everything, so a root test run checks from a forked child that
+    dropped its privileges; other users check directly.
+    """
+    if not as_root:
+        return folder_unusable(path)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: become nobody, answer through the pipe
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            os.write(write_end, (folder_unusable(path) or "").encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        text = answer.read().decode()
+    os.waitpid(pid, 0)
+    return text or None
+
+
+def test_an_unreadable_drop_folder_is_reported():
+    base = Path(tempfile.mkdtemp(prefix="watchd-perm-", dir="/tmp"))
     try:
-        cfg.write_main(f"folders:\n  - {{path: {drop}, project_id: 1}}\n")
-        (problem,) = check_environment(load_config(cfg.main), environ={})
-        assert "is not readable" in problem.message
+        base.chmod(0o755)  # nobody may pass through to the drop folder
+        drop = base / "locked"
+        drop.mkdir(mode=0o755)
+        assert unusable_as_nobody(drop) is None
+        drop.chmod(0o000)
+        assert unusable_as_nobody(drop) == f"drop folder {drop} is not readable by this user"
     finally:
-        drop.chmod(0o755)
+        (base / "locked").chmod(0o755)
+        shutil.rmtree(base)
 
 
 def test_a_world_readable_key_file_is_reported_and_600_accepted(cfg):
