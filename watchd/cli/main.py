@@ -8,14 +8,13 @@ code) as the parser default.
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from collections.abc import Sequence
 
 from watchd import __version__
-from watchd.cli import check_config_cmd, demo_cmd, emulator_cmd, run_cmd, status_cmd
+from watchd.cli import check_config_cmd, db_cmd, demo_cmd, emulator_cmd, run_cmd, status_cmd
+from watchd.daemon.logs import configure_logging
 
-COMMAND_MODULES = (run_cmd, status_cmd, check_config_cmd, demo_cmd, emulator_cmd)
+COMMAND_MODULES = (run_cmd, status_cmd, check_config_cmd, db_cmd, demo_cmd, emulator_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,11 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(args.log_level)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

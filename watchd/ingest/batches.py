@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from watchd.failpoints import failpoint
 from watchd.flowcapture.backoff import backoff_seconds
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import FlowCaptureError
@@ -97,6 +98,7 @@ class BatchCloser:
             self._finish(batch_id, BatchState.EMPTY)
             log.info("batch closed empty: folder=%s batch=%r", batch.folder, batch.name)
             return 0
+        failpoint("batch:before-complete-upload")
         try:
             accepted = self.client.complete_upload(batch.project_id, keys, batch_name=batch.name)
             if not accepted:
@@ -104,6 +106,7 @@ class BatchCloser:
         except FlowCaptureError as exc:
             self._retry_later(batch, exc)
             return 0
+        failpoint("batch:after-complete-upload")  # accepted by the server, not committed yet
         self._finish(batch_id, BatchState.CLOSED)
         log.info(
             "batch closed: folder=%s batch=%r files=%d project=%s",

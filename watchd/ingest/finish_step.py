@@ -1,8 +1,8 @@
 """The last steps of a job after its batch closed: metadata, then the post-upload action.
 
-The metadata is committed as sent (``tagged_at``) before the source is touched,
-and the source is only moved or deleted if it is still the file that was
-uploaded.
+The metadata is committed as sent (``tagged_at``) before the source is touched.
+The source is only moved or deleted once the asset is listed in Flow Capture
+and if it is still the file that was uploaded.
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
+from watchd.failpoints import failpoint
 from watchd.flowcapture.client import FlowCaptureClient
+from watchd.flowcapture.errors import NotFoundError
 from watchd.ingest.metadata import metadata_for
 from watchd.ingest.policy import DELETE, FolderPolicy
 from watchd.ingest.post_upload import delete_source, move_source, source_unchanged
+from watchd.ingest.presence import AssetPresence
 from watchd.ingest.upload_step import fingerprint_of
 from watchd.store.database import Database
 from watchd.store.models import Job
@@ -28,6 +31,7 @@ class FinishStep:
     def __init__(self, db: Database, client: FlowCaptureClient):
         self.db = db
         self.client = client
+        self.presence = AssetPresence(client)
 
     def run(self, job: Job, folder: FolderPolicy) -> str | None:
         """Finish ``job``; return where the source went (None if it stayed). Raises on failure."""
@@ -47,6 +51,7 @@ class FinishStep:
                 ",".join(meta.tags),
                 meta.values,
             )
+        failpoint("finish:after-tag")  # tagged on the server, not committed yet
         with self.db.transaction() as session:
             session.get_one(Job, job.id).tagged_at = datetime.now(UTC)
 
@@ -54,6 +59,8 @@ class FinishStep:
         source = Path(job.path)
         if folder.move_to is None and folder.after_upload != DELETE:
             return None
+        if not self.presence.visible(job.project_id, job.uuid):
+            raise NotFoundError(f"asset {job.asset_id} is not listed in Flow Capture yet")
         if not source_unchanged(source, fingerprint_of(job)):
             log.warning(
                 "source changed or gone since upload, left as it is: file=%s job=%d",

@@ -16,6 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
+from watchd.failpoints import failpoint
 from watchd.watch.stability import Fingerprint
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def _link_into_place(source: Path, wanted: Path, *, remove_source: bool) -> Path
         except FileExistsError:
             continue
         _fsync_dir(candidate.parent)
+        failpoint("move:after-link")  # the archive has it, the source is still there
         if remove_source:
             source.unlink()
             _fsync_dir(source.parent)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, update
 
+from watchd.failpoints import failpoint
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import FlowCaptureError, UploadNotFoundError
 from watchd.flowcapture.models import UploadSession
@@ -95,6 +96,7 @@ class UploadStep:
             self.reset(job.id, state=JobState.QUEUED)
             raise
         check_source(job)
+        failpoint("upload:before-complete")
         asset_id = self.client.upload_complete(
             UploadSession(upload_id=job.upload_id or "", key=job.key or ""),
             etags,
@@ -103,6 +105,7 @@ class UploadStep:
             batch_name=job.batch.name if job.batch else None,
             uuid=job.uuid,
         )
+        failpoint("upload:after-complete")  # the server completed; not committed yet
         _log_uploaded(job, self.clock() - started)
         return asset_id
 
@@ -120,6 +123,7 @@ class UploadStep:
                 )
             session.flush()
             _ = row.batch, row.parts  # load both before the session closes
+        failpoint("upload:after-init")
         log.info(
             "upload started: file=%s job=%d batch=%r size=%d parts=%d",
             job.path,
@@ -160,6 +164,7 @@ class UploadStep:
                 .where(Part.job_id == job_id, Part.number == result.number)
                 .values(md5=result.md5, etag=result.etag, done_at=now)
             )
+        failpoint("upload:after-part")
         log.debug("part committed: job=%d part=%d etag=%s", job_id, result.number, result.etag)
 
     def reset(self, job_id: int, *, state: JobState) -> None:

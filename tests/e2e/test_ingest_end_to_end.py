@@ -1,0 +1,112 @@
+"""Files dropped into a folder become assets: right folder and batch, byte-identical, tagged."""
+
+from __future__ import annotations
+
+import time
+
+from tests.e2e.harness import MIB, multipart_etag, wait_until, write_file
+
+
+def test_dropped_files_land_once_in_their_batches_tagged_and_byte_identical(site):
+    drop = site.add_folder(
+        metadata={"tags": ["dailies"], "from_path": r"(?P<scene>\d+)_(?P<take>\d+)"},
+    )
+    site.start()
+    files = {
+        "Roll1/012_003.mov": write_file(drop / "Roll1/012_003.mov", 7 * MIB + 11),
+        "Roll1/012_004.mov": write_file(drop / "Roll1/012_004.mov", 1 * MIB),
+        "Roll2/013_001.mov": write_file(drop / "Roll2/013_001.mov", 12 * MIB),
+    }
+    (drop / ".DS_Store").write_bytes(b"junk")
+    (drop / "Roll1" / "render.tmp").write_bytes(b"junk")
+    wait_until(lambda: site.all_done(3), 60, "three jobs done")
+    wait_until(lambda: len(site.visible_assets()) == 3, 10, "three assets processed")
+
+    state = site.snapshot()
+    folder_id = next(
+        f["id"]
+        for p in state["productions"]
+        for f in p["folders"]
+        if f["path"] == "Demo Production/Dailies"
+    )
+    assets = {a["name"]: a for a in site.visible_assets()}
+    assert set(assets) == {"012_003.mov", "012_004.mov", "013_001.mov"}
+    for relpath, data in files.items():
+        asset = assets[relpath.split("/")[1]]
+        assert asset["project_id"] == folder_id
+        assert asset["batch_name"] == relpath.split("/")[0]
+        assert asset["size"] == len(data)
+        assert asset["etag"] == multipart_etag(data)
+        assert asset["tags"] == ["dailies"]
+        scene, take = relpath.split("/")[1].removesuffix(".mov").split("_")
+        assert asset["metadata"]["scene"] == scene and asset["metadata"]["take"] == take
+
+    calls = sorted(state["complete_upload_calls"], key=lambda c: c["batch_name"])
+    assert [c["batch_name"] for c in calls] == ["Roll1", "Roll2"]
+    keys = {j["relpath"]: j["key"] for j in site.jobs()}
+    assert sorted(calls[0]["keys"]) == sorted(
+        [keys["Roll1/012_003.mov"], keys["Roll1/012_004.mov"]]
+    )
+    assert calls[1]["keys"] == [keys["Roll2/013_001.mov"]]
+    assert all(count == 1 for puts in state["part_puts"].values() for count in puts.values())
+    assert (drop / "Roll1/012_003.mov").exists(), "after_upload: keep leaves the source"
+
+
+def test_done_files_are_not_uploaded_again_after_a_restart(site):
+    drop = site.add_folder()
+    site.start()
+    write_file(drop / "a.mov", 2 * MIB)
+    wait_until(lambda: site.all_done(1), 40, "the file done")
+    assert site.stop() == 0
+    site.start()
+    wait_until(lambda: "watchd 0.1.0 running" in site.log().split("stopped")[-1], 20, "restart")
+    write_file(drop / "b.mov", 1 * MIB)
+    wait_until(lambda: site.all_done(2), 40, "the second file done")
+    wait_until(lambda: len(site.visible_assets()) == 2, 10, "both assets processed")
+    assert site.snapshot()["requests"]["/upload/asset/init"] == 2
+    assert len(site.visible_assets()) == 2
+
+
+def test_move_to_archives_with_the_relative_path_after_the_asset_is_done(site, tmp_path):
+    archive = tmp_path / "archive"
+    drop = site.add_folder(after_upload={"move_to": str(archive)})
+    site.start()
+    data = write_file(drop / "Day 1" / "clip.mov", 3 * MIB)
+    wait_until(lambda: site.all_done(1), 40, "the file done")
+    assert (archive / "Day 1" / "clip.mov").read_bytes() == data
+    assert not (drop / "Day 1" / "clip.mov").exists()
+
+
+def test_a_file_written_in_pieces_for_20_seconds_is_uploaded_once_complete(site):
+    drop = site.add_folder(settle="3s")
+    site.start()
+    target = drop / "slow.mov"
+    written = bytearray()
+    for _ in range(20):  # a slow copy: a piece a second, the file closed in between
+        piece = bytes([len(written) % 251]) * (256 * 1024)
+        with target.open("ab") as out:
+            out.write(piece)
+        written += piece
+        assert site.states() == [], "nothing may be queued while the file still grows"
+        time.sleep(1.0)
+    wait_until(lambda: site.all_done(1), 60, "the slow file done")
+    wait_until(lambda: site.visible_assets(), 10, "the asset processed")
+    (asset,) = site.visible_assets()
+    assert asset["size"] == len(written)
+    assert asset["etag"] == multipart_etag(bytes(written))
+    assert site.snapshot()["requests"]["/upload/asset/init"] == 1
+
+
+def test_symlinks_inside_upload_once_and_links_outside_are_skipped(site, tmp_path):
+    outside = tmp_path / "elsewhere.mov"
+    outside.write_bytes(b"o" * 1000)
+    drop = site.add_folder()
+    write_file(drop / "real.mov", 1 * MIB)
+    (drop / "alias.mov").symlink_to(drop / "real.mov")
+    (drop / "outside.mov").symlink_to(outside)
+    site.start()
+    wait_until(lambda: site.all_done(1), 40, "the real file done")
+    wait_until(lambda: site.visible_assets(), 10, "the asset processed")
+    wait_until(lambda: "symlink points outside" in site.log(), 10, "the skip logged")
+    assert [a["name"] for a in site.visible_assets()] == ["real.mov"]
+    assert site.snapshot()["requests"]["/upload/asset/init"] == 1
