@@ -68,6 +68,8 @@ def judge(error: BaseException, *, ingesting: bool = False) -> Verdict:
         return Verdict(True, f"asset not ready yet ({error})")
     if isinstance(error, FlowCaptureError):
         return Verdict(error.retryable, redact(str(error))[:MAX_ERROR_CHARS])
+    if isinstance(error, EOFError):
+        return Verdict(True, f"the file was shorter than planned: {error}")
     if isinstance(error, PermissionError):
         return Verdict(False, f"cannot read the file: {error.strerror} ({error.filename})")
     if isinstance(error, OSError):

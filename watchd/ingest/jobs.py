@@ -117,7 +117,7 @@ class JobRunner:
         )
 
     def _cancel(self, job: Job, reason: str, *, vanished: bool) -> None:
-        self.upload.abort(job)
+        self.upload.abort(job.id)
         with self.db.transaction() as session:
             row = session.get_one(Job, job.id)
             row.state, row.last_error = JobState.CANCELLED, reason
@@ -141,7 +141,7 @@ class JobRunner:
                 job.id,
             )
             if job.asset_id is None:  # nothing will complete this upload: don't leave it behind
-                self.upload.abort(job)
+                self.upload.abort(job.id)
                 self.upload.reset(job.id, state=JobState.FAILED)
         else:
             log.warning(

@@ -95,6 +95,9 @@ class UploadStep:
             )
             self.reset(job.id, state=JobState.QUEUED)
             raise
+        except (FlowCaptureError, OSError, EOFError):
+            check_source(job)  # a file cut short or rewritten explains a failed part
+            raise
         check_source(job)
         failpoint("upload:before-complete")
         asset_id = self.client.upload_complete(
@@ -181,14 +184,19 @@ class UploadStep:
                 row.state = state
             row.updated_at = datetime.now(UTC)
 
-    def abort(self, job: Job) -> None:
+    def abort(self, job_id: int) -> None:
         """Abort the job's multipart upload on the server, if it has one (best effort)."""
-        if job.upload_id is None or job.key is None:
+        with self.db.reading() as session:
+            row = session.get_one(Job, job_id)
+            upload_id, key = row.upload_id, row.key
+        if upload_id is None or key is None:
             return
         try:
-            self.client.upload_abort(UploadSession(upload_id=job.upload_id, key=job.key))
+            self.client.upload_abort(UploadSession(upload_id=upload_id, key=key))
         except FlowCaptureError as exc:
-            log.warning("could not abort upload of job=%d: %s", job.id, exc)
+            log.warning("could not abort upload of job=%d: %s", job_id, exc)
+        else:
+            log.info("upload aborted: job=%d", job_id)
 
 
 def _log_uploaded(job: Job, seconds: float) -> None:

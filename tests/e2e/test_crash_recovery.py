@@ -1,0 +1,49 @@
+"""SIGKILL the daemon at each step boundary; a restart finishes every file exactly once."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tests.e2e.harness import MIB, multipart_etag, wait_until, write_file
+
+BOUNDARIES = [
+    "upload:after-init",
+    "upload:after-part=2",
+    "upload:after-complete",
+    "batch:before-complete-upload",
+    "batch:after-complete-upload",
+    "finish:after-tag",
+    "move:after-link",
+]
+
+
+@pytest.mark.parametrize("failpoint", BOUNDARIES)
+def test_a_kill_at_each_step_boundary_loses_and_duplicates_nothing(site, tmp_path, failpoint):
+    archive = tmp_path / "archive"
+    drop = site.add_folder(after_upload={"move_to": str(archive)}, metadata={"tags": ["dailies"]})
+    site.transfer["parallel_parts"] = 1  # no part in flight at the kill
+    data = write_file(drop / "Roll1" / "A001.mov", 12 * MIB + 5)
+
+    site.start(failpoints=failpoint)
+    assert site.wait_exit(60) == -signal.SIGKILL, site.log()[-3000:]
+    if failpoint != "move:after-link":
+        assert (drop / "Roll1" / "A001.mov").exists(), "the source must stay until done"
+        assert not archive.exists() or not any(archive.rglob("*.mov"))
+
+    site.start()
+    wait_until(lambda: site.all_done(1), 60, "the file done after the restart")
+
+    state = site.snapshot()
+    visible = [a for a in state["assets"] if a["visible"]]
+    assert len(visible) == 1, visible
+    assert visible[0]["etag"] == multipart_etag(data)
+    assert visible[0]["tags"] == ["dailies"]
+    (job,) = site.jobs()
+    assert state["part_puts"][job["key"]] == {"1": 1, "2": 1, "3": 1}, "no part sent twice"
+    archived = sorted(p.relative_to(archive).as_posix() for p in archive.rglob("*") if p.is_file())
+    assert archived == ["Roll1/A001.mov"]
+    assert (archive / "Roll1" / "A001.mov").read_bytes() == data
+    assert not (drop / "Roll1" / "A001.mov").exists()
+    assert all(set(call["keys"]) == {job["key"]} for call in state["complete_upload_calls"])
