@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import sqlite3
@@ -149,8 +150,6 @@ MIB = 1024 * 1024
 
 def multipart_etag(data: bytes, part_size: int = 5 * MIB) -> str:
     """The ETag S3 gives an object uploaded in parts of ``part_size``."""
-    import hashlib
-
     digests = [
         hashlib.md5(data[i : i + part_size]).digest()
         for i in range(0, max(len(data), 1), part_size)

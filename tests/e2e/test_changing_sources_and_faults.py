@@ -39,7 +39,7 @@ def test_a_file_changed_during_its_upload_is_never_completed_mixed(site, change)
         final = target.read_bytes()
 
     site.emulator.set_faults({"bandwidth_bytes_per_s": None})
-    wait_until(lambda: site.visible_assets(), 60, "the final version ingested")
+    wait_until(site.visible_assets, 60, "the final version ingested")
     wait_until(lambda: "done" in site.states(), 30, "a job done")
     (asset,) = site.visible_assets()
     assert asset["size"] == len(final)

@@ -90,7 +90,7 @@ def test_a_file_written_in_pieces_for_20_seconds_is_uploaded_once_complete(site)
         assert site.states() == [], "nothing may be queued while the file still grows"
         time.sleep(1.0)
     wait_until(lambda: site.all_done(1), 60, "the slow file done")
-    wait_until(lambda: site.visible_assets(), 10, "the asset processed")
+    wait_until(site.visible_assets, 10, "the asset processed")
     (asset,) = site.visible_assets()
     assert asset["size"] == len(written)
     assert asset["etag"] == multipart_etag(bytes(written))
@@ -106,7 +106,7 @@ def test_symlinks_inside_upload_once_and_links_outside_are_skipped(site, tmp_pat
     (drop / "outside.mov").symlink_to(outside)
     site.start()
     wait_until(lambda: site.all_done(1), 40, "the real file done")
-    wait_until(lambda: site.visible_assets(), 10, "the asset processed")
+    wait_until(site.visible_assets, 10, "the asset processed")
     wait_until(lambda: "symlink points outside" in site.log(), 10, "the skip logged")
     assert [a["name"] for a in site.visible_assets()] == ["real.mov"]
     assert site.snapshot()["requests"]["/upload/asset/init"] == 1
