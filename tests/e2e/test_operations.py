@@ -1,0 +1,132 @@
+"""Running the daemon as an operator would: stop, reload, status, lost folders, bad config."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from tests.e2e.harness import MIB, multipart_etag, wait_until, write_file
+
+
+def watchd(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "watchd", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_sigterm_mid_upload_stops_quickly_and_a_restart_resumes_without_resending(site):
+    site.emulator.set_faults({"bandwidth_bytes_per_s": 4 * MIB})
+    site.transfer["parallel_parts"] = 1
+    drop = site.add_folder()
+    data = write_file(drop / "big.mov", 30 * MIB)
+    site.start()
+    wait_until(lambda: any(j["upload_id"] for j in site.jobs()), 30, "the upload started")
+    wait_until(
+        lambda: any(
+            u["state"] == "open" and len([p for p in u["parts"] if p["etag"]]) >= 2
+            for u in site.snapshot()["uploads"]
+        ),
+        30,
+        "two parts sent",
+    )
+    started = time.monotonic()
+    assert site.stop(timeout=15) == 0
+    assert time.monotonic() - started < 10
+    assert "stopping: workers" in site.log()
+    (job,) = site.jobs()
+    assert job["state"] == "uploading"
+
+    site.emulator.set_faults({"bandwidth_bytes_per_s": None})
+    site.start()
+    wait_until(lambda: site.all_done(1), 60, "the upload finished after the restart")
+    wait_until(site.visible_assets, 10, "the asset processed")
+    (asset,) = site.visible_assets()
+    assert asset["etag"] == multipart_etag(data)
+    puts = site.snapshot()["part_puts"][job["key"]]
+    committed_before = 2
+    assert all(puts[str(n)] == 1 for n in range(1, committed_before + 1)), puts
+
+
+def test_status_reports_folders_counts_and_json_and_exit_codes(site):
+    drop = site.add_folder()
+    site.write_config()
+    stopped = watchd("status", "--config", str(site.config_path))
+    assert stopped.returncode == 3
+    assert "not running" in stopped.stdout
+
+    site.start()
+    write_file(drop / "one.mov", MIB)
+    wait_until(lambda: site.all_done(1), 40, "the file done")
+    wait_until(lambda: watchd("status", "--config", str(site.config_path)).returncode == 0, 10)
+    text = watchd("status", "--config", str(site.config_path))
+    assert "watchd is running" in text.stdout
+    assert "1 done" in text.stdout
+    as_json = json.loads(watchd("status", "--config", str(site.config_path), "--json").stdout)
+    assert as_json["running"] is True
+    assert as_json["jobs"]["done"] == 1
+    assert as_json["folders"][0]["name"] == "dailies"
+    assert as_json["folders"][0]["health"] == "ok"
+
+
+def test_a_vanished_folder_is_unhealthy_others_carry_on_and_it_resumes(site, tmp_path):
+    first = site.add_folder("dailies")
+    second = site.add_folder("editorial", project="Demo Production/Dailies/Day 01")
+    site.start()
+    wait_until(lambda: "running" in site.log(), 20)
+    first.rename(tmp_path / "unmounted")
+    wait_until(lambda: "folder unhealthy: folder=dailies health=missing" in site.log(), 15)
+    status = json.loads(watchd("status", "--config", str(site.config_path), "--json").stdout)
+    health = {f["name"]: f["health"] for f in status["folders"]}
+    assert health == {"dailies": "missing", "editorial": "ok"}
+    assert watchd("status", "--config", str(site.config_path)).returncode == 1
+
+    write_file(second / "cut.mov", MIB)
+    wait_until(lambda: site.all_done(1), 40, "the other folder keeps uploading")
+
+    (tmp_path / "unmounted").rename(first)
+    write_file(first / "back.mov", MIB)
+    wait_until(lambda: "folder healthy again: folder=dailies" in site.log(), 15)
+    wait_until(lambda: site.all_done(2), 40, "the folder that came back uploads again")
+
+
+def test_sighup_adds_and_removes_folders_without_a_restart(site):
+    site.add_folder("dailies")
+    site.start()
+    wait_until(lambda: "running" in site.log(), 20)
+    extra = site.add_folder("extra")
+    site.write_config()
+    assert site.process is not None
+    site.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: "watching: folder=extra" in site.log(), 15, "the new folder watched")
+    write_file(extra / "new.mov", MIB)
+    wait_until(lambda: site.all_done(1), 40, "a file in the new folder uploaded")
+
+    site.folders = [f for f in site.folders if f["name"] != "extra"]
+    site.write_config()
+    site.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: "stopped watching: folder=extra" in site.log(), 15)
+    assert site.process.poll() is None
+
+
+def test_a_broken_reload_keeps_the_running_configuration(site):
+    site.add_folder("dailies")
+    site.start()
+    wait_until(lambda: "running" in site.log(), 20)
+    site.config_path.write_text(site.config_path.read_text().replace("settle:", "setle:"))
+    assert site.process is not None
+    site.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reload refused" in site.log(), 15)
+    assert "setle" in site.log()
+    assert site.process.poll() is None
+
+
+def test_run_with_a_bad_config_names_the_file_and_key_and_exits_2(site):
+    site.add_folder("dailies", settle="ten seconds")
+    site.write_config()
+    result = watchd("run", "--config", str(site.config_path))
+    assert result.returncode == 2
+    assert str(site.config_path) in result.stderr
+    assert "folders[0].settle" in result.stderr
