@@ -1,106 +1,138 @@
-"""`watchd demo`: start the emulator and show one file going through the client.
+"""`watchd demo`: the local emulator plus a real daemon on a demo drop folder.
 
-Until the daemon lands this runs one upload by hand, step by step, printing
-what happens, then keeps the emulator up so the user can look around.
+Everything lives in ./watchd-demo/: the drop folder, the config, the API key
+file, the daemon's state and log, and the emulator's data. A sample clip is
+dropped in at start so the whole life of a file shows in the log at once.
+Ctrl-C stops the daemon, then the emulator.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import threading
-import uuid
 from pathlib import Path
 
+from watchd.config import load_config
+from watchd.daemon.app import Daemon
+from watchd.daemon.logs import configure_logging
 from watchd.emulator import Emulator
-from watchd.flowcapture.client import FlowCaptureClient
-from watchd.flowcapture.upload import upload_file
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_API_KEY = "demo-api-key"  # the emulator's built-in demo user; not a real secret
-DEMO_FOLDER_PATH = ("Demo Production", "Dailies")
-SAMPLE_BYTES = 12 * 1024 * 1024  # three 5 MiB parts (the last one short)
-ASSET_WAIT_SECONDS = 30.0
+SAMPLE_BYTES = 12 * 1024 * 1024  # big enough for three 5 MiB parts
+SAMPLE_DELAY_SECONDS = 2.0  # let the daemon start before the sample arrives
+
+CONFIG_TEMPLATE = """\
+# watchd demo configuration (written by `watchd demo`; edit and run it again)
+flowcapture:
+  url: {api_url}
+  email: {email}
+  api_key_file: api_key            # mode 600; never put the key itself in YAML
+state_dir: state
+log: {{file: watchd.log, level: info}}
+transfer: {{part_size: 5MiB, parallel_files: 2, parallel_parts: 4}}
+retry: {{max_attempts: 5, backoff_initial: 5s, backoff_max: 1m}}
+scan: {{rescan_interval: 30s}}
+folders:
+  - name: dailies
+    path: drop
+    project: "Demo Production/Dailies"
+    settle: 3s
+    batch: {{name: "{{subdir}}", idle: 5s}}   # one batch per subfolder of drop/
+    metadata: {{tags: [demo], from_path: '(?P<scene>\\d+)_(?P<take>\\d+)\\.\\w+$'}}
+    after_upload: {{move_to: uploaded}}     # archived here once in Flow Capture
+"""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="start the local emulator and upload a sample file into it",
-        description="Start the Flow Capture emulator on this machine, upload a sample file "
-        "through the client, and keep the emulator running until Ctrl-C.",
+        help="run the emulator and a daemon on a demo drop folder (./watchd-demo)",
+        description="Start a local Flow Capture emulator and a watchd daemon watching "
+        "./watchd-demo/drop. Drop files there and watch them upload. Ctrl-C stops both.",
     )
     parser.add_argument("--dir", type=Path, default=Path("watchd-demo"), help="demo folder")
-    parser.add_argument("--port", type=int, default=8700, help="API port (0 = any free port)")
-    parser.add_argument("--s3-port", type=int, default=8701, help="object store port")
-    parser.add_argument("--once", action="store_true", help="exit after the upload")
+    parser.add_argument("--port", type=int, default=8700, help="emulator API port")
+    parser.add_argument("--s3-port", type=int, default=8701, help="emulator object store port")
+    parser.add_argument("--no-sample", action="store_true", help="do not drop a sample clip")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     base: Path = args.dir.resolve()
-    drop = base / "drop"
-    drop.mkdir(parents=True, exist_ok=True)
     emulator = Emulator(
         data_dir=base / "emulator",
-        api_port=args.port,
-        s3_port=args.s3_port,
-        faults={"processing_delay_s": 1.0},
+        api_port=_free_or_any(args.port),
+        s3_port=_free_or_any(args.s3_port),
+        faults={"processing_delay_s": 2.0},
     )
     emulator.start()
     try:
-        print(f"Flow Capture emulator: API {emulator.api_url}, object store {emulator.s3_url}")
-        _upload_sample(emulator.api_url, drop)
-        if not args.once:
-            print("\nThe emulator keeps running; browse it with, for example:")
-            print(f"  curl -s {emulator.api_url}/_emulator/state | python3 -m json.tool")
-            print("Press Ctrl-C to stop.")
-            threading.Event().wait()
-    except KeyboardInterrupt:
-        print("\nStopping.")
+        config_path = _write_site(base, emulator.api_url)
+        config = load_config(config_path)
+        configure_logging(config.log.level, config.log.file, config.log.format)
+        daemon = Daemon(config_path, config)
+        daemon.start()
+        _explain(base, config_path, emulator)
+        if not args.no_sample:
+            threading.Timer(SAMPLE_DELAY_SECONDS, _drop_sample, [base / "drop"]).start()
+        daemon.run()  # until Ctrl-C
     finally:
         emulator.stop()
+    print("\nDemo stopped. Run it again to carry on where it left off.")
     return 0
 
 
-def _upload_sample(api_url: str, drop: Path) -> None:
-    sample = drop / "A001_C002_0101AB.mov"
-    if not sample.exists():
-        sample.write_bytes(os.urandom(SAMPLE_BYTES))
-    print(f"Sample file: {sample} ({sample.stat().st_size} bytes)")
-    with FlowCaptureClient(DEMO_EMAIL, DEMO_API_KEY, api_url) as client:
-        folder_id = _find_folder(client, *DEMO_FOLDER_PATH)
-        print(f"Uploading into '{'/'.join(DEMO_FOLDER_PATH)}' (project_id {folder_id}) ...")
-        asset_uuid = str(uuid.uuid4())
-        result = upload_file(
-            client,
-            sample,
-            project_id=folder_id,
-            uuid=asset_uuid,
-            batch_name="Demo batch",
-            part_size=5 * 1024 * 1024,
-        )
-        print(f"  {len(result.etags)} parts sent; asset_id {result.asset_id}, uuid {asset_uuid}")
-        client.complete_upload(folder_id, [result.upload.key], batch_name="Demo batch")
-        print("  /complete/upload accepted; waiting for ingest ...")
-        asset = _wait_for_asset(client, folder_id, asset_uuid)
-        print(f"  asset {asset} is in Flow Capture, batch 'Demo batch'.")
-        client.update_asset(asset_uuid, tags=["demo"], metadata={"camera": "A"})
-        print("  tagged 'demo', camera=A.")
+def _free_or_any(port: int) -> int:
+    """Return ``port`` if it is free on 127.0.0.1, else 0 (any free port)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+    return port
 
 
-def _find_folder(client: FlowCaptureClient, production: str, folder: str) -> int:
-    group = next(g for g in client.get_groups() if g.name == production)
-    return next(f.id for f in client.get_projects(group.id) if f.name == folder)
+def _write_site(base: Path, api_url: str) -> Path:
+    for sub in ("drop", "uploaded", "state"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    key = base / "api_key"
+    key.write_text(DEMO_API_KEY + "\n")
+    key.chmod(0o600)
+    config_path = base / "watchd.yaml"
+    config_path.write_text(CONFIG_TEMPLATE.format(api_url=api_url, email=DEMO_EMAIL))
+    return config_path
 
 
-def _wait_for_asset(client: FlowCaptureClient, folder_id: int, asset_uuid: str) -> str:
-    done = threading.Event()
-    waited = 0.0
-    while waited < ASSET_WAIT_SECONDS:
-        for asset in client.get_assets(folder_id):
-            if asset.uuid == asset_uuid:
-                return f"{asset.name} (id {asset.id})"
-        done.wait(0.5)
-        waited += 0.5
-    raise SystemExit(f"the asset did not appear within {ASSET_WAIT_SECONDS:.0f}s")
+def _drop_sample(drop: Path) -> None:
+    folder = drop / "Day01"
+    folder.mkdir(exist_ok=True)
+    temp = folder / ".A001_012_003.mov.part"
+    temp.write_bytes(os.urandom(SAMPLE_BYTES))
+    temp.rename(folder / "A001_012_003.mov")  # write, then rename into place
+
+
+def _explain(base: Path, config_path: Path, emulator: Emulator) -> None:
+    def show(path: Path) -> str:
+        return os.path.relpath(path, Path.cwd())
+
+    print(
+        f"""
+watchd demo is running.
+  Flow Capture emulator: {emulator.api_url} (objects on {emulator.s3_url})
+  drop folder:           {show(base / "drop")}/   (one batch per subfolder)
+  archive:               {show(base / "uploaded")}/   (files move here once in Flow Capture)
+  log:                   {show(base / "watchd.log")}
+
+Try, in another terminal:
+  mkdir -p {show(base / "drop")}/Day02 && cp some_clip.mov {show(base / "drop")}/Day02/
+  .venv/bin/watchd status --config {show(config_path)}
+  curl -s {emulator.api_url}/_emulator/state | python3 -m json.tool | less
+
+(names like 012_003 become scene/take metadata). A sample clip arrives in
+{show(base / "drop")}/Day01/ in a moment. Ctrl-C stops the demo.
+""",
+        flush=True,
+    )

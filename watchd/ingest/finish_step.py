@@ -13,7 +13,6 @@ from pathlib import Path
 
 from watchd.failpoints import failpoint
 from watchd.flowcapture.client import FlowCaptureClient
-from watchd.flowcapture.errors import NotFoundError
 from watchd.ingest.metadata import metadata_for
 from watchd.ingest.policy import DELETE, FolderPolicy
 from watchd.ingest.post_upload import delete_source, move_source, source_unchanged
@@ -23,6 +22,10 @@ from watchd.store.database import Database
 from watchd.store.models import Job
 
 log = logging.getLogger(__name__)
+
+
+class AssetNotReady(Exception):
+    """Flow Capture has not finished processing the asset: look again soon."""
 
 
 class FinishStep:
@@ -60,7 +63,7 @@ class FinishStep:
         if folder.move_to is None and folder.after_upload != DELETE:
             return None
         if not self.presence.visible(job.project_id, job.uuid):
-            raise NotFoundError(f"asset {job.asset_id} is not listed in Flow Capture yet")
+            raise AssetNotReady(f"asset {job.asset_id} is not listed in Flow Capture yet")
         if not source_unchanged(source, fingerprint_of(job)):
             log.warning(
                 "source changed or gone since upload, left as it is: file=%s job=%d",

@@ -12,14 +12,15 @@ import errno
 import logging
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from watchd.flowcapture.errors import NotFoundError
 from watchd.ingest.failures import RetryPolicy, UploadStopped, apply_failure, judge
-from watchd.ingest.finish_step import FinishStep
+from watchd.ingest.finish_step import AssetNotReady, FinishStep
 from watchd.ingest.policy import FolderPolicy
 from watchd.ingest.queueing import BatchRule, join_batch
 from watchd.ingest.upload_step import SourceChanged, UploadStep, fingerprint_of
@@ -30,6 +31,8 @@ from watchd.watch.stability import SettledFile
 log = logging.getLogger(__name__)
 
 UPLOAD_STATES = frozenset({JobState.QUEUED, JobState.UPLOADING})
+PROCESSING_POLL_SECONDS = 3.0  # how often to look for an asset Flow Capture is processing
+PROCESSING_PATIENCE_SECONDS = 3600.0  # after this, each further look counts as an attempt
 
 
 class JobRunner:
@@ -78,6 +81,8 @@ class JobRunner:
                 self._finish(job, folder)
         except UploadStopped:
             log.info("upload paused for shutdown: file=%s job=%d", job.path, job.id)
+        except AssetNotReady:
+            self._wait_for_processing(job)
         except SourceChanged as exc:
             if exc.vanished and not self.available(job.folder):
                 # An unmounted share is not "every file was deleted": wait for it.
@@ -115,6 +120,23 @@ class JobRunner:
             job.asset_id,
             job.uuid,
         )
+
+    def _wait_for_processing(self, job: Job) -> None:
+        """Look again soon; a long wait after the batch closed counts as a failed attempt."""
+        closed = job.batch.closed_at if job.batch else None
+        now = datetime.now(UTC)
+        if closed is not None and now - closed > timedelta(seconds=PROCESSING_PATIENCE_SECONDS):
+            minutes = (now - closed).total_seconds() / 60
+            self._fail(
+                job, NotFoundError(f"asset not listed {minutes:.0f} min after /complete/upload")
+            )
+            return
+        with self.db.transaction() as session:
+            row = session.get_one(Job, job.id)
+            row.state = JobState.WAITING
+            row.next_attempt_at = now + timedelta(seconds=PROCESSING_POLL_SECONDS)
+            row.updated_at = now
+        log.debug("waiting for Flow Capture to process asset=%s job=%d", job.asset_id, job.id)
 
     def _cancel(self, job: Job, reason: str, *, vanished: bool) -> None:
         self.upload.abort(job.id)
