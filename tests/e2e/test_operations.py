@@ -13,7 +13,11 @@ from tests.e2e.harness import MIB, multipart_etag, wait_until, write_file
 
 def watchd(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "watchd", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "watchd", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -130,3 +134,22 @@ def test_run_with_a_bad_config_names_the_file_and_key_and_exits_2(site):
     assert result.returncode == 2
     assert str(site.config_path) in result.stderr
     assert "folders[0].settle" in result.stderr
+
+
+def test_a_permanent_failure_is_reported_and_retry_sends_it_again(site):
+    site.emulator.set_faults({"rules": [{"endpoint": "/upload/asset/init", "status": 403}]})
+    drop = site.add_folder()
+    site.start()
+    write_file(drop / "refused.mov", MIB)
+    wait_until(lambda: site.states() == ["failed"], 40, "the job failed")
+    assert "failed: file=" in site.log() and "`watchd retry 1` tries again" in site.log()
+    status = json.loads(watchd("status", "--config", str(site.config_path), "--json").stdout)
+    assert status["recent_errors"][0]["state"] == "failed"
+    assert watchd("status", "--config", str(site.config_path)).returncode == 1
+
+    site.emulator.set_faults({"rules": []})
+    result = watchd("retry", "--config", str(site.config_path), "--failed")
+    assert result.returncode == 0, result.stderr
+    assert "retrying 1 job(s): 1" in result.stdout
+    wait_until(lambda: site.all_done(1), 40, "the retried job done")
+    assert watchd("retry", "--config", str(site.config_path), "1").returncode == 1

@@ -11,10 +11,26 @@ import argparse
 from collections.abc import Sequence
 
 from watchd import __version__
-from watchd.cli import check_config_cmd, db_cmd, demo_cmd, emulator_cmd, run_cmd, status_cmd
+from watchd.cli import (
+    check_config_cmd,
+    db_cmd,
+    demo_cmd,
+    emulator_cmd,
+    retry_cmd,
+    run_cmd,
+    status_cmd,
+)
 from watchd.daemon.logs import configure_logging
 
-COMMAND_MODULES = (run_cmd, status_cmd, check_config_cmd, db_cmd, demo_cmd, emulator_cmd)
+COMMAND_MODULES = (
+    run_cmd,
+    status_cmd,
+    retry_cmd,
+    check_config_cmd,
+    db_cmd,
+    demo_cmd,
+    emulator_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -65,3 +65,21 @@ def recent_errors(session: Session, limit: int = RECENT_ERRORS) -> list[dict[str
         }
         for job in jobs
     ]
+
+
+def retry_failed(session: Session, job_ids: list[int] | None) -> list[int]:
+    """Put failed jobs back in line with fresh attempts; return the ids retried.
+
+    ``job_ids`` None means every failed job. Jobs in other states are left alone.
+    """
+    query = select(Job).where(Job.state == JobState.FAILED)
+    if job_ids is not None:
+        query = query.where(Job.id.in_(job_ids))
+    retried = []
+    for job in session.scalars(query):
+        job.state = JobState.QUEUED if job.asset_id is None else JobState.INGESTING
+        job.attempts = 0
+        job.next_attempt_at = None
+        job.finished_at = None
+        retried.append(job.id)
+    return retried
