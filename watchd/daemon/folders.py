@@ -20,10 +20,10 @@ from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import FlowCaptureError
 from watchd.ingest.policy import DELETE, FolderPolicy
 from watchd.ingest.projects import ProjectDirectory, ProjectResolutionError
-from watchd.ingest.queueing import BatchRule, enqueue, known_fingerprint
+from watchd.ingest.queueing import BatchRule, enqueue, known_version
 from watchd.store.database import Database
 from watchd.watch.folder_watch import FolderWatch, WatchSettings
-from watchd.watch.stability import Fingerprint, SettledFile
+from watchd.watch.stability import SettledFile
 
 log = logging.getLogger(__name__)
 
@@ -177,9 +177,9 @@ class FolderSet:
 
     # --- callbacks from the watchers ----------------------------------------------------
 
-    def _is_known(self, fingerprint: Fingerprint) -> bool:
+    def _is_known(self, file: SettledFile) -> bool:
         with self.db.reading() as session:
-            return known_fingerprint(session, fingerprint) is not None
+            return known_version(session, file) is not None
 
     def _on_settled(self, settled: SettledFile) -> bool:
         policy = self.policies().get(settled.folder)

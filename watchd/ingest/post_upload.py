@@ -33,7 +33,7 @@ class PostUploadError(Exception):
 def source_unchanged(path: Path, expected: Fingerprint) -> bool:
     """Return True if ``path`` still has the fingerprint it had when it was uploaded."""
     try:
-        return Fingerprint.of(path.stat()) == expected
+        return Fingerprint.of(path.stat()).same_version(expected)
     except FileNotFoundError:
         return False
 

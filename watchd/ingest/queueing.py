@@ -13,13 +13,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from watchd.config.templates import BatchNameValues, render_batch_name
 from watchd.store.database import Database
 from watchd.store.models import Batch, BatchState, Job, JobState
-from watchd.watch.stability import Fingerprint, SettledFile
+from watchd.watch.stability import SettledFile
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +32,31 @@ class BatchRule:
     template: str
 
 
-def known_fingerprint(session: Session, fingerprint: Fingerprint) -> Job | None:
-    """Return a job (not cancelled) for exactly this version of a file, if there is one."""
+def known_version(session: Session, file: SettledFile) -> Job | None:
+    """Return a job (not cancelled) for this version of this file, if there is one.
+
+    The same version is the same inode with the same size and mtime (renamed
+    or moved within the folder included), or the same path in the same folder
+    with the same size and mtime (a share mounted again, with new inode or
+    device numbers). The device number is not compared: remounts change it.
+    """
+    fp = file.fingerprint
+    same_inode = and_(Job.inode == fp.inode, Job.size == fp.size, Job.mtime_ns == fp.mtime_ns)
+    same_path = and_(
+        Job.folder == file.folder,
+        Job.relpath == file.relpath,
+        Job.size == fp.size,
+        Job.mtime_ns == fp.mtime_ns,
+    )
     return session.scalars(
-        select(Job)
-        .where(
-            Job.device == fingerprint.device,
-            Job.inode == fingerprint.inode,
-            Job.size == fingerprint.size,
-            Job.mtime_ns == fingerprint.mtime_ns,
-            Job.state != JobState.CANCELLED,
-        )
-        .limit(1)
+        select(Job).where(or_(same_inode, same_path), Job.state != JobState.CANCELLED).limit(1)
     ).first()
 
 
 def enqueue(db: Database, file: SettledFile, rule: BatchRule, now: datetime) -> Job | None:
     """Queue ``file`` in its batch; return the new job, or None if already known."""
     with db.transaction() as session:
-        if known_fingerprint(session, file.fingerprint) is not None:
+        if known_version(session, file) is not None:
             return None
         batch = join_batch(session, file, rule, now)
         job = Job(

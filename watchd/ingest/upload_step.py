@@ -52,7 +52,7 @@ def check_source(job: Job) -> None:
         current = Fingerprint.of(Path(job.path).stat())
     except FileNotFoundError:
         raise SourceChanged(f"{job.path} disappeared", vanished=True) from None
-    if current != fingerprint_of(job):
+    if not current.same_version(fingerprint_of(job)):
         raise SourceChanged(
             f"{job.path} changed since it was queued "
             f"(size {job.size} -> {current.size}); it will be queued again once it settles",

@@ -157,8 +157,8 @@ class Job(Base):
 
     __table_args__ = (
         Index("ix_jobs_state_next_attempt_at", "state", "next_attempt_at"),
-        Index("ix_jobs_fingerprint", "device", "inode", "size", "mtime_ns"),
-        Index("ix_jobs_folder_path", "folder", "path"),
+        Index("ix_jobs_version_by_inode", "inode", "size", "mtime_ns"),
+        Index("ix_jobs_version_by_path", "folder", "relpath", "size", "mtime_ns"),
         Index("ix_jobs_batch_id", "batch_id"),
     )
 

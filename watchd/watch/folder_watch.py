@@ -8,7 +8,6 @@ overflow turns into a full rescan), and the scheduler only asks for rescans.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from pathlib import Path
 from watchdog.observers.api import BaseObserver
 
 from watchd.watch.filters import PathFilter
-from watchd.watch.health import FolderHealth, check_root
+from watchd.watch.health import FolderHealth, check_root, is_mount_point
 from watchd.watch.observer import (
     INOTIFY_LIMIT_HINT,
     WatchLimitError,
@@ -70,7 +69,7 @@ class FolderWatch:
         self,
         settings: WatchSettings,
         on_settled: Callable[[SettledFile], bool],
-        is_known: Callable[[Fingerprint], bool],
+        is_known: Callable[[SettledFile], bool],
         clock: Callable[[], float] = time.monotonic,
     ):
         self.settings = settings
@@ -162,7 +161,7 @@ class FolderWatch:
             self._observer = None
             return False
         if not self._was_mount:
-            self._was_mount = os.path.ismount(self.root)
+            self._was_mount = is_mount_point(self.root)
         return True
 
     def _set_health(self, health: FolderHealth, message: str) -> None:
@@ -231,9 +230,11 @@ class FolderWatch:
     def _consider(self, candidate: Candidate) -> None:
         key = str(candidate.path)
         fingerprint = Fingerprint.of(candidate.stat)
-        if self._handled.get(key) == fingerprint:
+        handled = self._handled.get(key)
+        if handled is not None and handled.same_version(fingerprint):
             return
-        if self.is_known(fingerprint):
+        settled = SettledFile(self.settings.name, candidate.path, candidate.relpath, fingerprint)
+        if self.is_known(settled):
             self._handled[key] = fingerprint
             self.tracker.forget(key)
             return

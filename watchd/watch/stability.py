@@ -33,6 +33,14 @@ class Fingerprint:
     def of(cls, stat: os.stat_result) -> Fingerprint:
         return cls(stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
+    def same_version(self, other: Fingerprint) -> bool:
+        """Return True if both describe the same version of the same file.
+
+        The device number is left out: a share that is unmounted and mounted
+        again often gets a new one, and its files must not look new.
+        """
+        return (self.inode, self.size, self.mtime_ns) == (other.inode, other.size, other.mtime_ns)
+
 
 @dataclass(frozen=True)
 class SettledFile:

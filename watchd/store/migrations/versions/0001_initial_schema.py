@@ -102,9 +102,11 @@ def upgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.create_index("ix_jobs_batch_id", ["batch_id"], unique=False)
         batch_op.create_index(
-            "ix_jobs_fingerprint", ["device", "inode", "size", "mtime_ns"], unique=False
+            "ix_jobs_version_by_inode", ["inode", "size", "mtime_ns"], unique=False
         )
-        batch_op.create_index("ix_jobs_folder_path", ["folder", "path"], unique=False)
+        batch_op.create_index(
+            "ix_jobs_version_by_path", ["folder", "relpath", "size", "mtime_ns"], unique=False
+        )
         batch_op.create_index(
             "ix_jobs_state_next_attempt_at", ["state", "next_attempt_at"], unique=False
         )
@@ -132,8 +134,8 @@ def downgrade() -> None:
     op.drop_table("parts")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index("ix_jobs_state_next_attempt_at")
-        batch_op.drop_index("ix_jobs_folder_path")
-        batch_op.drop_index("ix_jobs_fingerprint")
+        batch_op.drop_index("ix_jobs_version_by_path")
+        batch_op.drop_index("ix_jobs_version_by_inode")
         batch_op.drop_index("ix_jobs_batch_id")
 
     op.drop_table("jobs")
