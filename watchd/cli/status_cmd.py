@@ -48,6 +48,7 @@ def gather(config: Config) -> dict[str, Any]:
         "responding": fresh,
         "folders": (daemon or {}).get("folders") or _configured_folders(config),
         "transfers": (daemon or {}).get("transfers", []) if pid else [],
+        "problems": (daemon or {}).get("problems", {}) if pid else {},
     }
     report.update(_from_database(config))
     return report
@@ -81,7 +82,7 @@ def _from_database(config: Config) -> dict[str, Any]:
 def exit_code(report: dict[str, Any]) -> int:
     if not report["running"]:
         return EXIT_NOT_RUNNING
-    unhealthy = any(f.get("health") != "ok" for f in report["folders"])
+    unhealthy = any(f.get("health") != "ok" for f in report["folders"]) or report["problems"]
     failed = report["jobs"].get("failed", 0) > 0
     if unhealthy or failed or not report["responding"] or report["database"] != "ok":
         return EXIT_UNHEALTHY
@@ -102,7 +103,11 @@ def run(args: argparse.Namespace) -> int:
 
 def render(report: dict[str, Any], state_dir: Path) -> str:
     """Return the report as text for people."""
-    lines = [_daemon_line(report, state_dir), "", "Folders:"]
+    lines = [_daemon_line(report, state_dir)]
+    if report["problems"]:
+        lines += ["", "Problems:"]
+        lines += [f"  {name}: {text}" for name, text in report["problems"].items()]
+    lines += ["", "Folders:"]
     for folder in report["folders"]:
         note = f" - {folder['message']}" if folder.get("message") else ""
         settling = f", {folder['settling']} settling" if folder.get("settling") else ""

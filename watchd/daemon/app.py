@@ -19,11 +19,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from watchd import __version__
 from watchd.config import Config, load_config
 from watchd.config.secrets import read_api_key
 from watchd.daemon.folders import FolderSet
-from watchd.daemon.runtime_files import DaemonLock, write_status
+from watchd.daemon.health import HealthBoard, disk_problem, status_line
+from watchd.daemon.notify import SystemdNotifier
+from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, DaemonLock, write_status
 from watchd.daemon.scheduler import every, make_scheduler
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.bandwidth import Throttle
@@ -37,6 +41,7 @@ from watchd.ingest.progress import TransferBoard
 from watchd.ingest.upload_step import UploadStep
 from watchd.store.database import Database, sqlite_url
 from watchd.store.migrate import upgrade
+from watchd.store.queries import job_counts
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +89,10 @@ class Daemon:
         self.retry = retry_policy(config)
         self.board = TransferBoard()
         self.throttle = Throttle(self.transfer.bandwidth_bytes_per_second, self.stopping)
+        self.health = HealthBoard()
+        self.notifier = SystemdNotifier()
+        self.summary = "starting"
+        self._status_written = time.monotonic()
 
     # --- start ----------------------------------------------------------------------------
 
@@ -121,6 +130,7 @@ class Daemon:
         self.scheduler.start()
         self.dispatcher.start()
         self.write_status()
+        self.notifier.ready(self.summary)
         log.info(
             "watchd %s running: %d folder(s), state in %s",
             __version__,
@@ -154,11 +164,21 @@ class Daemon:
         """Serve until SIGTERM/SIGINT; reload on SIGHUP."""
         self._install_signals()
         while not self.signals.stop.is_set():
+            if self._alive():
+                self.notifier.heartbeat()
             self.signals.stop.wait(1.0)
             if self.signals.reload.is_set():
                 self.signals.reload.clear()
+                self.notifier.reloading()
                 self.reload()
+                self.notifier.ready(self.summary)
+        self.notifier.stopping()
         self.shutdown()
+
+    def _alive(self) -> bool:
+        """True while the parts a heartbeat vouches for work: workers, scheduler, status."""
+        fresh = time.monotonic() - self._status_written < STATUS_STALE_SECONDS
+        return self.dispatcher.alive() and self.scheduler.running and fresh
 
     def _install_signals(self) -> None:
         def on_stop(signum: int, _frame: FrameType | None) -> None:
@@ -205,6 +225,7 @@ class Daemon:
         if not self.dispatcher.stop(max(deadline - time.monotonic(), 0.5)):
             log.warning("some uploads did not stop in time; they resume at the next start")
         self.write_status(stopped=True)
+        self.notifier.close()
         self.client.close()
         self.db.close()
         self.lock.release()
@@ -213,14 +234,50 @@ class Daemon:
     # --- status ---------------------------------------------------------------------------
 
     def write_status(self, stopped: bool = False) -> None:
+        """Refresh health, status.json and systemd's STATUS= line."""
+        folders = self.folders.status()
+        self._check_health(folders)
+        counts = self._job_counts()
+        self.summary = status_line(len(folders), counts, self.health.problems())
         status: dict[str, Any] = {
             "pid": os.getpid(),
             "version": __version__,
             "config": str(self.config_path),
             "started_at": self.started_at,
             "stopped": stopped,
-            "folders": self.folders.status(),
+            "summary": self.summary,
+            "problems": self.health.problems(),
+            "folders": folders,
             "transfers": self.board.snapshot(),
             "running_jobs": self.dispatcher.running(),
         }
-        write_status(self.config.state_dir, status)
+        try:
+            write_status(self.config.state_dir, status)
+        except OSError as exc:
+            self.health.set("state", f"cannot write {self.config.state_dir}: {exc.strerror}")
+        else:
+            self.health.set("state", None)
+            self._status_written = time.monotonic()
+        self.notifier.status(self.summary)
+
+    def _check_health(self, folders: list[dict[str, Any]]) -> None:
+        self.health.replace_prefix(
+            "folder ",
+            {
+                f"folder {f['name']}": f"{f['health']}: {f['message']}"
+                for f in folders
+                if f["health"] != "ok"
+            },
+        )
+        self.health.set("authentication", self.client.auth_error)
+        self.health.set("disk", disk_problem(self.config.state_dir))
+
+    def _job_counts(self) -> dict[str, int]:
+        try:
+            with self.db.reading() as session:
+                counts = job_counts(session)
+        except SQLAlchemyError as exc:
+            self.health.set("database", f"{type(exc).__name__}: {exc}".splitlines()[0])
+            return {}
+        self.health.set("database", None)
+        return counts

@@ -62,6 +62,7 @@ class FlowCaptureClient:
         self._api_key = api_key
         self._token: str | None = None
         self._token_lock = threading.Lock()
+        self.auth_error: str | None = None  # why the last authentication failed, until one works
         self.retries = retries
         self._sleep = sleep
         self.transport = transport or Transport(base_url, pool_size=pool_size)
@@ -87,15 +88,15 @@ class FlowCaptureClient:
         try:
             payload = self.transport.call(wire.AUTHENTICATE, params, token=None)
         except AuthenticationError as exc:
-            raise AuthenticationError(
-                f"Flow Capture refused the API key for {self.email}", status=exc.status
-            ) from None
+            self.auth_error = f"Flow Capture refused the API key for {self.email}"
+            raise AuthenticationError(self.auth_error, status=exc.status) from None
         token = payload.get(wire.AUTH_TOKEN_FIELD) if isinstance(payload, dict) else None
         if not token:
             raise AuthenticationError(f"/authenticate/api gave no token for {self.email}")
         register_secret(str(token))
         with self._token_lock:
             self._token = str(token)
+        self.auth_error = None
         log.debug("authenticated as %s", self.email)
 
     def _current_token(self) -> str:

@@ -73,6 +73,10 @@ class Dispatcher:
         """Look for work now (a file was queued, a batch closed)."""
         self._wake.set()
 
+    def alive(self) -> bool:
+        """True while the dispatcher thread runs."""
+        return self._thread.is_alive()
+
     def running(self) -> list[int]:
         with self._lock:
             return list(self._running)

@@ -1,0 +1,67 @@
+"""The daemon talks to systemd over NOTIFY_SOCKET and reports health problems."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+from tests.e2e.harness import MIB, wait_until, write_file
+
+
+def messages(sock: socket.socket) -> list[dict[str, str]]:
+    out = []
+    while True:
+        try:
+            data = sock.recv(65536)
+        except BlockingIOError:
+            return out
+        out.append(dict(line.split("=", 1) for line in data.decode().splitlines()))
+
+
+def test_ready_status_watchdog_and_stopping_are_sent(site, tmp_path, monkeypatch):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.setblocking(False)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")
+    received: list[dict[str, str]] = []
+    drop = site.add_folder()
+    site.start()
+
+    def seen(key: str, value: str | None = None) -> bool:
+        received.extend(messages(sock))
+        return any(key in m and (value is None or m[key] == value) for m in received)
+
+    wait_until(lambda: seen("READY", "1"), 20, "READY=1")
+    ready = next(m for m in received if m.get("READY") == "1")
+    assert ready["STATUS"].startswith("1 folder, 0 uploading, 0 queued, 0 failed")
+    wait_until(lambda: seen("WATCHDOG", "1"), 10, "a watchdog heartbeat")
+    write_file(drop / "a.mov", MIB)
+    wait_until(lambda: site.all_done(1), 30)
+    assert site.stop() == 0
+    wait_until(lambda: seen("STOPPING", "1"), 5, "STOPPING=1")
+    assert sum(1 for m in received if m.get("WATCHDOG") == "1") >= 2
+    sock.close()
+
+
+def test_a_refused_api_key_is_a_health_problem_in_status(site):
+    site.key_file.write_text("not-the-key\n")
+    site.add_folder()
+    site.start()
+    wait_until(lambda: "health problem: authentication" in site.log(), 20)
+    result = subprocess.run(
+        [sys.executable, "-m", "watchd", "status", "--config", str(site.config_path), "--json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+    )
+    report = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert "refused the API key" in report["problems"]["authentication"]
+    assert report["folders"][0]["health"] == "project-unresolved"
+    assert "not-the-key" not in site.log() + result.stdout

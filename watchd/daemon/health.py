@@ -1,0 +1,82 @@
+"""The daemon's health: named problems, each logged once when it starts and when it ends.
+
+Problems come from the folders (missing, unmounted, unreadable, inotify limit,
+observer died, project unresolved), the API (authentication failing), the
+database, and the disk holding the state folder. They show in status.json,
+`watchd status` (and its exit code) and systemd's STATUS= line.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+LOW_DISK_BYTES = 256 * 1024 * 1024  # free space in the state folder below this is a problem
+
+
+class HealthBoard:
+    """The current problems by name; changes are logged once each way."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._problems: dict[str, str] = {}
+
+    def set(self, name: str, problem: str | None) -> None:
+        """Record ``problem`` under ``name`` (None: the problem is over)."""
+        with self._lock:
+            before = self._problems.get(name)
+            if problem is None:
+                self._problems.pop(name, None)
+            else:
+                self._problems[name] = problem
+        if problem is not None and before is None:
+            log.error("health problem: %s: %s", name, problem)
+        elif problem is None and before is not None:
+            log.info("health problem over: %s (was: %s)", name, before)
+
+    def replace_prefix(self, prefix: str, problems: dict[str, str]) -> None:
+        """Set every problem whose name starts with ``prefix`` to exactly ``problems``."""
+        with self._lock:
+            current = [n for n in self._problems if n.startswith(prefix)]
+        for name in current:
+            if name not in problems:
+                self.set(name, None)
+        for name, problem in problems.items():
+            self.set(name, problem)
+
+    def problems(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._problems)
+
+
+def disk_problem(state_dir: Path) -> str | None:
+    """Return a problem sentence when the state folder's disk is (nearly) full."""
+    try:
+        free = shutil.disk_usage(state_dir).free
+    except OSError as exc:
+        return f"cannot check free space in {state_dir}: {exc.strerror}"
+    if free < LOW_DISK_BYTES:
+        return f"only {free // (1024 * 1024)} MiB free on the disk of {state_dir}"
+    return None
+
+
+def status_line(folders: int, counts: dict[str, int], problems: dict[str, str]) -> str:
+    """Return the one-line summary for systemd's STATUS=.
+
+    For example '3 folders, 2 uploading, 14 queued, 0 failed', plus the first
+    problem when there is one.
+    """
+    queued = counts.get("queued", 0) + counts.get("waiting", 0)
+    line = (
+        f"{folders} folder{'s' if folders != 1 else ''}, {counts.get('uploading', 0)} uploading, "
+        f"{queued} queued, {counts.get('failed', 0)} failed"
+    )
+    if problems:
+        first = next(iter(problems))
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        line += f"; PROBLEM {first}: {problems[first]}{more}"
+    return line
