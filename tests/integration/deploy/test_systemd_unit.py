@@ -48,8 +48,9 @@ def test_every_hardening_line_is_explained():
     start = lines.index(
         "# --- Hardening -------------------------------------------------------------"
     )
+    end = lines.index("[Install]")
     settings = [
-        i for i, line in enumerate(lines) if i > start and "=" in line and not line.startswith("#")
+        i for i in range(start + 1, end) if "=" in lines[i] and not lines[i].startswith("#")
     ]
     for i in settings:
         block_start = i
