@@ -2,7 +2,8 @@
 
 Sources, in order: ``flowcapture.api_key_file`` (refused unless only its owner
 may read it), ``flowcapture.api_key_env``, else the systemd credential
-``api_key`` (``LoadCredential=api_key:...`` puts it in ``$CREDENTIALS_DIRECTORY``).
+``api_key`` (``LoadCredential=api_key:...`` puts it in ``$CREDENTIALS_DIRECTORY``),
+and outside the service the file that credential is loaded from.
 No message or repr ever contains the key itself.
 """
 
@@ -18,6 +19,9 @@ from watchd.flowcapture.redact import register_secret
 
 CREDENTIAL_NAME = "api_key"  # systemd: LoadCredential=api_key:/path/to/key
 CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
+# deploy/install.sh writes the key here (root only) and the unit loads it as the
+# credential; commands run by root outside the service read it directly.
+INSTALLED_KEY_FILE = Path("/etc/watchd/api_key")
 MAX_KEY_BYTES = 4096  # an API key is short; a big file is the wrong file
 PRIVATE_MODE_MASK = 0o077  # no permission at all for group or others
 
@@ -86,6 +90,9 @@ def _from_env(name: str, env: Mapping[str, str]) -> str:
 def _from_credentials(env: Mapping[str, str]) -> str:
     directory = env.get(CREDENTIALS_ENV)
     tried = "flowcapture.api_key_file and flowcapture.api_key_env are not set, and "
+    if not directory and INSTALLED_KEY_FILE.exists():
+        # An operator's command outside the service: read the file the unit loads.
+        return _from_file(INSTALLED_KEY_FILE, check_mode=True)
     if not directory:
         raise ApiKeyError(
             f"no API key: {tried}${CREDENTIALS_ENV} is not set (no systemd credential "
