@@ -153,3 +153,30 @@ def test_a_permanent_failure_is_reported_and_retry_sends_it_again(site):
     assert "retrying 1 job(s): 1" in result.stdout
     wait_until(lambda: site.all_done(1), 40, "the retried job done")
     assert watchd("retry", "--config", str(site.config_path), "1").returncode == 1
+
+
+def test_jobs_batches_and_cancel_work_while_the_daemon_runs(site):
+    site.emulator.set_faults({"bandwidth_bytes_per_s": 2 * MIB})
+    site.transfer["parallel_parts"] = 1
+    drop = site.add_folder()
+    site.start()
+    write_file(drop / "Roll1" / "slow.mov", 30 * MIB)
+    wait_until(lambda: site.states() == ["uploading"], 30, "the upload started")
+    config = str(site.config_path)
+
+    jobs = json.loads(watchd("jobs", "--config", config, "--json").stdout)
+    assert [(j["job"], j["state"], j["batch"]) for j in jobs] == [(1, "uploading", "Roll1")]
+    cancelled = watchd("cancel", "--config", config, "1")
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert "cancelled 1 job(s): 1" in cancelled.stdout
+    wait_until(
+        lambda: [u["state"] for u in site.snapshot()["uploads"]] == ["aborted"], 30, "aborted"
+    )
+    assert site.states() == ["cancelled"]
+    assert (drop / "Roll1" / "slow.mov").exists()
+    assert watchd("cancel", "--config", config, "1").returncode == 1  # already finished
+
+    batches = json.loads(watchd("batches", "--config", config, "--json").stdout)
+    assert batches[0]["name"] == "Roll1" and batches[0]["files"] == 1
+    listing = watchd("jobs", "--config", config, "--state", "cancelled")
+    assert "cancelled by an operator" in listing.stdout

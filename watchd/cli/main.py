@@ -12,10 +12,12 @@ from collections.abc import Sequence
 
 from watchd import __version__
 from watchd.cli import (
+    batches_cmd,
     check_config_cmd,
     db_cmd,
     demo_cmd,
     emulator_cmd,
+    jobs_cmd,
     retry_cmd,
     run_cmd,
     status_cmd,
@@ -25,7 +27,9 @@ from watchd.daemon.logs import configure_logging
 COMMAND_MODULES = (
     run_cmd,
     status_cmd,
+    jobs_cmd,
     retry_cmd,
+    batches_cmd,
     check_config_cmd,
     db_cmd,
     demo_cmd,

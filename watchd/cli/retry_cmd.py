@@ -7,8 +7,7 @@ import json
 import sys
 
 from watchd.cli.config_path import add_config_argument, load_or_report
-from watchd.daemon.app import database_url
-from watchd.store.database import Database
+from watchd.cli.store_access import NoDatabase, note_daemon, open_database
 from watchd.store.queries import retry_failed
 
 
@@ -33,12 +32,12 @@ def run(args: argparse.Namespace) -> int:
     config = load_or_report(args.config)
     if config is None:
         return 2
-    db = Database(database_url(config))
     try:
-        with db.transaction() as session:
+        with open_database(config) as db, db.transaction() as session:
             retried = retry_failed(session, None if args.failed else list(args.jobs))
-    finally:
-        db.close()
+    except NoDatabase as exc:
+        print(f"watchd retry: {exc}", file=sys.stderr)
+        return 1
     missing = sorted(set(args.jobs) - set(retried))
     if args.json:
         print(json.dumps({"retried": retried, "not_failed": missing}))
@@ -46,4 +45,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"retrying {len(retried)} job(s): {' '.join(map(str, retried)) or '-'}")
         if missing:
             print(f"not failed (left alone): {' '.join(map(str, missing))}", file=sys.stderr)
+    if retried:
+        note_daemon(config, "they are retried")
     return 1 if missing else 0

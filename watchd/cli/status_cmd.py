@@ -15,10 +15,9 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from watchd.cli.config_path import add_config_argument, load_or_report
+from watchd.cli.store_access import NoDatabase, open_database
 from watchd.config import Config
-from watchd.daemon.app import database_url
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, daemon_pid, read_status
-from watchd.store.database import DATABASE_FILENAME, Database
 from watchd.store.queries import job_counts, open_batches, recent_errors
 
 EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_NOT_RUNNING = 0, 1, 3
@@ -62,21 +61,19 @@ def _configured_folders(config: Config) -> list[dict[str, Any]]:
 
 
 def _from_database(config: Config) -> dict[str, Any]:
-    if config.database is None and not (config.state_dir / DATABASE_FILENAME).exists():
-        return {"jobs": {}, "open_batches": [], "recent_errors": [], "database": "not created yet"}
-    db = Database(database_url(config))
+    empty: dict[str, Any] = {"jobs": {}, "open_batches": [], "recent_errors": []}
     try:
-        with db.reading() as session:
+        with open_database(config) as db, db.reading() as session:
             return {
                 "jobs": job_counts(session),
                 "open_batches": open_batches(session),
                 "recent_errors": recent_errors(session),
                 "database": "ok",
             }
+    except NoDatabase:
+        return {**empty, "database": "not created yet"}
     except SQLAlchemyError as exc:
-        return {"jobs": {}, "open_batches": [], "recent_errors": [], "database": f"error: {exc}"}
-    finally:
-        db.close()
+        return {**empty, "database": f"error: {exc}"}
 
 
 def exit_code(report: dict[str, Any]) -> int:

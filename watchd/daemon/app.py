@@ -50,6 +50,7 @@ STATUS_EVERY_SECONDS = 2.0
 BATCH_CLOSE_EVERY_SECONDS = 1.0
 REQUEUE_EVERY_SECONDS = 1.0
 PROJECT_RETRY_EVERY_SECONDS = 60.0
+ORPHAN_SWEEP_SECONDS = 30.0  # abort uploads of cancelled/failed jobs (operator cancels)
 
 
 def transfer_policy(config: Config) -> TransferPolicy:
@@ -146,6 +147,7 @@ class Daemon:
             self.scheduler, PROJECT_RETRY_EVERY_SECONDS, "projects", self.folders.retry_unresolved
         )
         every(self.scheduler, STATUS_EVERY_SECONDS, "status", self.write_status)
+        every(self.scheduler, ORPHAN_SWEEP_SECONDS, "abort-orphans", self.runner.abort_orphans)
 
     def _poke(self) -> None:
         self.dispatcher.poke()

@@ -23,7 +23,7 @@ from watchd.ingest.failures import RetryPolicy, UploadStopped, apply_failure, ju
 from watchd.ingest.finish_step import AssetNotReady, FinishStep
 from watchd.ingest.policy import FolderPolicy
 from watchd.ingest.queueing import BatchRule, join_batch
-from watchd.ingest.upload_step import SourceChanged, UploadStep, fingerprint_of
+from watchd.ingest.upload_step import JobCancelled, SourceChanged, UploadStep, fingerprint_of
 from watchd.store.database import Database
 from watchd.store.models import BatchState, Job, JobState
 from watchd.watch.stability import SettledFile
@@ -83,6 +83,9 @@ class JobRunner:
             log.info("upload paused for shutdown: file=%s job=%d", job.path, job.id)
         except AssetNotReady:
             self._wait_for_processing(job)
+        except JobCancelled:
+            self.upload.abort(job.id)
+            log.warning("cancelled by an operator: file=%s job=%d", job.path, job.id)
         except SourceChanged as exc:
             if exc.vanished and not self.available(job.folder):
                 # An unmounted share is not "every file was deleted": wait for it.
@@ -97,6 +100,8 @@ class JobRunner:
         now = datetime.now(UTC)
         with self.db.transaction() as session:
             row = session.get_one(Job, job.id)
+            if row.state == JobState.CANCELLED:
+                raise JobCancelled(f"job {job.id} was cancelled")
             row.asset_id, row.state = asset_id, JobState.UPLOADED
             row.uploaded_at = row.updated_at = now
             row.last_error = None
@@ -109,6 +114,8 @@ class JobRunner:
         now = datetime.now(UTC)
         with self.db.transaction() as session:
             row = session.get_one(Job, job.id)
+            if row.state == JobState.CANCELLED:
+                raise JobCancelled(f"job {job.id} was cancelled")
             row.state, row.archived_to = JobState.DONE, archived
             row.finished_at = row.updated_at = now
             row.last_error = None
@@ -120,6 +127,22 @@ class JobRunner:
             job.asset_id,
             job.uuid,
         )
+
+    def abort_orphans(self) -> int:
+        """Abort multipart uploads of jobs that will never complete them; return how many."""
+        with self.db.reading() as session:
+            ids = list(
+                session.scalars(
+                    select(Job.id).where(
+                        Job.state.in_([JobState.CANCELLED, JobState.FAILED]),
+                        Job.upload_id.is_not(None),
+                        Job.asset_id.is_(None),
+                    )
+                )
+            )
+        for job_id in ids:
+            self.upload.abort(job_id)
+        return len(ids)
 
     def _wait_for_processing(self, job: Job) -> None:
         """Look again soon; a long wait after the batch closed counts as a failed attempt."""
@@ -151,6 +174,8 @@ class JobRunner:
         verdict = judge(error, ingesting=job.state == JobState.INGESTING)
         with self.db.transaction() as session:
             row = session.get_one(Job, job.id)
+            if row.state == JobState.CANCELLED:
+                return  # an operator cancelled it meanwhile; the orphan sweep aborts the upload
             apply_failure(row, verdict, self.retry(), datetime.now(UTC), self.rng)
             state, attempts, next_at = row.state, row.attempts, row.next_attempt_at
         if state == JobState.FAILED:

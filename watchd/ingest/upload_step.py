@@ -33,6 +33,10 @@ from watchd.watch.stability import Fingerprint
 log = logging.getLogger(__name__)
 
 
+class JobCancelled(Exception):
+    """An operator cancelled the job while it was uploading."""
+
+
 class SourceChanged(Exception):
     """The file is gone or is not the version that was queued."""
 
@@ -167,7 +171,10 @@ class UploadStep:
                 .where(Part.job_id == job_id, Part.number == result.number)
                 .values(md5=result.md5, etag=result.etag, done_at=now)
             )
+            state = session.get_one(Job, job_id).state
         failpoint("upload:after-part")
+        if state == JobState.CANCELLED:
+            raise JobCancelled(f"job {job_id} was cancelled")
         log.debug("part committed: job=%d part=%d etag=%s", job_id, result.number, result.etag)
 
     def reset(self, job_id: int, *, state: JobState) -> None:
@@ -193,10 +200,17 @@ class UploadStep:
             return
         try:
             self.client.upload_abort(UploadSession(upload_id=upload_id, key=key))
+        except UploadNotFoundError:
+            pass  # already gone: nothing left behind
         except FlowCaptureError as exc:
-            log.warning("could not abort upload of job=%d: %s", job_id, exc)
+            log.warning("could not abort upload of job=%d (tried again later): %s", job_id, exc)
+            return
         else:
             log.info("upload aborted: job=%d", job_id)
+        with self.db.transaction() as session:
+            row = session.get_one(Job, job_id)
+            if row.upload_id == upload_id:
+                row.upload_id = row.key = None
 
 
 def _log_uploaded(job: Job, seconds: float) -> None:

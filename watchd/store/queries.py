@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from watchd.store.models import Batch, BatchState, Job, JobState
+from watchd.store.models import TERMINAL_JOB_STATES, Batch, BatchState, Job, JobState
 
 RECENT_ERRORS = 10  # how many of the latest errors status shows
 
@@ -22,27 +22,7 @@ def job_counts(session: Session) -> dict[str, int]:
 
 def open_batches(session: Session) -> list[dict[str, Any]]:
     """Return the batches not closed yet, with their member counts."""
-    rows = session.execute(
-        select(Batch, func.count(Job.id))
-        .outerjoin(Job, Job.batch_id == Batch.id)
-        .where(Batch.state.in_([BatchState.OPEN, BatchState.CLOSING]))
-        .group_by(Batch.id)
-        .order_by(Batch.id)
-    )
-    return [
-        {
-            "id": batch.id,
-            "folder": batch.folder,
-            "name": batch.name,
-            "state": batch.state.value,
-            "files": files,
-            "opened_at": batch.opened_at.isoformat(timespec="seconds"),
-            "last_file_at": batch.last_file_at.isoformat(timespec="seconds"),
-            "attempts": batch.attempts,
-            "last_error": batch.last_error,
-        }
-        for batch, files in rows
-    ]
+    return _batch_rows(session, Batch.state.in_([BatchState.OPEN, BatchState.CLOSING]), None)
 
 
 def recent_errors(session: Session, limit: int = RECENT_ERRORS) -> list[dict[str, Any]]:
@@ -83,3 +63,88 @@ def retry_failed(session: Session, job_ids: list[int] | None) -> list[int]:
         job.finished_at = None
         retried.append(job.id)
     return retried
+
+
+def job_row(job: Job) -> dict[str, Any]:
+    """A job as a JSON-ready dict for listings."""
+    return {
+        "job": job.id,
+        "state": job.state.value,
+        "folder": job.folder,
+        "file": job.path,
+        "size": job.size,
+        "batch": job.batch.name if job.batch else None,
+        "attempts": job.attempts,
+        "asset_id": job.asset_id,
+        "uuid": job.uuid,
+        "updated_at": job.updated_at.isoformat(timespec="seconds"),
+        "next_attempt_at": job.next_attempt_at.isoformat(timespec="seconds")
+        if job.next_attempt_at
+        else None,
+        "error": job.last_error,
+    }
+
+
+def list_jobs(
+    session: Session, *, state: str | None = None, folder: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Return the newest jobs first, optionally of one state and/or folder."""
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if state is not None:
+        query = query.where(Job.state == JobState(state))
+    if folder is not None:
+        query = query.where(Job.folder == folder)
+    return [job_row(job) for job in session.scalars(query)]
+
+
+def cancel_jobs(session: Session, job_ids: list[int]) -> list[int]:
+    """Cancel the given jobs that are not finished yet; return the ids cancelled.
+
+    The daemon notices at its next step: it stops sending parts and aborts the
+    multipart upload. Nothing is done to the source file.
+    """
+    cancelled = []
+    for job in session.scalars(select(Job).where(Job.id.in_(job_ids))):
+        if job.state in TERMINAL_JOB_STATES:
+            continue
+        job.state = JobState.CANCELLED
+        job.last_error = "cancelled by an operator"
+        job.next_attempt_at = None
+        cancelled.append(job.id)
+    return cancelled
+
+
+def list_batches(session: Session, limit: int = 50) -> list[dict[str, Any]]:
+    """Return the newest batches first with their member counts."""
+    return _batch_rows(session, None, limit)
+
+
+def _batch_rows(
+    session: Session, condition: ColumnElement[bool] | None, limit: int | None
+) -> list[dict[str, Any]]:
+    query = (
+        select(Batch, func.count(Job.id))
+        .outerjoin(Job, Job.batch_id == Batch.id)
+        .group_by(Batch.id)
+        .order_by(Batch.id.desc())
+    )
+    if condition is not None:
+        query = query.where(condition)
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        {
+            "id": batch.id,
+            "folder": batch.folder,
+            "name": batch.name,
+            "project_id": batch.project_id,
+            "state": batch.state.value,
+            "files": files,
+            "opened_at": batch.opened_at.isoformat(timespec="seconds"),
+            "last_file_at": batch.last_file_at.isoformat(timespec="seconds"),
+            "closed_at": batch.closed_at.isoformat(timespec="seconds") if batch.closed_at else None,
+            "attempts": batch.attempts,
+            "last_error": batch.last_error,
+        }
+        for batch, files in session.execute(query)
+    ]

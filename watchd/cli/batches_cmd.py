@@ -1,0 +1,53 @@
+"""`watchd batches`: Flow Capture batches, newest first, with their state and size."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from watchd.cli.config_path import add_config_argument, load_or_report
+from watchd.cli.store_access import NoDatabase, open_database
+from watchd.store.queries import list_batches
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "batches",
+        help="list batches (open, closing, closed), newest first",
+        description="List batches, newest first: open ones still take files, closing ones "
+        "wait for /complete/upload to be accepted.",
+    )
+    add_config_argument(parser)
+    parser.add_argument("--limit", type=int, default=30, help="at most this many (default 30)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_or_report(args.config)
+    if config is None:
+        return 2
+    try:
+        with open_database(config) as db, db.reading() as session:
+            rows = list_batches(session, limit=args.limit)
+    except NoDatabase as exc:
+        print(f"watchd batches: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(rows, indent=2) if args.json else render(rows))
+    return 0
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no batches"
+    lines = [f"{'ID':>5}  {'STATE':<8} {'FILES':>5}  {'FOLDER':<14} NAME"]
+    for row in rows:
+        lines.append(
+            f"{row['id']:>5}  {row['state']:<8} {row['files']:>5}  {row['folder'][:14]:<14} "
+            f"{row['name']}"
+        )
+        if row["last_error"]:
+            lines.append(f"{'':>7}last error: {row['last_error']}")
+    return "\n".join(lines)
