@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 
+import requests
+
 from tests.e2e.harness import MIB, wait_until, write_file
 
 
@@ -65,3 +67,31 @@ def test_a_refused_api_key_is_a_health_problem_in_status(site):
     assert "refused the API key" in report["problems"]["authentication"]
     assert report["folders"][0]["health"] == "project-unresolved"
     assert "not-the-key" not in site.log() + result.stdout
+
+
+def test_the_metrics_endpoint_serves_prometheus_text(site):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    drop = site.add_folder()
+    site.write_config()
+    site.config_path.write_text(
+        site.config_path.read_text() + f"metrics: {{listen: '127.0.0.1:{port}'}}\n"
+    )
+    site.process = subprocess.Popen(
+        [sys.executable, "-m", "watchd", "run", "--config", str(site.config_path)],
+        stdout=site.log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    write_file(drop / "a.mov", 3 * MIB)
+    wait_until(lambda: site.all_done(1), 40)
+    response = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    lines = response.text.splitlines()
+    assert 'watchd_jobs{state="done"} 1' in lines
+    assert f"watchd_uploaded_bytes_total {3 * MIB}" in lines
+    assert 'watchd_folder_healthy{folder="dailies"} 1' in lines
+    assert "# TYPE watchd_parts_uploaded_total counter" in lines
+    assert "watchd_parts_uploaded_total 1" in lines
+    assert requests.get(f"http://127.0.0.1:{port}/other", timeout=10).status_code == 404

@@ -26,6 +26,7 @@ from watchd.config import Config, load_config
 from watchd.config.secrets import read_api_key
 from watchd.daemon.folders import FolderSet
 from watchd.daemon.health import HealthBoard, disk_problem, status_line
+from watchd.daemon.metrics import MetricsServer, daemon_metrics, render
 from watchd.daemon.notify import SystemdNotifier
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, DaemonLock, write_status
 from watchd.daemon.scheduler import every, make_scheduler
@@ -41,7 +42,7 @@ from watchd.ingest.progress import TransferBoard
 from watchd.ingest.upload_step import UploadStep
 from watchd.store.database import Database, sqlite_url
 from watchd.store.migrate import upgrade
-from watchd.store.queries import job_counts
+from watchd.store.queries import job_counts, totals
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ class Daemon:
         self._schedule()
         self.scheduler.start()
         self.dispatcher.start()
+        self._start_metrics()
         self.write_status()
         self.notifier.ready(self.summary)
         log.info(
@@ -138,6 +140,23 @@ class Daemon:
             len(self.config.folders),
             self.config.state_dir,
         )
+
+    def _start_metrics(self) -> None:
+        self.metrics: MetricsServer | None = None
+        if self.config.metrics is None:
+            return
+        try:
+            self.metrics = MetricsServer(self.config.metrics.listen, self.collect_metrics)
+        except OSError as exc:
+            self.health.set("metrics", f"cannot listen on {self.config.metrics.listen}: {exc}")
+            return
+        self.metrics.start()
+
+    def collect_metrics(self) -> str:
+        """Return the Prometheus exposition of the daemon's figures."""
+        with self.db.reading() as session:
+            figures = totals(session)
+        return render(daemon_metrics(figures, self.folders.status(), self.health.problems()))
 
     def _schedule(self) -> None:
         every(self.scheduler, REQUEUE_EVERY_SECONDS, "requeue", self._requeue)
@@ -227,6 +246,8 @@ class Daemon:
         if not self.dispatcher.stop(max(deadline - time.monotonic(), 0.5)):
             log.warning("some uploads did not stop in time; they resume at the next start")
         self.write_status(stopped=True)
+        if self.metrics is not None:
+            self.metrics.stop()
         self.notifier.close()
         self.client.close()
         self.db.close()

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from watchd.store.models import TERMINAL_JOB_STATES, Batch, BatchState, Job, JobState
+from watchd.store.models import TERMINAL_JOB_STATES, Batch, BatchState, Job, JobState, Part
 
 RECENT_ERRORS = 10  # how many of the latest errors status shows
 
@@ -148,3 +148,22 @@ def _batch_rows(
         }
         for batch, files in session.execute(query)
     ]
+
+
+def totals(session: Session) -> dict[str, Any]:
+    """Return the figures the metrics endpoint exposes, all from the database."""
+    bytes_uploaded = session.scalar(
+        select(func.coalesce(func.sum(Job.size), 0)).where(Job.uploaded_at.is_not(None))
+    )
+    parts = session.scalar(select(func.count(Part.id)).where(Part.etag.is_not(None)))
+    retries = session.scalar(select(func.coalesce(func.sum(Job.attempts), 0)))
+    batches = {state.value: 0 for state in BatchState}
+    for state, count in session.execute(select(Batch.state, func.count()).group_by(Batch.state)):
+        batches[BatchState(state).value] = count
+    return {
+        "jobs": job_counts(session),
+        "bytes_uploaded": int(bytes_uploaded or 0),
+        "parts_uploaded": int(parts or 0),
+        "retries": int(retries or 0),
+        "batches": batches,
+    }
