@@ -1,0 +1,127 @@
+"""FolderWatch on real folders: settling, health, a dead observer, the inotify limit."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+import time
+
+import pytest
+
+from watchd.watch import folder_watch as folder_watch_module
+from watchd.watch.folder_watch import FolderWatch, WatchSettings
+from watchd.watch.observer import WatchLimitError
+
+
+def wait_for(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    raise AssertionError("condition not met")
+
+
+@pytest.fixture
+def settled():
+    found = []
+    lock = threading.Lock()
+
+    def on_settled(file):
+        with lock:
+            found.append(file)
+        return True
+
+    return found, on_settled
+
+
+def start(tmp_path, on_settled, **settings):
+    watch = FolderWatch(
+        WatchSettings(name="drop", root=tmp_path, settle_seconds=0.5, **settings),
+        on_settled,
+        lambda _file: False,
+    )
+    watch.start()
+    return watch
+
+
+def test_a_new_file_settles_once(tmp_path, settled):
+    found, on_settled = settled
+    watch = start(tmp_path, on_settled)
+    try:
+        (tmp_path / "a.mov").write_bytes(b"x" * 100)
+        wait_for(lambda: len(found) == 1)
+        time.sleep(2.5)  # more ticks and a rescan: still once
+        watch.request_rescan()
+        time.sleep(1.5)
+        assert [f.relpath for f in found] == ["a.mov"]
+    finally:
+        watch.stop()
+
+
+def test_a_dead_observer_is_noticed_and_restarted(tmp_path, settled, caplog):
+    caplog.set_level(logging.INFO)
+    found, on_settled = settled
+    watch = start(tmp_path, on_settled)
+    try:
+        wait_for(lambda: watch._observer is not None)
+        dead = watch._observer
+        assert dead is not None
+        dead.stop()  # what a crashed event thread looks like from outside
+        dead.join(5)
+
+        def restarted():
+            current = watch._observer  # None for a moment while it is replaced
+            return current is not None and current is not dead and current.is_alive()
+
+        wait_for(restarted)
+        assert "health=observer-died" in caplog.text
+        (tmp_path / "after.mov").write_bytes(b"y")
+        wait_for(lambda: [f.relpath for f in found] == ["after.mov"])
+    finally:
+        watch.stop()
+
+
+def test_the_inotify_limit_is_reported_with_the_fix_and_rescans_still_find_files(
+    tmp_path, settled, caplog, monkeypatch
+):
+    caplog.set_level(logging.INFO)
+
+    def no_watches_left(root, **_):
+        raise WatchLimitError(errno.ENOSPC, f"inotify limit reached watching {root}")
+
+    monkeypatch.setattr(folder_watch_module, "start_observer", no_watches_left)
+    found, on_settled = settled
+    (tmp_path / "waiting.mov").write_bytes(b"z" * 10)
+    watch = start(tmp_path, on_settled)
+    try:
+        wait_for(lambda: watch.status.health == "watch-limit")
+        assert "fs.inotify.max_user_watches" in watch.status.message
+        wait_for(lambda: [f.relpath for f in found] == ["waiting.mov"])
+        (tmp_path / "later.mov").write_bytes(b"w")
+        watch.request_rescan()
+        wait_for(lambda: len(found) == 2)
+    finally:
+        watch.stop()
+
+
+def test_a_missing_folder_is_unhealthy_and_recovers(tmp_path, settled):
+    found, on_settled = settled
+    root = tmp_path / "drop"
+    root.mkdir()
+    watch = FolderWatch(
+        WatchSettings(name="drop", root=root, settle_seconds=0.5), on_settled, lambda _f: False
+    )
+    watch.start()
+    try:
+        wait_for(lambda: watch._observer is not None)
+        root.rename(tmp_path / "away")
+        wait_for(lambda: watch.status.health == "missing")
+        assert not watch.available()
+        (tmp_path / "away").rename(root)
+        wait_for(lambda: watch.status.health == "ok")
+        (root / "back.mov").write_bytes(b"b")
+        wait_for(lambda: [f.relpath for f in found] == ["back.mov"])
+    finally:
+        watch.stop()
