@@ -135,6 +135,12 @@ install_venv() {
     echo "$stamp" > "$OPT/.installed"
 }
 
+link_command() {  # /usr/local/bin/watchd, so operators can type just "watchd"
+    mkdir -p "$ROOT/usr/local/bin"
+    [ "$(readlink "$ROOT/usr/local/bin/watchd" 2>/dev/null)" = /opt/watchd/venv/bin/watchd ] \
+        || ln -sfn /opt/watchd/venv/bin/watchd "$ROOT/usr/local/bin/watchd"
+}
+
 install_config() {
     make_dir 0750 root:watchd "$ETC"
     make_dir 0750 root:watchd "$ETC/folders.d"
@@ -191,7 +197,7 @@ install_service() {
     systemctl_do enable watchd.service >/dev/null 2>&1 || systemctl_do enable watchd.service
     if [ "$START" -eq 1 ] && [ -z "$ROOT" ]; then
         systemctl_do restart watchd.service
-        say "watchd is running: systemctl status watchd, /opt/watchd/venv/bin/watchd status"
+        say "watchd is running: systemctl status watchd; sudo watchd status"
     else
         say "installed, not started: sudo systemctl start watchd"
     fi
@@ -206,6 +212,8 @@ uninstall() {
     rm -f "$UNIT" "$LOGROTATE"
     [ -n "$ROOT" ] || systemctl_do daemon-reload
     rm -rf "$OPT"
+    [ "$(readlink "$ROOT/usr/local/bin/watchd" 2>/dev/null)" != /opt/watchd/venv/bin/watchd ] \
+        || rm -f "$ROOT/usr/local/bin/watchd"
     if [ "$PURGE" -eq 1 ]; then
         rm -rf "$ETC" "$STATE" "$LOGS"
         if [ -n "$(id_of passwd 2>/dev/null)" ]; then
@@ -224,6 +232,7 @@ fi
 ensure_python
 ensure_user
 install_venv
+link_command
 install_config
 install_key
 install_service

@@ -112,6 +112,7 @@ def check_the_install_lays_out_files_with_the_right_modes_and_owners(installed):
     examples = sorted(p.name for p in (root / "etc/watchd/folders.d").iterdir())
     assert examples == ["dailies.yaml.example", "editorial.yaml.example", "smb-share.yaml.example"]
     assert "email: dit@example.com" in (root / "etc/watchd/watchd.yaml").read_text()
+    assert os.readlink(root / "usr/local/bin/watchd") == "/opt/watchd/venv/bin/watchd"
 
 
 def check_the_installed_watchd_runs_and_its_sample_config_checks(installed):
@@ -159,6 +160,7 @@ def check_uninstall_keeps_config_and_data_and_purge_removes_them(installed):
     assert removed.returncode == 0, removed.stderr
     assert not (root / "opt/watchd").exists()
     assert not (root / "etc/systemd/system/watchd.service").exists()
+    assert not (root / "usr/local/bin/watchd").is_symlink()
     assert (root / "etc/watchd/watchd.yaml").exists()
     assert (root / "var/lib/watchd/watchd.db").exists()
     purged = run_installer(root, systemctl, "--uninstall", "--purge")
