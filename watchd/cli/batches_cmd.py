@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
-from watchd.cli.config_path import add_config_argument, load_or_report
-from watchd.cli.store_access import NoDatabase, open_database
+from watchd.cli.config_path import add_config_argument
+from watchd.cli.store_access import run_listing
 from watchd.store.queries import list_batches
 
 
@@ -26,17 +24,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_or_report(args.config)
-    if config is None:
-        return 2
-    try:
-        with open_database(config) as db, db.reading() as session:
-            rows = list_batches(session, limit=args.limit)
-    except NoDatabase as exc:
-        print(f"watchd batches: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(rows, indent=2) if args.json else render(rows))
-    return 0
+    return run_listing(
+        args, "batches", lambda session: list_batches(session, limit=args.limit), render
+    )
 
 
 def render(rows: list[dict[str, Any]]) -> str:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
-from watchd.cli.config_path import add_config_argument, load_or_report
-from watchd.cli.store_access import NoDatabase, note_daemon, open_database
+from watchd.cli.config_path import add_config_argument
+from watchd.cli.store_access import run_job_change, run_listing
 from watchd.store.models import JobState
 from watchd.store.queries import cancel_jobs, list_jobs
 
@@ -37,17 +35,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_jobs(args: argparse.Namespace) -> int:
-    config = load_or_report(args.config)
-    if config is None:
-        return 2
-    try:
-        with open_database(config) as db, db.reading() as session:
-            rows = list_jobs(session, state=args.state, folder=args.folder, limit=args.limit)
-    except NoDatabase as exc:
-        print(f"watchd jobs: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(rows, indent=2) if args.json else render_jobs(rows))
-    return 0
+    return run_listing(
+        args,
+        "jobs",
+        lambda session: list_jobs(session, state=args.state, folder=args.folder, limit=args.limit),
+        render_jobs,
+    )
 
 
 def render_jobs(rows: list[dict[str, Any]]) -> str:
@@ -65,22 +58,12 @@ def render_jobs(rows: list[dict[str, Any]]) -> str:
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    config = load_or_report(args.config)
-    if config is None:
-        return 2
-    try:
-        with open_database(config) as db, db.transaction() as session:
-            cancelled = cancel_jobs(session, list(args.jobs))
-    except NoDatabase as exc:
-        print(f"watchd cancel: {exc}", file=sys.stderr)
-        return 1
-    left = sorted(set(args.jobs) - set(cancelled))
-    if args.json:
-        print(json.dumps({"cancelled": cancelled, "not_cancelled": left}))
-    else:
-        print(f"cancelled {len(cancelled)} job(s): {' '.join(map(str, cancelled)) or '-'}")
-        if left:
-            print(f"already finished or unknown: {' '.join(map(str, left))}", file=sys.stderr)
-    if cancelled:
-        note_daemon(config, "their uploads are aborted")
-    return 1 if left else 0
+    return run_job_change(
+        args,
+        "cancel",
+        lambda session: cancel_jobs(session, list(args.jobs)),
+        done="cancelled",
+        refused="already_finished_or_unknown",
+        verb="cancelled",
+        later="their uploads are aborted",
+    )

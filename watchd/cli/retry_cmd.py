@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from watchd.cli.config_path import add_config_argument, load_or_report
-from watchd.cli.store_access import NoDatabase, note_daemon, open_database
+from watchd.cli.config_path import add_config_argument
+from watchd.cli.store_access import run_job_change
 from watchd.store.queries import retry_failed
 
 
@@ -29,22 +28,13 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.jobs) == bool(args.failed):
         print("watchd retry: give job ids or --failed (not both)", file=sys.stderr)
         return 2
-    config = load_or_report(args.config)
-    if config is None:
-        return 2
-    try:
-        with open_database(config) as db, db.transaction() as session:
-            retried = retry_failed(session, None if args.failed else list(args.jobs))
-    except NoDatabase as exc:
-        print(f"watchd retry: {exc}", file=sys.stderr)
-        return 1
-    missing = sorted(set(args.jobs) - set(retried))
-    if args.json:
-        print(json.dumps({"retried": retried, "not_failed": missing}))
-    else:
-        print(f"retrying {len(retried)} job(s): {' '.join(map(str, retried)) or '-'}")
-        if missing:
-            print(f"not failed (left alone): {' '.join(map(str, missing))}", file=sys.stderr)
-    if retried:
-        note_daemon(config, "they are retried")
-    return 1 if missing else 0
+    jobs = None if args.failed else list(args.jobs)
+    return run_job_change(
+        args,
+        "retry",
+        lambda session: retry_failed(session, jobs),
+        done="retried",
+        refused="not_failed",
+        verb="retrying",
+        later="they are retried",
+    )

@@ -7,10 +7,16 @@ neither corrupt nor lock out the daemon.
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from sqlalchemy.orm import Session
+
+from watchd.cli.config_path import load_or_report
 from watchd.config import Config
 from watchd.daemon.app import database_url
 from watchd.daemon.runtime_files import daemon_pid
@@ -40,3 +46,60 @@ def note_daemon(config: Config, action: str) -> None:
     """Tell the user whether a daemon will act on the change now."""
     if daemon_pid(config.state_dir) is None:
         print(f"note: watchd is not running; {action} when it starts", file=sys.stderr)
+
+
+def run_listing(
+    args: argparse.Namespace,
+    command: str,
+    query: Callable[[Session], list[dict[str, Any]]],
+    render: Callable[[list[dict[str, Any]]], str],
+) -> int:
+    """Run a read-only listing command: rows as JSON (--json) or rendered text."""
+    config = load_or_report(args.config)
+    if config is None:
+        return 2
+    try:
+        with open_database(config) as db, db.reading() as session:
+            rows = query(session)
+    except NoDatabase as exc:
+        print(f"watchd {command}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(rows, indent=2) if args.json else render(rows))
+    return 0
+
+
+def run_job_change(
+    args: argparse.Namespace,
+    command: str,
+    change: Callable[[Session], list[int]],
+    *,
+    done: str,
+    refused: str,
+    verb: str,
+    later: str,
+) -> int:
+    """Run a command that changes jobs (retry, cancel) and report which changed.
+
+    ``done``/``refused`` are the JSON keys of the changed and left-alone ids,
+    ``verb`` starts the text line, ``later`` says what happens to the changed
+    ones when no daemon is running.
+    """
+    config = load_or_report(args.config)
+    if config is None:
+        return 2
+    try:
+        with open_database(config) as db, db.transaction() as session:
+            changed = change(session)
+    except NoDatabase as exc:
+        print(f"watchd {command}: {exc}", file=sys.stderr)
+        return 1
+    left = sorted(set(args.jobs) - set(changed))
+    if args.json:
+        print(json.dumps({done: changed, refused: left}))
+    else:
+        print(f"{verb} {len(changed)} job(s): {' '.join(map(str, changed)) or '-'}")
+        if left:
+            print(f"{refused.replace('_', ' ')}: {' '.join(map(str, left))}", file=sys.stderr)
+    if changed:
+        note_daemon(config, later)
+    return 1 if left else 0
