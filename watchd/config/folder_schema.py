@@ -28,23 +28,28 @@ from watchd.config.units import Duration, at_least, format_duration
 AFTER_UPLOAD_HINT = "use keep, delete or {move_to: DIR}"
 
 
+def split_project_path(spec: str) -> list[str]:
+    """Return the names in ``"Production/Folder/Sub"``; raises ValueError saying what is wrong."""
+    parts = [part.strip() for part in spec.strip().strip("/").split("/")]
+    if not any(parts):
+        raise ValueError("must not be empty")
+    if any(not part for part in parts):
+        raise ValueError(f"{spec!r} has an empty folder name between slashes")
+    if len(parts) < 2:
+        raise ValueError(
+            f"{spec!r} names a production, but uploads go into a folder: "
+            f"write '{parts[0]}/FOLDER' (or project_id: ID)"
+        )
+    return parts
+
+
 def _project_path(value: Any) -> Any:
     """Normalise ``"Production / Folder"`` to ``"Production/Folder"``; refuse what cannot be."""
     if isinstance(value, int):  # bool included: true is no project either
         raise ValueError(f"{value!r} is a number; write project_id: {value} for a folder id")
     if not isinstance(value, str):
         return value
-    parts = [part.strip() for part in value.strip().strip("/").split("/")]
-    if not any(parts):
-        raise ValueError("must not be empty")
-    if any(not part for part in parts):
-        raise ValueError(f"{value!r} has an empty folder name between slashes")
-    if len(parts) < 2:
-        raise ValueError(
-            f"{value!r} names a production, but uploads go into a folder: "
-            f"write '{parts[0]}/FOLDER' (or project_id: ID)"
-        )
-    return "/".join(parts)
+    return "/".join(split_project_path(value))
 
 
 def _regex_with_groups(value: str) -> str:

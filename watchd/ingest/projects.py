@@ -14,6 +14,7 @@ import difflib
 import logging
 from typing import Protocol
 
+from watchd.config import folder_schema
 from watchd.flowcapture.models import Folder, Production
 
 log = logging.getLogger(__name__)
@@ -35,15 +36,10 @@ class ProjectResolutionError(Exception):
 
 def split_project_path(spec: str) -> list[str]:
     """Return the names in ``"Production/Folder/Sub"``; raises ProjectResolutionError."""
-    parts = [part.strip() for part in spec.strip().strip("/").split("/")]
-    if any(not part for part in parts):
-        raise ProjectResolutionError(f"{spec!r} has an empty name in it")
-    if len(parts) < 2:
-        raise ProjectResolutionError(
-            f"{spec!r} names a production, but uploads go into a folder: "
-            f"write '{parts[0]}/FOLDER' (or use project_id)"
-        )
-    return parts
+    try:
+        return folder_schema.split_project_path(spec)
+    except ValueError as exc:
+        raise ProjectResolutionError(str(exc)) from None
 
 
 def resolve_project(client: ProjectSource, spec: str) -> int:
