@@ -65,6 +65,8 @@ def run_listing(
         print(f"watchd {command}: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(rows, indent=2) if args.json else render(rows))
+    if daemon_pid(config.state_dir) is None:
+        print("note: watchd is not running; this is the state it left", file=sys.stderr)
     return 0
 
 
