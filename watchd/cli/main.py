@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from watchd import __version__
 from watchd.cli import (
     batches_cmd,
+    browse_cmd,
     check_config_cmd,
+    comments_cmd,
     db_cmd,
     demo_cmd,
     emulator_cmd,
@@ -24,6 +26,8 @@ from watchd.cli import (
 )
 from watchd.daemon.logs import configure_logging
 
+# In the order `watchd --help` lists them: the daemon and its operators first,
+# then the Flow Capture commands for people, then tools.
 COMMAND_MODULES = (
     run_cmd,
     status_cmd,
@@ -32,6 +36,8 @@ COMMAND_MODULES = (
     batches_cmd,
     check_config_cmd,
     db_cmd,
+    browse_cmd,
+    comments_cmd,
     demo_cmd,
     emulator_cmd,
 )

@@ -1,0 +1,76 @@
+from tests.integration.conftest import VIEWER_API_KEY
+
+
+def test_productions_lists_only_what_the_user_sees(cli):
+    code, out, _ = cli("productions")
+    assert code == 0
+    assert "Demo Production" in out and "Closed Set" not in out
+    assert [p["name"] for p in cli.json("productions")] == ["Demo Production"]
+
+
+def test_folders_as_a_tree_with_ids(cli):
+    folders = {f["name"]: f for f in cli.json("folders")}
+    code, out, _ = cli("folders", "--tree")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("Demo Production (")
+    assert f"  Dailies ({folders['Dailies']['id']})" in lines
+    assert f"    Day 01 ({folders['Day 01']['id']})" in lines
+    assert folders["Day 01"]["path"] == "Demo Production/Dailies/Day 01"
+
+
+def test_assets_by_folder_path_and_batch(cli, uploaded):
+    asset_id, ident, _ = uploaded
+    rows = cli.json("assets", "Demo Production/Dailies", "--batch", "B1")
+    assert [(a["id"], a["uuid"]) for a in rows] == [(asset_id, ident)]
+    assert cli.json("assets", "Demo Production/Dailies", "--batch", "other") == []
+
+
+def test_a_folder_the_user_cannot_see_is_a_clear_error(cli):
+    code, out, err = cli("assets", "Closed Set/Rushes")
+    assert code == 1
+    assert out == ""
+    assert "no production 'Closed Set'" in err and "Traceback" not in err
+
+
+def test_comments_thread_replies_and_hide_io_points(cli, uploaded, client):
+    _, ident, _ = uploaded
+    code, out, _ = cli("comment", "add", ident, "Too dark", "--at", "12.5", "--color", "#ff00ee")
+    assert code == 0 and "Too dark" in out
+    parent = cli.json("comments", ident)[0]["id"]
+    assert cli("comment", "add", ident, "Agreed", "--reply-to", str(parent))[0] == 0
+    client.transport.call(
+        "/create/comment",
+        {"asset_id": ident, "description": "in/out", "type": "IO_POINT"},
+        client._current_token(),
+    )
+    code, out, _ = cli("comments", ident)
+    lines = out.splitlines()
+    assert lines[0].startswith(f"[{parent}] Demo User @12.50s: Too dark")
+    assert lines[1].startswith("  [") and lines[1].endswith("Agreed")
+    assert "in/out" not in out
+
+    assert cli("comment", "edit", str(parent), "--text", "Much too dark")[0] == 0
+    assert cli.json("comments", ident)[0]["description"] == "Much too dark"
+    assert cli("comment", "delete", str(parent))[0] == 0
+    assert cli.json("comments", ident) == []
+
+
+def test_a_bad_colour_is_refused_before_calling_the_api(cli, uploaded):
+    code, _, err = cli("comment", "add", uploaded[1], "x", "--color", "red")
+    assert code == 1 and "#ff00ee" in err
+
+
+def test_tag_sets_tags_and_metadata(cli, uploaded, client):
+    asset_id, ident, _ = uploaded
+    code, out, _ = cli("tag", str(asset_id), "scene=12", "take=3", "--tags", "dailies,day1")
+    assert code == 0 and "updated" in out
+    (asset,) = [a for a in cli.json("assets", "Demo Production/Dailies") if a["uuid"] == ident]
+    assert asset["tags"] == ["dailies", "day1"]
+    assert asset["metadata"]["scene"] == "12"
+
+
+def test_a_viewer_cannot_tag(cli, uploaded, monkeypatch):
+    monkeypatch.setenv("WATCHD_API_KEY", VIEWER_API_KEY)
+    code, _, err = cli("tag", uploaded[1], "a=b", email="viewer@example.com")
+    assert code == 1 and "HTTP 403" in err

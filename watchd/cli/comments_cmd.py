@@ -1,0 +1,177 @@
+"""`watchd comments`, `watchd comment add|edit|delete`, `watchd tag`: notes and metadata."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import defaultdict
+
+from watchd.cli.api_access import (
+    CommandError,
+    add_api_arguments,
+    asset_ref,
+    make_client,
+    print_json,
+    reports_failures,
+)
+from watchd.flowcapture.models import Comment
+
+COLOR_RE = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    listing = subparsers.add_parser(
+        "comments",
+        help="show an asset's comments, replies under their parent",
+        description="Show the comments on ASSET (an asset id or uuid), earliest first.",
+    )
+    add_api_arguments(listing)
+    listing.add_argument("asset", metavar="ASSET")
+    listing.set_defaults(func=run_comments)
+
+    comment = subparsers.add_parser("comment", help="add, edit or delete a comment")
+    actions = comment.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="comment on an asset (or reply to a comment)")
+    add_api_arguments(add)
+    add.add_argument("asset", metavar="ASSET", help="asset id or uuid")
+    add.add_argument("text", metavar="TEXT")
+    _comment_options(add)
+    add.add_argument("--reply-to", type=int, metavar="ID", help="reply to this comment")
+    add.set_defaults(func=run_add)
+    edit = actions.add_parser("edit", help="change a comment's text, colour or time")
+    add_api_arguments(edit)
+    edit.add_argument("id", type=int, metavar="ID")
+    edit.add_argument("--text", help="new text")
+    _comment_options(edit)
+    edit.set_defaults(func=run_edit)
+    delete = actions.add_parser("delete", help="delete a comment")
+    add_api_arguments(delete)
+    delete.add_argument("id", type=int, metavar="ID")
+    delete.set_defaults(func=run_delete)
+
+    tag = subparsers.add_parser(
+        "tag",
+        help="set an asset's tags and metadata",
+        description="Set metadata on ASSET (id or uuid): key=value pairs and --tags.",
+    )
+    add_api_arguments(tag)
+    tag.add_argument("asset", metavar="ASSET")
+    tag.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
+    tag.add_argument("--tags", help="comma-separated tags, e.g. dailies,day1")
+    tag.set_defaults(func=run_tag)
+
+
+def _comment_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--at", type=float, metavar="SECONDS", help="marker time in the clip")
+    parser.add_argument("--color", metavar="#rrggbb", help="marker colour")
+
+
+def _color(value: str | None) -> str | None:
+    if value is not None and not COLOR_RE.fullmatch(value):
+        raise CommandError(f"--color {value!r} is not a colour like #ff00ee")
+    return value
+
+
+@reports_failures
+def run_comments(args: argparse.Namespace) -> int:
+    with make_client(args) as client:
+        comments = [c for c in client.get_comments(asset_ref(args.asset)) if c.type != "IO_POINT"]
+    if args.json:
+        print_json([c.to_dict() for c in comments])
+    elif not comments:
+        print("no comments")
+    else:
+        print("\n".join(thread_lines(comments)))
+    return 0
+
+
+def thread_lines(comments: list[Comment]) -> list[str]:
+    """Return comments earliest first with each reply indented under its parent."""
+    replies: dict[int | None, list[Comment]] = defaultdict(list)
+    ids = {c.id for c in comments}
+    for comment in comments:
+        parent = comment.parent_id if comment.is_reply and comment.parent_id in ids else None
+        replies[parent].append(comment)
+    lines: list[str] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        for comment in replies.get(parent, []):
+            lines.append("  " * depth + _line(comment))
+            walk(comment.id, depth + 1)
+
+    walk(None, 0)
+    return lines
+
+
+def _line(comment: Comment) -> str:
+    who = " ".join(filter(None, [comment.user_first_name, comment.user_last_name])) or "?"
+    at = (
+        f" @{comment.marker_time:.2f}s"
+        if comment.has_marker and comment.marker_time is not None
+        else ""
+    )
+    return f"[{comment.id}] {who}{at}: {comment.description}"
+
+
+@reports_failures
+def run_add(args: argparse.Namespace) -> int:
+    with make_client(args) as client:
+        comment = client.create_comment(
+            asset_ref(args.asset),
+            args.text,
+            color=_color(args.color),
+            marker_time=args.at,
+            parent_comment_id=args.reply_to,
+        )
+    _show(args, comment, "added")
+    return 0
+
+
+@reports_failures
+def run_edit(args: argparse.Namespace) -> int:
+    if args.text is None and args.color is None and args.at is None:
+        raise CommandError("nothing to change: give --text, --color or --at")
+    with make_client(args) as client:
+        comment = client.update_comment(
+            args.id, description=args.text, color=_color(args.color), marker_time=args.at
+        )
+    _show(args, comment, "updated")
+    return 0
+
+
+@reports_failures
+def run_delete(args: argparse.Namespace) -> int:
+    with make_client(args) as client:
+        deleted = client.delete_comment(args.id)
+    if args.json:
+        print_json({"id": args.id, "deleted": deleted})
+    else:
+        print(f"comment {args.id} {'deleted' if deleted else 'was not deleted'}")
+    return 0 if deleted else 1
+
+
+def _show(args: argparse.Namespace, comment: Comment, verb: str) -> None:
+    if args.json:
+        print_json(comment.to_dict())
+    else:
+        print(f"{verb} {_line(comment)}")
+
+
+@reports_failures
+def run_tag(args: argparse.Namespace) -> int:
+    metadata = {}
+    for pair in args.pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CommandError(f"{pair!r} is not KEY=VALUE")
+        metadata[key.strip()] = value
+    tags = [t.strip() for t in args.tags.split(",") if t.strip()] if args.tags else None
+    if not metadata and tags is None:
+        raise CommandError("nothing to set: give KEY=VALUE pairs or --tags")
+    with make_client(args) as client:
+        updated = client.update_asset(asset_ref(args.asset), tags=tags, metadata=metadata)
+    if args.json:
+        print_json({"asset": args.asset, "updated": updated, "tags": tags, "metadata": metadata})
+    else:
+        print(f"asset {args.asset} {'updated' if updated else 'was not updated'}")
+    return 0 if updated else 1
