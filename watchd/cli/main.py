@@ -18,6 +18,7 @@ from watchd.cli import (
     comments_cmd,
     db_cmd,
     demo_cmd,
+    download_cmd,
     emulator_cmd,
     jobs_cmd,
     retry_cmd,
@@ -38,6 +39,7 @@ COMMAND_MODULES = (
     db_cmd,
     browse_cmd,
     comments_cmd,
+    download_cmd,
     demo_cmd,
     emulator_cmd,
 )
