@@ -24,6 +24,7 @@ from watchd.cli import (
     retry_cmd,
     run_cmd,
     status_cmd,
+    upload_cmd,
 )
 from watchd.daemon.logs import configure_logging
 
@@ -40,6 +41,7 @@ COMMAND_MODULES = (
     browse_cmd,
     comments_cmd,
     download_cmd,
+    upload_cmd,
     demo_cmd,
     emulator_cmd,
 )

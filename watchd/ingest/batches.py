@@ -73,14 +73,14 @@ class BatchCloser:
                     batch.next_attempt_at = now
 
     def _due(self, now: datetime) -> list[int]:
+        """Closing batches due for a try, of the folders this closer serves."""
         with self.db.reading() as session:
-            return list(
-                session.scalars(
-                    select(Batch.id)
-                    .where(Batch.state == BatchState.CLOSING, Batch.next_attempt_at <= now)
-                    .order_by(Batch.id)
-                )
+            rows = session.execute(
+                select(Batch.id, Batch.folder)
+                .where(Batch.state == BatchState.CLOSING, Batch.next_attempt_at <= now)
+                .order_by(Batch.id)
             )
+            return [batch_id for batch_id, folder in rows if self.idle_seconds(folder) is not None]
 
     def _close(self, batch_id: int) -> int:
         with self.db.reading() as session:

@@ -1,0 +1,234 @@
+"""`watchd upload`: a one-shot upload through the daemon's resumable engine.
+
+Files become jobs in the same database as the daemon's (under a folder named
+``upload:<project id>`` that no daemon serves), so an interrupted upload,
+even one killed outright, continues from its committed parts when the same
+command is run again. The batch is closed with /complete/upload at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from watchd.cli.api_access import (
+    CommandError,
+    add_api_arguments,
+    make_client,
+    print_json,
+    reports_failures,
+    resolve_folder,
+)
+from watchd.cli.progress import ProgressLine
+from watchd.config import load_config
+from watchd.config.units import parse_size
+from watchd.daemon.app import database_url
+from watchd.flowcapture.client import FlowCaptureClient
+from watchd.ingest.bandwidth import Throttle
+from watchd.ingest.batches import BatchCloser
+from watchd.ingest.failures import RetryPolicy
+from watchd.ingest.finish_step import FinishStep
+from watchd.ingest.jobs import JobRunner
+from watchd.ingest.policy import FolderPolicy, TransferPolicy
+from watchd.ingest.progress import TransferBoard
+from watchd.ingest.queueing import BatchRule, enqueue, known_version
+from watchd.ingest.upload_step import UploadStep
+from watchd.store.database import Database, sqlite_url
+from watchd.store.migrate import upgrade
+from watchd.store.models import Job, JobState
+from watchd.watch.stability import Fingerprint, SettledFile
+
+MAX_PARALLEL = 64  # parts in flight, as the daemon's config allows
+ONE_TRY = RetryPolicy(max_attempts=1_000_000, backoff_initial_seconds=0, backoff_max_seconds=0)
+DEFAULT_BATCH = "watchd upload {date:%Y-%m-%d}"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "upload",
+        help="upload files now (resumable: run it again after an interruption)",
+        description="Upload FILEs into FOLDER (an id or 'Production/Folder/Sub') as one batch, "
+        "with the daemon's resumable engine; run the same command again to resume.",
+    )
+    add_api_arguments(parser)
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument("--folder", required=True, help="Flow Capture folder: id or path")
+    parser.add_argument("--batch", help="batch name (default: 'watchd upload DATE')")
+    parser.add_argument("--tag", action="append", default=[], help="a tag (repeatable)")
+    parser.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--part-size", default="16MiB", help="part size (default 16MiB)")
+    parser.add_argument("--parallel", type=int, default=4, help="parts in flight (default 4)")
+    parser.add_argument("--state-dir", type=Path, help="where the resumable state is kept")
+    parser.set_defaults(func=run)
+
+
+@reports_failures
+def run(args: argparse.Namespace) -> int:
+    files = [_checked(path) for path in args.files]
+    with make_client(args) as client:
+        project_id = resolve_folder(client, args.folder)
+        db = Database(_database_url(args))
+        try:
+            upgrade(db.engine)
+            policy = _policy(args, project_id)
+            job_ids = [_job_for(db, policy, path) for path in files]
+            failed = _run_all(db, client, policy, job_ids, _transfer(args))
+            rows = _report(db, job_ids)
+        finally:
+            db.close()
+    if args.json:
+        print_json(rows)
+    for row in rows:
+        if row["state"] != "done":
+            print(f"watchd upload: {row['file']}: {row['error'] or row['state']}", file=sys.stderr)
+    return 1 if failed or any(r["state"] != "done" for r in rows) else 0
+
+
+def _checked(path: Path) -> Path:
+    if not path.is_file():
+        raise CommandError(f"{path} is not a file")
+    return path.resolve()
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    if args.state_dir is not None:
+        args.state_dir.mkdir(parents=True, exist_ok=True)
+        return sqlite_url(args.state_dir)
+    if not args.email and args.config.exists():
+        return database_url(load_config(args.config))
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    (base / "watchd").mkdir(parents=True, exist_ok=True)
+    return sqlite_url(base / "watchd")
+
+
+def _policy(args: argparse.Namespace, project_id: int) -> FolderPolicy:
+    fields = {}
+    for pair in args.meta:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CommandError(f"--meta {pair!r} is not KEY=VALUE")
+        fields[key.strip()] = value
+    template = args.batch.replace("{", "{{").replace("}", "}}") if args.batch else DEFAULT_BATCH
+    return FolderPolicy(
+        name=f"upload:{project_id}",
+        root=Path("/"),
+        project_id=project_id,
+        batch_template=template,
+        batch_idle_seconds=0,
+        tags=tuple(args.tag),
+        fields=fields,
+    )
+
+
+def _job_for(db: Database, policy: FolderPolicy, path: Path) -> int:
+    """Return the job for this version of the file: resumed if known, else new."""
+    settled = SettledFile(policy.name, path, path.name, Fingerprint.of(path.stat()))
+    with db.transaction() as session:
+        job = known_version(session, settled)
+        if job is not None:
+            if job.state in (JobState.WAITING, JobState.FAILED):
+                job.state = JobState.QUEUED if job.asset_id is None else JobState.INGESTING
+                job.next_attempt_at = None
+            return job.id
+    rule = BatchRule(project_id=policy.project_id, template=policy.batch_template)
+    job = enqueue(db, settled, rule, datetime.now(UTC))
+    if job is None:
+        raise CommandError(f"{path} changed while it was being queued; try again")
+    return job.id
+
+
+def _transfer(args: argparse.Namespace) -> TransferPolicy:
+    try:
+        part_size = parse_size(args.part_size)
+    except ValueError as exc:
+        raise CommandError(f"--part-size: {exc}") from None
+    if not 1 <= args.parallel <= MAX_PARALLEL:
+        raise CommandError(f"--parallel must be between 1 and {MAX_PARALLEL}")
+    return TransferPolicy(part_size=part_size, parallel_parts=args.parallel)
+
+
+def _run_all(
+    db: Database,
+    client: FlowCaptureClient,
+    policy: FolderPolicy,
+    job_ids: list[int],
+    transfer: TransferPolicy,
+) -> bool:
+    """Upload, close the batch, finish; return True if something failed."""
+    stopping = threading.Event()
+    board = _ProgressBoard()
+    upload = UploadStep(db, client, lambda: transfer, board, Throttle(None, stopping).on_chunk)
+    runner = JobRunner(
+        db, upload, FinishStep(db, client), lambda: {policy.name: policy}, lambda: ONE_TRY
+    )
+    for job_id in job_ids:
+        if _state(db, job_id) in (JobState.QUEUED, JobState.UPLOADING):
+            runner.run(job_id)
+    closer = BatchCloser(db, client, lambda f: 0 if f == policy.name else None, lambda: ONE_TRY)
+    closer.run_once()
+    for job_id in job_ids:
+        if _state(db, job_id) in (JobState.INGESTING, JobState.WAITING):
+            _requeue(db, job_id)
+            runner.run(job_id)
+    return any(_state(db, job_id) != JobState.DONE for job_id in job_ids)
+
+
+def _state(db: Database, job_id: int) -> JobState:
+    with db.reading() as session:
+        return session.get_one(Job, job_id).state
+
+
+def _requeue(db: Database, job_id: int) -> None:
+    with db.transaction() as session:
+        job = session.get_one(Job, job_id)
+        if job.state == JobState.WAITING and job.asset_id is not None:
+            job.state, job.next_attempt_at = JobState.INGESTING, None
+
+
+def _report(db: Database, job_ids: list[int]) -> list[dict[str, object]]:
+    with db.reading() as session:
+        jobs = session.scalars(select(Job).where(Job.id.in_(job_ids)).order_by(Job.id))
+        return [
+            {
+                "file": job.path,
+                "job": job.id,
+                "state": job.state.value,
+                "asset_id": job.asset_id,
+                "uuid": job.uuid,
+                "batch": job.batch.name if job.batch else None,
+                "error": job.last_error,
+            }
+            for job in jobs
+        ]
+
+
+class _ProgressBoard(TransferBoard):
+    """The daemon's transfer board, drawing a progress bar per file on a terminal."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lines: dict[int, ProgressLine] = {}
+        self._totals: dict[int, int] = {}
+
+    def start(self, job_id: int, folder: str, filename: str, total: int, done: int) -> None:
+        super().start(job_id, folder, filename, total, done)
+        self._lines[job_id] = ProgressLine(filename)
+        self._totals[job_id] = total
+
+    def update(self, job_id: int, done: int) -> None:
+        super().update(job_id, done)
+        line = self._lines.get(job_id)
+        if line is not None:
+            line.update(done, self._totals[job_id])
+
+    def finish(self, job_id: int) -> None:
+        super().finish(job_id)
+        line = self._lines.pop(job_id, None)
+        if line is not None:
+            line.finish("sent")
