@@ -47,6 +47,9 @@ COMMAND_MODULES = (
 )
 
 
+SERVICE_COMMANDS = frozenset({"run", "demo", "emulator"})
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every command registered."""
     parser = argparse.ArgumentParser(
@@ -56,14 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"watchd {__version__}")
     parser.add_argument(
         "--log-level",
-        default="info",
         choices=["debug", "info", "warning", "error"],
-        help="log level for messages on stderr (default: info)",
+        help="log level for messages on stderr (default: info for run, demo and emulator, "
+        "warning for the other commands, whose output says what happened)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(subparsers)
     return parser
+
+
+def default_log_level(command: str) -> str:
+    """Services narrate at info; one-shot commands only show warnings besides their output."""
+    return "info" if command in SERVICE_COMMANDS else "warning"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    configure_logging(args.log_level)
+    configure_logging(args.log_level or default_log_level(args.command))
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

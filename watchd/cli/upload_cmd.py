@@ -84,6 +84,13 @@ def run(args: argparse.Namespace) -> int:
             db.close()
     if args.json:
         print_json(rows)
+    else:
+        for row in rows:
+            if row["state"] == "done":
+                print(
+                    f"{row['file']}: asset {row['asset_id']} (uuid {row['uuid']}) "
+                    f"in batch {row['batch']!r}"
+                )
     for row in rows:
         if row["state"] != "done":
             print(f"watchd upload: {row['file']}: {row['error'] or row['state']}", file=sys.stderr)

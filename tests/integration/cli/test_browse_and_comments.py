@@ -1,4 +1,5 @@
 from tests.integration.conftest import VIEWER_API_KEY
+from watchd.cli.main import main
 
 
 def test_productions_lists_only_what_the_user_sees(cli):
@@ -74,3 +75,27 @@ def test_a_viewer_cannot_tag(cli, uploaded, monkeypatch):
     monkeypatch.setenv("WATCHD_API_KEY", VIEWER_API_KEY)
     code, _, err = cli("tag", uploaded[1], "a=b", email="viewer@example.com")
     assert code == 1 and "HTTP 403" in err
+
+
+def test_credentials_come_from_the_daemons_config(emulator, tmp_path, capsys, monkeypatch):
+    key = tmp_path / "key"
+    key.write_text("demo-api-key\n")
+    key.chmod(0o600)
+    config = tmp_path / "watchd.yaml"
+    config.write_text(
+        f"flowcapture: {{url: '{emulator.api_url}', email: demo@example.com, "
+        f"api_key_file: {key}}}\nstate_dir: {tmp_path / 'state'}\n"
+    )
+    monkeypatch.setenv("WATCHD_CONFIG", str(config))
+    monkeypatch.delenv("WATCHD_API_KEY", raising=False)
+    assert main(["productions", "--config", str(config)]) == 0
+    assert "Demo Production" in capsys.readouterr().out
+    key.chmod(0o644)
+    assert main(["productions", "--config", str(config)]) == 1
+    assert "chmod 600" in capsys.readouterr().err
+
+
+def test_email_without_a_key_is_a_clear_error(emulator, capsys, monkeypatch):
+    monkeypatch.delenv("WATCHD_API_KEY", raising=False)
+    assert main(["productions", "--email", "demo@example.com", "--url", emulator.api_url]) == 1
+    assert "WATCHD_API_KEY" in capsys.readouterr().err
