@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from watchd.cli.config_path import add_config_argument
 from watchd.config import ConfigError, load_config
 from watchd.config.secrets import ApiKeyError, read_api_key
@@ -61,6 +63,12 @@ def reports_failures(command: Command) -> Command:
             print(f"watchd {name}: the configuration has problems:\n{exc}", file=sys.stderr)
         except OSError as exc:
             print(f"watchd {name}: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        except SQLAlchemyError as exc:
+            first = str(exc).splitlines()[0]
+            print(
+                f"watchd {name}: the state database failed ({first}); try --state-dir",
+                file=sys.stderr,
+            )
         return EXIT_FAILED
 
     return run
