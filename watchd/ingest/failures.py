@@ -13,6 +13,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from watchd.flowcapture.backoff import backoff_seconds
 from watchd.flowcapture.errors import (
     AuthenticationError,
@@ -68,6 +70,8 @@ def judge(error: BaseException, *, ingesting: bool = False) -> Verdict:
         return Verdict(True, f"asset not ready yet ({error})")
     if isinstance(error, FlowCaptureError):
         return Verdict(error.retryable, redact(str(error))[:MAX_ERROR_CHARS])
+    if isinstance(error, SQLAlchemyError):  # a full disk, a locked or broken database
+        return Verdict(True, f"database error: {str(error).splitlines()[0]}")
     if isinstance(error, EOFError):
         return Verdict(True, f"the file was shorter than planned: {error}")
     if isinstance(error, PermissionError):
