@@ -19,13 +19,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from watchd import __version__
 from watchd.config import Config, load_config
 from watchd.config.secrets import read_api_key
 from watchd.daemon.folders import FolderSet
-from watchd.daemon.health import HealthBoard, disk_problem, status_line
+from watchd.daemon.health import HealthBoard, counted_jobs, refresh_health, status_line
 from watchd.daemon.metrics import MetricsServer, daemon_metrics, render
 from watchd.daemon.notify import SystemdNotifier
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, DaemonLock, write_status
@@ -42,7 +40,7 @@ from watchd.ingest.progress import TransferBoard
 from watchd.ingest.upload_step import UploadStep
 from watchd.store.database import Database, sqlite_url
 from watchd.store.migrate import upgrade
-from watchd.store.queries import job_counts, totals
+from watchd.store.queries import totals
 
 log = logging.getLogger(__name__)
 
@@ -259,8 +257,8 @@ class Daemon:
     def write_status(self, stopped: bool = False) -> None:
         """Refresh health, status.json and systemd's STATUS= line."""
         folders = self.folders.status()
-        self._check_health(folders)
-        counts = self._job_counts()
+        refresh_health(self.health, folders, self.client.auth_error, self.config.state_dir)
+        counts = counted_jobs(self.db, self.health)
         self.summary = status_line(len(folders), counts, self.health.problems())
         status: dict[str, Any] = {
             "pid": os.getpid(),
@@ -282,25 +280,3 @@ class Daemon:
             self.health.set("state", None)
             self._status_written = time.monotonic()
         self.notifier.status(self.summary)
-
-    def _check_health(self, folders: list[dict[str, Any]]) -> None:
-        self.health.replace_prefix(
-            "folder ",
-            {
-                f"folder {f['name']}": f"{f['health']}: {f['message']}"
-                for f in folders
-                if f["health"] != "ok"
-            },
-        )
-        self.health.set("authentication", self.client.auth_error)
-        self.health.set("disk", disk_problem(self.config.state_dir))
-
-    def _job_counts(self) -> dict[str, int]:
-        try:
-            with self.db.reading() as session:
-                counts = job_counts(session)
-        except SQLAlchemyError as exc:
-            self.health.set("database", f"{type(exc).__name__}: {exc}".splitlines()[0])
-            return {}
-        self.health.set("database", None)
-        return counts

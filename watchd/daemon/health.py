@@ -12,6 +12,12 @@ import logging
 import shutil
 import threading
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from watchd.store.database import Database
+from watchd.store.queries import job_counts
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,37 @@ class HealthBoard:
     def problems(self) -> dict[str, str]:
         with self._lock:
             return dict(self._problems)
+
+
+def refresh_health(
+    board: HealthBoard,
+    folders: list[dict[str, Any]],
+    auth_error: str | None,
+    state_dir: Path,
+) -> None:
+    """Bring the board up to date with the folders, the API login and the disk."""
+    board.replace_prefix(
+        "folder ",
+        {
+            f"folder {f['name']}": f"{f['health']}: {f['message']}"
+            for f in folders
+            if f["health"] != "ok"
+        },
+    )
+    board.set("authentication", auth_error)
+    board.set("disk", disk_problem(state_dir))
+
+
+def counted_jobs(db: Database, board: HealthBoard) -> dict[str, int]:
+    """Return the jobs per state; a database failure becomes the "database" problem."""
+    try:
+        with db.reading() as session:
+            counts = job_counts(session)
+    except SQLAlchemyError as exc:
+        board.set("database", f"{type(exc).__name__}: {exc}".splitlines()[0])
+        return {}
+    board.set("database", None)
+    return counts
 
 
 def disk_problem(state_dir: Path) -> str | None:
