@@ -138,12 +138,30 @@ def iter_body(response: requests.Response) -> Iterator[bytes]:
 
 
 def transport_error(what: str, exc: BaseException) -> TransportError:
-    """Return a TransportError describing ``exc`` without the URL's secrets."""
+    """Return a TransportError describing ``exc`` briefly and without the URL's secrets."""
     kind = type(exc).__name__
-    detail = redact(str(exc))
     if isinstance(exc, requests.Timeout):
         return TransportError(f"{what}: timed out ({kind})")
-    return TransportError(f"{what}: {kind}: {detail}")
+    cause = _root_os_error(exc)
+    if cause is not None:
+        return TransportError(f"{what}: {kind}: {cause}")
+    return TransportError(f"{what}: {kind}: {redact(str(exc))}")
+
+
+_OS_ERROR_TEXT_RE = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
+
+
+def _root_os_error(exc: BaseException) -> str | None:
+    """Return the operating system's words for what failed (e.g. 'Connection refused')."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror
+        current = current.__cause__ or current.__context__
+    match = _OS_ERROR_TEXT_RE.search(str(exc))
+    return match.group(1).strip() if match else None
 
 
 _S3_CODE_RE = re.compile(r"<Code>([^<]*)</Code>")
