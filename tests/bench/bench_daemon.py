@@ -22,6 +22,7 @@ from pathlib import Path
 from tests.bench.bench_emulator_put import start_emulator
 
 MIB = 1024 * 1024
+PARALLEL_FILES = os.environ.get("BENCH_FILES_PARALLEL", "4")  # transfer.parallel_files
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -50,7 +51,7 @@ def write_config(root: Path, api: str) -> Path:
         f"""flowcapture: {{url: "{api}", email: demo@example.com, api_key_file: key}}
 state_dir: state
 log: {{file: daemon.log, level: warning}}
-transfer: {{part_size: 16MiB, parallel_files: {os.environ.get("BENCH_FILES_PARALLEL", "4")}, parallel_parts: 4}}
+transfer: {{part_size: 16MiB, parallel_files: {PARALLEL_FILES}, parallel_parts: 4}}
 folders:
   - {{name: bench, path: drop, project: "Demo Production/Dailies", settle: 1s,
       batch: {{name: "{{folder}}", idle: 2s}}}}

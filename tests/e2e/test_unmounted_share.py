@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -56,3 +58,28 @@ def test_an_unmounted_share_pauses_its_uploads_and_they_resume_when_it_returns(s
         assert site.snapshot()["requests"]["/upload/asset/init"] == 2, "nothing uploaded twice"
     finally:
         unmount(drop)
+
+
+def test_an_archive_the_service_cannot_write_is_reported_with_the_fix(site, tmp_path):
+    backing = tmp_path / "archive-backing"
+    backing.mkdir()
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    site.add_folder(after_upload={"move_to": str(archive)})
+    mount_bind(backing, archive)
+    subprocess.run(["mount", "-o", "remount,ro,bind", str(archive)], check=True)
+    try:
+        site.start()
+        wait_until(lambda: "health problem: folder dailies: read-only" in site.log(), 20)
+        status = subprocess.run(
+            [sys.executable, "-m", "watchd", "status", "--config", str(site.config_path), "--json"],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        assert status.returncode == 1
+        message = json.loads(status.stdout)["folders"][0]["message"]
+        assert str(archive) in message and "ReadWritePaths" in message
+    finally:
+        site.kill()
+        unmount(archive)

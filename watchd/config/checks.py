@@ -52,6 +52,35 @@ def folder_unusable(path: Path, *, write: bool = False) -> str | None:
     return None
 
 
+SYSTEMD_WRITE_HINT = (
+    "under systemd the disk is read-only for watchd except ReadWritePaths: "
+    "sudo systemctl edit watchd, add [Service] ReadWritePaths={paths}, then restart"
+)
+
+
+def write_access_problem(folder: FolderConfig) -> str | None:
+    """Return why the post-upload action cannot delete or move files, or None if it can.
+
+    Only matters for ``delete`` and ``move_to``; the message says how to fix it
+    under the hardened systemd unit.
+    """
+    if folder.after_upload.action == "keep" or not folder.path.is_dir():
+        return None
+    needed = [folder.path] + ([folder.archive] if folder.archive is not None else [])
+    blocked = [p for p in needed if not os.access(_nearest_existing_or_self(p), os.W_OK)]
+    if not blocked:
+        return None
+    listed = " ".join(str(p) for p in needed)
+    return (
+        f"cannot {folder.after_upload} here: no write access to "
+        f"{', '.join(map(str, blocked))}; {SYSTEMD_WRITE_HINT.format(paths=listed)}"
+    )
+
+
+def _nearest_existing_or_self(path: Path) -> Path:
+    return path if path.exists() else _nearest_existing(path)
+
+
 def check_state_dir(config: Config) -> list[Problem]:
     """Return problems with the state directory (unless a database URL replaces it)."""
     if config.database is not None:

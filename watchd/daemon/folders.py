@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from watchd.config import FolderConfig
+from watchd.config.checks import write_access_problem
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import FlowCaptureError
 from watchd.ingest.policy import DELETE, FolderPolicy
@@ -78,6 +79,7 @@ class FolderSet:
         self._watches: dict[str, FolderWatch] = {}
         self._policies: dict[str, FolderPolicy] = {}
         self._unresolved: dict[str, str] = {}  # folder -> why its project is not known
+        self._read_only: dict[str, str] = {}  # folder -> why its post-upload action cannot run
 
     # --- configuration ----------------------------------------------------------------
 
@@ -94,6 +96,12 @@ class FolderSet:
         with self._lock:
             self._configs[folder.name] = folder
         self._resolve(folder)
+        problem = write_access_problem(folder)
+        with self._lock:
+            if problem:
+                self._read_only[folder.name] = problem
+            else:
+                self._read_only.pop(folder.name, None)
         watch = FolderWatch(watch_settings(folder), self._on_settled, self._is_known)
         with self._lock:
             self._watches[folder.name] = watch
@@ -111,6 +119,7 @@ class FolderSet:
             self._configs.pop(name, None)
             self._policies.pop(name, None)
             self._unresolved.pop(name, None)
+            self._read_only.pop(name, None)
         if watch is not None:
             watch.stop()
         log.info("stopped watching: folder=%s", name)
@@ -226,12 +235,15 @@ class FolderSet:
         with self._lock:
             items = [(n, self._configs[n], self._watches.get(n)) for n in self._configs]
             unresolved = dict(self._unresolved)
+            read_only = dict(self._read_only)
             policies = dict(self._policies)
         for name, folder, watch in items:
             health = watch.status.health.value if watch else "stopped"
             message = watch.status.message if watch else ""
             if name in unresolved:
                 health, message = "project-unresolved", unresolved[name]
+            elif health == "ok" and name in read_only:
+                health, message = "read-only", read_only[name]
             rows.append(
                 {
                     "name": name,
