@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -42,4 +43,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"watchd: cannot start: {exc}", file=sys.stderr)
         return 1
     daemon.run()
-    return 0
+    # Everything is committed and closed. A worker still waiting on an HTTP
+    # answer (up to the read timeout) must not hold the exit back: the next
+    # start repeats that call, which is safe for every call made here.
+    logging.shutdown()
+    os._exit(0)
