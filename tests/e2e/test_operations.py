@@ -152,6 +152,10 @@ def test_a_permanent_failure_is_reported_and_retry_sends_it_again(site):
     assert result.returncode == 0, result.stderr
     assert "retrying 1 job(s): 1" in result.stdout
     wait_until(lambda: site.all_done(1), 40, "the retried job done")
+    wait_until(site.visible_assets, 10, "the retried file ingested")
+    (job,) = site.jobs()
+    (call,) = site.snapshot()["complete_upload_calls"]
+    assert call["keys"] == [job["key"]]  # its first batch closed empty; it went in a new one
     assert watchd("retry", "--config", str(site.config_path), "1").returncode == 1
 
 

@@ -96,6 +96,14 @@ class JobRunner:
             self._fail(job, exc)
 
     def _upload(self, job: Job, folder: FolderPolicy) -> None:
+        if job.batch is None or job.batch.state != BatchState.OPEN:
+            # Its batch closed while it waited (an operator retry): join an open one now,
+            # so complete and /complete/upload name the same batch. While this job
+            # uploads it holds its batch open.
+            with self.db.transaction() as session:
+                row = session.get_one(Job, job.id)
+                row.batch = join_batch(session, _settled(row), _rule(folder), datetime.now(UTC))
+            job = self.load(job.id)
         asset_id = self.upload.run(job)
         now = datetime.now(UTC)
         with self.db.transaction() as session:
@@ -105,9 +113,6 @@ class JobRunner:
             row.asset_id, row.state = asset_id, JobState.UPLOADED
             row.uploaded_at = row.updated_at = now
             row.last_error = None
-            if row.batch is None or row.batch.state != BatchState.OPEN:
-                # Its batch closed meanwhile (an operator retry): start a new one.
-                row.batch = join_batch(session, _settled(row), _rule(folder), now)
 
     def _finish(self, job: Job, folder: FolderPolicy) -> None:
         archived = self.finish.run(job, folder)
