@@ -23,6 +23,7 @@ from watchd.cli import (
     jobs_cmd,
     retry_cmd,
     run_cmd,
+    sample_cmd,
     status_cmd,
     upload_cmd,
 )
@@ -37,6 +38,7 @@ COMMAND_MODULES = (
     retry_cmd,
     batches_cmd,
     check_config_cmd,
+    sample_cmd,
     db_cmd,
     browse_cmd,
     comments_cmd,

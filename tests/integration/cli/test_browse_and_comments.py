@@ -1,5 +1,6 @@
 from tests.integration.conftest import VIEWER_API_KEY
 from watchd.cli.main import main
+from watchd.config import load_config
 
 
 def test_productions_lists_only_what_the_user_sees(cli):
@@ -99,3 +100,15 @@ def test_email_without_a_key_is_a_clear_error(emulator, capsys, monkeypatch):
     monkeypatch.delenv("WATCHD_API_KEY", raising=False)
     assert main(["productions", "--email", "demo@example.com", "--url", emulator.api_url]) == 1
     assert "WATCHD_API_KEY" in capsys.readouterr().err
+
+
+def test_the_printed_samples_load_as_a_valid_config(tmp_path, capsys):
+    assert main(["sample-config"]) == 0
+    main_text = capsys.readouterr().out
+    assert main(["sample-config", "--folder"]) == 0
+    folder_text = capsys.readouterr().out
+    (tmp_path / "folders.d").mkdir()
+    (tmp_path / "folders.d" / "dailies.yaml").write_text(folder_text)
+    (tmp_path / "watchd.yaml").write_text(main_text)  # folders_dir: folders.d, beside it
+    config = load_config(tmp_path / "watchd.yaml")
+    assert [f.name for f in config.folders] == ["dailies"]
