@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,8 @@ from watchd.config import Config
 from watchd.daemon.app import database_url
 from watchd.daemon.runtime_files import daemon_pid
 from watchd.store.database import DATABASE_FILENAME, Database
+
+T = TypeVar("T")
 
 
 class NoDatabase(Exception):
@@ -48,6 +50,21 @@ def note_daemon(config: Config, action: str) -> None:
         print(f"note: watchd is not running; {action} when it starts", file=sys.stderr)
 
 
+def _in_database(
+    args: argparse.Namespace, command: str, work: Callable[[Session], T], *, write: bool
+) -> tuple[Config, T] | int:
+    """Run ``work`` in one session of the configured database; an exit code if it cannot."""
+    config = load_or_report(args.config)
+    if config is None:
+        return 2
+    try:
+        with open_database(config) as db, db.transaction() if write else db.reading() as session:
+            return config, work(session)
+    except NoDatabase as exc:
+        print(f"watchd {command}: {exc}", file=sys.stderr)
+        return 1
+
+
 def run_listing(
     args: argparse.Namespace,
     command: str,
@@ -55,15 +72,10 @@ def run_listing(
     render: Callable[[list[dict[str, Any]]], str],
 ) -> int:
     """Run a read-only listing command: rows as JSON (--json) or rendered text."""
-    config = load_or_report(args.config)
-    if config is None:
-        return 2
-    try:
-        with open_database(config) as db, db.reading() as session:
-            rows = query(session)
-    except NoDatabase as exc:
-        print(f"watchd {command}: {exc}", file=sys.stderr)
-        return 1
+    outcome = _in_database(args, command, query, write=False)
+    if isinstance(outcome, int):
+        return outcome
+    config, rows = outcome
     print(json.dumps(rows, indent=2) if args.json else render(rows))
     if daemon_pid(config.state_dir) is None:
         print("note: watchd is not running; this is the state it left", file=sys.stderr)
@@ -86,15 +98,10 @@ def run_job_change(
     ``verb`` starts the text line, ``later`` says what happens to the changed
     ones when no daemon is running.
     """
-    config = load_or_report(args.config)
-    if config is None:
-        return 2
-    try:
-        with open_database(config) as db, db.transaction() as session:
-            changed = change(session)
-    except NoDatabase as exc:
-        print(f"watchd {command}: {exc}", file=sys.stderr)
-        return 1
+    outcome = _in_database(args, command, change, write=True)
+    if isinstance(outcome, int):
+        return outcome
+    config, changed = outcome
     left = sorted(set(args.jobs) - set(changed))
     if args.json:
         print(json.dumps({done: changed, refused: left}))

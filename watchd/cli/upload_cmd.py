@@ -140,7 +140,7 @@ def _job_for(db: Database, policy: FolderPolicy, path: Path) -> int:
         job = known_version(session, settled)
         if job is not None:
             if job.state in (JobState.WAITING, JobState.FAILED):
-                job.state = JobState.QUEUED if job.asset_id is None else JobState.INGESTING
+                job.state = job.resume_state
                 job.next_attempt_at = None
             return job.id
     rule = BatchRule(project_id=policy.project_id, template=policy.batch_template)

@@ -33,7 +33,7 @@ def requeue_due(db: Database, now: datetime | None = None) -> int:
         result = session.execute(
             update(Job)
             .where(Job.state == JobState.WAITING, Job.next_attempt_at <= now)
-            .values(
+            .values(  # Job.resume_state, as SQL
                 state=case(
                     (Job.asset_id.is_(None), JobState.QUEUED.value),
                     else_=JobState.INGESTING.value,

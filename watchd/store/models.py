@@ -151,6 +151,12 @@ class Job(Base):
     archived_to: Mapped[str | None] = mapped_column(Text)  # where the post-upload move put it
 
     batch: Mapped[Batch | None] = relationship(back_populates="jobs")
+
+    @property
+    def resume_state(self) -> JobState:
+        """The state a job goes back to when it is put in line again (retry, requeue)."""
+        return JobState.QUEUED if self.asset_id is None else JobState.INGESTING
+
     parts: Mapped[list[Part]] = relationship(
         back_populates="job", cascade="all, delete-orphan", order_by="Part.number"
     )

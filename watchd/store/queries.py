@@ -57,7 +57,7 @@ def retry_failed(session: Session, job_ids: list[int] | None) -> list[int]:
         query = query.where(Job.id.in_(job_ids))
     retried = []
     for job in session.scalars(query):
-        job.state = JobState.QUEUED if job.asset_id is None else JobState.INGESTING
+        job.state = job.resume_state
         job.attempts = 0
         job.next_attempt_at = None
         job.finished_at = None
