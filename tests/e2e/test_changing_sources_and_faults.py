@@ -62,7 +62,7 @@ def test_every_file_lands_once_through_5xx_resets_token_expiry_url_expiry_and_42
                 {"endpoint": "s3:PUT", "status": 500, "rate": 0.1},
                 {"endpoint": "/upload/asset/part", "status": 503, "rate": 0.15},
                 {"endpoint": "/upload/asset/*", "status": 429, "retry_after": 1, "rate": 0.1},
-                {"endpoint": "/complete/upload", "status": 502, "count": 2},
+                {"endpoint": "/complete/upload", "status": 503, "count": 2},
                 {"endpoint": "/update/asset", "status": 500, "count": 1},
             ],
         }

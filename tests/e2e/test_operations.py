@@ -39,7 +39,7 @@ def test_sigterm_mid_upload_stops_quickly_and_a_restart_resumes_without_resendin
     started = time.monotonic()
     assert site.stop(timeout=15) == 0
     assert time.monotonic() - started < 10
-    assert "stopping: workers" in site.log()
+    assert "stopping: watchers, scheduler and workers" in site.log()
     (job,) = site.jobs()
     assert job["state"] == "uploading"
 

@@ -12,8 +12,7 @@ import sys
 from sqlalchemy.exc import SQLAlchemyError
 
 from watchd.cli.config_path import add_config_argument, load_or_report
-from watchd.daemon.app import database_url
-from watchd.store.database import Database
+from watchd.store.database import Database, database_url
 from watchd.store.migrate import SchemaError, current_revision, head_revision, upgrade
 
 
@@ -35,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if config.database is None:
         config.state_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(database_url(config))
+    db = Database(database_url(config.database, config.state_dir))
     try:
         if args.db_action == "upgrade":
             revision = upgrade(db.engine)

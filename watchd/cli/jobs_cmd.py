@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from watchd.base.clock import SYSTEM_CLOCK
 from watchd.cli.config_path import add_config_argument
-from watchd.cli.store_access import run_job_change, run_listing
+from watchd.cli.store_access import in_database, note_daemon, run_listing
 from watchd.store.models import JobState
-from watchd.store.queries import cancel_jobs, list_jobs
+from watchd.store.operator_actions import Cancelled, CancelOutcome, cancel_job
+from watchd.store.queries import list_jobs
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,8 +30,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     cancel = subparsers.add_parser(
         "cancel",
         help="cancel files that are not finished (the source file is left alone)",
-        description="Cancel jobs that are not finished: the daemon stops sending them and "
-        "aborts their multipart uploads. Source files are not touched.",
+        description="Cancel jobs that are not finished: the daemon stops sending them within "
+        "a second and aborts their multipart uploads; the file is not queued again until it "
+        "changes or `watchd retry` is run. A file already uploaded cannot be taken back: it "
+        "is still closed into its batch, but its source is neither moved nor deleted.",
     )
     add_config_argument(cancel)
     cancel.add_argument("jobs", nargs="+", type=int, metavar="JOB")
@@ -58,12 +65,42 @@ def render_jobs(rows: list[dict[str, Any]]) -> str:
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    return run_job_change(
-        args,
-        "cancel",
-        lambda session: cancel_jobs(session, list(args.jobs)),
-        done="cancelled",
-        refused="already_finished_or_unknown",
-        verb="cancelled",
-        later="their uploads are aborted",
-    )
+    def cancel(session: Session) -> list[Cancelled]:
+        now = SYSTEM_CLOCK.now()
+        return [cancel_job(session, job_id, now) for job_id in dict.fromkeys(args.jobs)]
+
+    outcome = in_database(args, "cancel", cancel, write=True)
+    if isinstance(outcome, int):
+        return outcome
+    config, results = outcome
+    by_outcome: dict[str, list[int]] = {o.value: [] for o in CancelOutcome}
+    for result in results:
+        by_outcome[result.outcome.value].append(result.job)
+    if args.json:
+        print(json.dumps(by_outcome))
+    else:
+        print(_cancel_text(results))
+    if by_outcome["cancelled"] or by_outcome["source_kept"]:
+        note_daemon(config, "their uploads are aborted")
+    refused = (CancelOutcome.FINISHED, CancelOutcome.UNKNOWN, CancelOutcome.TOO_LATE)
+    return 1 if any(r.outcome in refused for r in results) else 0
+
+
+def _cancel_text(results: list[Cancelled]) -> str:
+    cancelled = [r.job for r in results if r.outcome == CancelOutcome.CANCELLED]
+    lines = [f"cancelled {len(cancelled)} job(s): {' '.join(map(str, cancelled)) or '-'}"]
+    for r in results:
+        if r.outcome == CancelOutcome.SOURCE_KEPT:
+            asset = f"asset {r.asset_id}" if r.asset_id is not None else "its asset"
+            lines.append(
+                f"job {r.job}: already uploaded to Flow Capture ({asset}), which a cancel "
+                f"cannot undo: it is still closed into its batch {r.batch!r}, but its source "
+                "will not be moved or deleted"
+            )
+        elif r.outcome == CancelOutcome.TOO_LATE:
+            lines.append(f"job {r.job}: too late, its source is already being moved or deleted")
+        elif r.outcome == CancelOutcome.FINISHED:
+            lines.append(f"job {r.job}: already {r.state}, nothing to cancel")
+        elif r.outcome == CancelOutcome.UNKNOWN:
+            lines.append(f"job {r.job}: no such job")
+    return "\n".join(lines)

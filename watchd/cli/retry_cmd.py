@@ -1,20 +1,25 @@
-"""`watchd retry`: give failed files another set of attempts (the daemon picks them up)."""
+"""`watchd retry`: give failed or cancelled files another set of attempts."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
+from sqlalchemy.orm import Session
+
+from watchd.base.clock import SYSTEM_CLOCK
 from watchd.cli.config_path import add_config_argument
-from watchd.cli.store_access import run_job_change
-from watchd.store.queries import retry_failed
+from watchd.cli.store_access import in_database, note_daemon
+from watchd.store.operator_actions import Retried, retry_jobs
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "retry",
-        help="retry failed files (by job id, or all with --failed)",
-        description="Put failed jobs back in the queue with fresh attempts. Works while the "
+        help="retry failed or cancelled files (by job id, or every failed one with --failed)",
+        description="Put failed or cancelled jobs back in the queue with fresh attempts (a "
+        "cancelled file is not queued again on its own until it changes). Works while the "
         "daemon runs; it picks them up within a second.",
     )
     add_config_argument(parser)
@@ -29,12 +34,20 @@ def run(args: argparse.Namespace) -> int:
         print("watchd retry: give job ids or --failed (not both)", file=sys.stderr)
         return 2
     jobs = None if args.failed else list(args.jobs)
-    return run_job_change(
-        args,
-        "retry",
-        lambda session: retry_failed(session, jobs),
-        done="retried",
-        refused="not_failed",
-        verb="retrying",
-        later="they are retried",
-    )
+
+    def retry(session: Session) -> Retried:
+        return retry_jobs(session, jobs, SYSTEM_CLOCK.now())
+
+    outcome = in_database(args, "retry", retry, write=True)
+    if isinstance(outcome, int):
+        return outcome
+    config, result = outcome
+    if args.json:
+        print(json.dumps({"retried": result.retried, "refused": result.refused}))
+    else:
+        print(f"retrying {len(result.retried)} job(s): {' '.join(map(str, result.retried)) or '-'}")
+        for job_id, reason in sorted(result.refused.items()):
+            print(f"job {job_id}: not retried: {reason}", file=sys.stderr)
+    if result.retried:
+        note_daemon(config, "they are retried")
+    return 1 if result.refused else 0

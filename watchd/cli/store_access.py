@@ -18,9 +18,8 @@ from sqlalchemy.orm import Session
 
 from watchd.cli.config_path import load_or_report
 from watchd.config import Config
-from watchd.daemon.app import database_url
 from watchd.daemon.runtime_files import daemon_pid
-from watchd.store.database import DATABASE_FILENAME, Database
+from watchd.store.database import DATABASE_FILENAME, Database, database_url
 
 T = TypeVar("T")
 
@@ -37,7 +36,7 @@ def open_database(config: Config) -> Iterator[Database]:
             f"no database in {config.state_dir} yet: "
             "has `watchd run` been started with this config?"
         )
-    db = Database(database_url(config))
+    db = Database(database_url(config.database, config.state_dir))
     try:
         yield db
     finally:
@@ -50,7 +49,7 @@ def note_daemon(config: Config, action: str) -> None:
         print(f"note: watchd is not running; {action} when it starts", file=sys.stderr)
 
 
-def _in_database(
+def in_database(
     args: argparse.Namespace, command: str, work: Callable[[Session], T], *, write: bool
 ) -> tuple[Config, T] | int:
     """Run ``work`` in one session of the configured database; an exit code if it cannot."""
@@ -72,7 +71,7 @@ def run_listing(
     render: Callable[[list[dict[str, Any]]], str],
 ) -> int:
     """Run a read-only listing command: rows as JSON (--json) or rendered text."""
-    outcome = _in_database(args, command, query, write=False)
+    outcome = in_database(args, command, query, write=False)
     if isinstance(outcome, int):
         return outcome
     config, rows = outcome
@@ -80,35 +79,3 @@ def run_listing(
     if daemon_pid(config.state_dir) is None:
         print("note: watchd is not running; this is the state it left", file=sys.stderr)
     return 0
-
-
-def run_job_change(
-    args: argparse.Namespace,
-    command: str,
-    change: Callable[[Session], list[int]],
-    *,
-    done: str,
-    refused: str,
-    verb: str,
-    later: str,
-) -> int:
-    """Run a command that changes jobs (retry, cancel) and report which changed.
-
-    ``done``/``refused`` are the JSON keys of the changed and left-alone ids,
-    ``verb`` starts the text line, ``later`` says what happens to the changed
-    ones when no daemon is running.
-    """
-    outcome = _in_database(args, command, change, write=True)
-    if isinstance(outcome, int):
-        return outcome
-    config, changed = outcome
-    left = sorted(set(args.jobs) - set(changed))
-    if args.json:
-        print(json.dumps({done: changed, refused: left}))
-    else:
-        print(f"{verb} {len(changed)} job(s): {' '.join(map(str, changed)) or '-'}")
-        if left:
-            print(f"{refused.replace('_', ' ')}: {' '.join(map(str, left))}", file=sys.stderr)
-    if changed:
-        note_daemon(config, later)
-    return 1 if left else 0

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
-import threading
-from datetime import UTC, datetime
+import time
 from pathlib import Path
 
 from sqlalchemy import select
 
+from watchd.base.clock import SYSTEM_CLOCK
+from watchd.base.fileversion import Fingerprint, SettledFile
+from watchd.base.stop import StopToken
 from watchd.cli.api_access import (
     CommandError,
     add_api_arguments,
@@ -28,25 +31,27 @@ from watchd.cli.api_access import (
 from watchd.cli.progress import ProgressLine
 from watchd.config import load_config
 from watchd.config.units import parse_size
-from watchd.daemon.app import database_url
 from watchd.flowcapture.client import FlowCaptureClient
-from watchd.ingest.bandwidth import Throttle
-from watchd.ingest.batches import BatchCloser
 from watchd.ingest.failures import RetryPolicy
-from watchd.ingest.finish_step import FinishStep
-from watchd.ingest.jobs import JobRunner
+from watchd.ingest.pipeline import Pipeline, PipelineSources, build_pipeline
 from watchd.ingest.policy import FolderPolicy, TransferPolicy
 from watchd.ingest.progress import TransferBoard
 from watchd.ingest.queueing import BatchRule, enqueue, known_version
-from watchd.ingest.upload_step import UploadStep
-from watchd.store.database import Database, sqlite_url
+from watchd.store.database import Database, database_url, sqlite_url
 from watchd.store.migrate import upgrade
 from watchd.store.models import Job, JobState
-from watchd.watch.stability import Fingerprint, SettledFile
+from watchd.store.transitions import RESUME, move_jobs
 
 MAX_PARALLEL = 64  # parts in flight, as the daemon's config allows
-ONE_TRY = RetryPolicy(max_attempts=1_000_000, backoff_initial_seconds=0, backoff_max_seconds=0)
+# A failed file stays resumable: it is never marked failed for good, and the user
+# runs the same command again to go on from its committed parts.
+KEEP_RESUMABLE = RetryPolicy(
+    max_attempts=1_000_000, backoff_initial_seconds=0, backoff_max_seconds=0
+)
 DEFAULT_BATCH = "watchd upload {date:%Y-%m-%d}"
+PROCESSING_PATIENCE_SECONDS = 120.0  # wait for an upload presumed complete to be listed
+PROCESSING_POLL_SECONDS = 2.0
+RESUMABLE_STATES = (JobState.WAITING, JobState.FAILED, JobState.CANCELLED)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,17 +76,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 @reports_failures
 def run(args: argparse.Namespace) -> int:
     files = [_checked(path) for path in args.files]
-    with make_client(args) as client:
-        project_id = resolve_folder(client, args.folder)
-        db = Database(_database_url(args))
-        try:
-            upgrade(db.engine)
-            policy = _policy(args, project_id)
-            job_ids = [_job_for(db, policy, path) for path in files]
-            failed = _run_all(db, client, policy, job_ids, _transfer(args))
-            rows = _report(db, job_ids)
-        finally:
-            db.close()
+    stop = StopToken()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.stop("interrupted"))
+    try:
+        with make_client(args) as client:
+            project_id = resolve_folder(client, args.folder)
+            db = Database(_database_url(args))
+            try:
+                upgrade(db.engine)
+                policy = _policy(args, project_id)
+                job_ids = [_job_for(db, policy, path) for path in files]
+                _run_all(db, client, policy, job_ids, _transfer(args), stop)
+                rows = _report(db, job_ids)
+            finally:
+                db.close()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if stop.stopped:
+        print("watchd upload: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
     if args.json:
         print_json(rows)
     else:
@@ -94,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         if row["state"] != "done":
             print(f"watchd upload: {row['file']}: {row['error'] or row['state']}", file=sys.stderr)
-    return 1 if failed or any(r["state"] != "done" for r in rows) else 0
+    return 1 if any(r["state"] != "done" for r in rows) else 0
 
 
 def _checked(path: Path) -> Path:
@@ -108,7 +121,8 @@ def _database_url(args: argparse.Namespace) -> str:
         args.state_dir.mkdir(parents=True, exist_ok=True)
         return sqlite_url(args.state_dir)
     if not args.email and args.config.exists():
-        return database_url(load_config(args.config))
+        config = load_config(args.config)
+        return database_url(config.database, config.state_dir)
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     (base / "watchd").mkdir(parents=True, exist_ok=True)
     return sqlite_url(base / "watchd")
@@ -139,15 +153,21 @@ def _job_for(db: Database, policy: FolderPolicy, path: Path) -> int:
     with db.transaction() as session:
         job = known_version(session, settled)
         if job is not None:
-            if job.state in (JobState.WAITING, JobState.FAILED):
-                job.state = job.resume_state
-                job.next_attempt_at = None
+            move_jobs(
+                session,
+                RESUME,
+                allowed=RESUMABLE_STATES,
+                now=SYSTEM_CLOCK.now(),
+                where=Job.id == job.id,
+                attempts=0,
+                operator_cancelled_at=None,
+            )
             return job.id
     rule = BatchRule(project_id=policy.project_id, template=policy.batch_template)
-    job = enqueue(db, settled, rule, datetime.now(UTC))
-    if job is None:
+    new = enqueue(db, settled, rule, SYSTEM_CLOCK.now())
+    if new is None:
         raise CommandError(f"{path} changed while it was being queued; try again")
-    return job.id
+    return new.id
 
 
 def _transfer(args: argparse.Namespace) -> TransferPolicy:
@@ -166,36 +186,45 @@ def _run_all(
     policy: FolderPolicy,
     job_ids: list[int],
     transfer: TransferPolicy,
-) -> bool:
-    """Upload, close the batch, finish; return True if something failed."""
-    stopping = threading.Event()
-    board = _ProgressBoard()
-    upload = UploadStep(db, client, lambda: transfer, board, Throttle(None, stopping).on_chunk)
-    runner = JobRunner(
-        db, upload, FinishStep(db, client), lambda: {policy.name: policy}, lambda: ONE_TRY
+    stop: StopToken,
+) -> None:
+    """Upload, close the batch, finish, through the daemon's own pipeline."""
+    sources = PipelineSources(
+        lambda: {policy.name: policy}, lambda: transfer, lambda: KEEP_RESUMABLE
     )
+    pipeline = build_pipeline(db, client, sources, stop, board=_ProgressBoard())
     for job_id in job_ids:
-        if _state(db, job_id) in (JobState.QUEUED, JobState.UPLOADING):
-            runner.run(job_id)
-    closer = BatchCloser(db, client, lambda f: 0 if f == policy.name else None, lambda: ONE_TRY)
-    closer.run_once()
-    for job_id in job_ids:
-        if _state(db, job_id) in (JobState.INGESTING, JobState.WAITING):
-            _requeue(db, job_id)
-            runner.run(job_id)
-    return any(_state(db, job_id) != JobState.DONE for job_id in job_ids)
+        if not stop.stopped and _state(db, job_id) in (JobState.QUEUED, JobState.UPLOADING):
+            pipeline.runner.run(job_id, stop)
+    if not stop.stopped:
+        pipeline.closer.run_once()
+    _finish_all(pipeline, job_ids, stop)
+
+
+def _finish_all(pipeline: Pipeline, job_ids: list[int], stop: StopToken) -> None:
+    """Tag the closed files; wait a little for uploads presumed complete to be listed."""
+    deadline = time.monotonic() + PROCESSING_PATIENCE_SECONDS
+    while not stop.stopped:
+        with pipeline.db.transaction() as session:
+            move_jobs(
+                session,
+                RESUME,
+                allowed=(JobState.WAITING,),
+                now=pipeline.clock.now(),
+                where=Job.id.in_(job_ids) & Job.uploaded_at.is_not(None),
+            )
+        pending = [j for j in job_ids if _state(pipeline.db, j) == JobState.INGESTING]
+        for job_id in pending:
+            pipeline.runner.run(job_id, stop)
+        waiting = [j for j in pending if _state(pipeline.db, j) != JobState.DONE]
+        if not waiting or time.monotonic() > deadline:
+            return
+        stop.wait(PROCESSING_POLL_SECONDS)
 
 
 def _state(db: Database, job_id: int) -> JobState:
     with db.reading() as session:
         return session.get_one(Job, job_id).state
-
-
-def _requeue(db: Database, job_id: int) -> None:
-    with db.transaction() as session:
-        job = session.get_one(Job, job_id)
-        if job.state == JobState.WAITING and job.asset_id is not None:
-            job.state, job.next_attempt_at = JobState.INGESTING, None
 
 
 def _report(db: Database, job_ids: list[int]) -> list[dict[str, object]]:

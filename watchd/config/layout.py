@@ -24,11 +24,6 @@ from watchd.watch.filters import PathFilter
 PROBE_NAME = "\x00probe"
 
 
-def check_layout(config: Config) -> list[Problem]:
-    """Return every problem of names, overlaps and loops in ``config``."""
-    return [*check_folders(config.folders), *check_own_files(config)]
-
-
 def check_folders(folders: list[FolderConfig]) -> list[Problem]:
     """Return the problems between drop folders: names, overlaps, archives that loop."""
     return [

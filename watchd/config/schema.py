@@ -15,6 +15,7 @@ from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from watchd.base.service import DEFAULT_BASE_URL, MAX_PART_BYTES, MIB, MIN_PART_BYTES
 from watchd.config.fieldtypes import (
     SAMPLE_COMMENTED,
     ConfigPath,
@@ -37,10 +38,7 @@ from watchd.config.units import (
     format_duration,
     format_size,
 )
-from watchd.flowcapture.parts import MAX_PART_BYTES, MIB, MIN_PART_BYTES
-from watchd.flowcapture.wire import DEFAULT_BASE_URL
 
-DATABASE_FILE = "watchd.db"  # under state_dir unless `database:` names another
 MAX_PARALLEL = 64  # more connections than this only gets a client throttled
 
 
@@ -202,11 +200,6 @@ class Config(Model):
     def origin(self) -> Origin | None:
         """Where this config was read from (None when built in code)."""
         return self._origin
-
-    @property
-    def database_url(self) -> str:
-        """The SQLAlchemy URL of the state database."""
-        return self.database or f"sqlite:///{self.state_dir / DATABASE_FILE}"
 
     def folder(self, name: str) -> FolderConfig:
         """Return the drop folder called ``name``; raises KeyError."""

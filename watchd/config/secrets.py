@@ -4,7 +4,8 @@ Sources, in order: ``flowcapture.api_key_file`` (refused unless only its owner
 may read it), ``flowcapture.api_key_env``, else the systemd credential
 ``api_key`` (``LoadCredential=api_key:...`` puts it in ``$CREDENTIALS_DIRECTORY``),
 and outside the service the file that credential is loaded from.
-No message or repr ever contains the key itself.
+No message or repr ever contains the key itself; the API client that receives it
+registers it with the log redaction.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from watchd.config.schema import FlowCaptureSettings
-from watchd.flowcapture.redact import register_secret
 
 CREDENTIAL_NAME = "api_key"  # systemd: LoadCredential=api_key:/path/to/key
 CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
@@ -42,8 +42,7 @@ def read_api_key(settings: FlowCaptureSettings, environ: Mapping[str, str] | Non
         key = _from_env(settings.api_key_env, env)
     else:
         key = _from_credentials(env)
-    register_secret(key)
-    return key
+    return key  # FlowCaptureClient registers it with the log redaction
 
 
 def describe_source(settings: FlowCaptureSettings, environ: Mapping[str, str] | None = None) -> str:

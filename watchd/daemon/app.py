@@ -1,10 +1,12 @@
 """The daemon: start order, the main loop, reload on SIGHUP, shutdown on SIGTERM.
 
 Start: config -> logs -> lock -> database (upgrade) -> API key and client ->
-pipeline -> folders -> scheduler -> dispatcher. Stop, within one deadline:
-stop new work and abandon transfers in flight (their parts are sent again
-next time), stop watchers and scheduler, wait for workers, write the status,
-close. Nothing is lost either way: the next start resumes from the database.
+pipeline -> folders -> scheduler -> dispatcher. Projects resolve in the
+background, so neither start nor reload waits on the network. Stop: one stop
+token is set first (every worker, wait, scan and retry sleep sees it), then
+every thread is joined against one deadline; requests still waiting on the
+network are cut just before it. Nothing is lost either way: the next start
+resumes from the database.
 """
 
 from __future__ import annotations
@@ -14,42 +16,44 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from watchd import __version__
+from watchd.base.clock import SYSTEM_CLOCK
+from watchd.base.stop import StopToken, join_all
 from watchd.config import Config, load_config
 from watchd.config.secrets import read_api_key
-from watchd.daemon.folders import FolderSet
+from watchd.daemon.folders import PROJECTS_CACHE, FolderSet
 from watchd.daemon.health import HealthBoard, counted_jobs, refresh_health, status_line
 from watchd.daemon.metrics import MetricsServer, daemon_metrics, render
 from watchd.daemon.notify import SystemdNotifier
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, DaemonLock, write_status
 from watchd.daemon.scheduler import every, make_scheduler
 from watchd.flowcapture.client import FlowCaptureClient
-from watchd.ingest.bandwidth import Throttle
-from watchd.ingest.batches import BatchCloser
-from watchd.ingest.dispatcher import Dispatcher, requeue_due
+from watchd.ingest.dispatcher import Dispatcher
 from watchd.ingest.failures import RetryPolicy
-from watchd.ingest.finish_step import FinishStep
-from watchd.ingest.jobs import JobRunner
+from watchd.ingest.pipeline import PipelineSources, build_pipeline
 from watchd.ingest.policy import TransferPolicy
-from watchd.ingest.progress import TransferBoard
-from watchd.ingest.upload_step import UploadStep
-from watchd.store.database import Database, sqlite_url
+from watchd.ingest.projects import ProjectResolver
+from watchd.store.database import Database, database_url
 from watchd.store.migrate import upgrade
-from watchd.store.queries import totals
+from watchd.store.queries import totals, uploads_to_abort
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_DEADLINE_SECONDS = 8.0  # systemd's stop timeout is longer; stay well inside 10 s
+CUT_CONNECTIONS_BEFORE_DEADLINE_SECONDS = 3.0  # then requests still waiting are cut
 STATUS_EVERY_SECONDS = 2.0
 BATCH_CLOSE_EVERY_SECONDS = 1.0
 REQUEUE_EVERY_SECONDS = 1.0
 PROJECT_RETRY_EVERY_SECONDS = 60.0
-ORPHAN_SWEEP_SECONDS = 30.0  # abort uploads of cancelled/failed jobs (operator cancels)
+ABORT_SWEEP_SECONDS = 30.0  # abort uploads that cancelled/failed jobs left open
+STOPPING = "the daemon is stopping"
 
 
 def transfer_policy(config: Config) -> TransferPolicy:
@@ -62,36 +66,23 @@ def retry_policy(config: Config) -> RetryPolicy:
     return RetryPolicy(r.max_attempts, r.backoff_initial, r.backoff_max)
 
 
-def database_url(config: Config) -> str:
-    return config.database or sqlite_url(config.state_dir)
-
-
-@dataclass
-class Signals:
-    """What the signal handlers ask the main loop to do."""
-
-    stop: threading.Event
-    reload: threading.Event
-
-
 class Daemon:
     """One running watchd; ``run()`` blocks until it is asked to stop."""
 
     def __init__(self, config_path: Path, config: Config):
         self.config_path = config_path
         self.config = config
-        self.signals = Signals(threading.Event(), threading.Event())
-        self.stopping = threading.Event()
+        self.stop = StopToken()
+        self.reload_requested = threading.Event()
         self.started_at = time.time()
         self.lock = DaemonLock(config.state_dir)
-        self.db = Database(database_url(config))
+        self.db = Database(database_url(config.database, config.state_dir))
         self.transfer = transfer_policy(config)
         self.retry = retry_policy(config)
-        self.board = TransferBoard()
-        self.throttle = Throttle(self.transfer.bandwidth_bytes_per_second, self.stopping)
         self.health = HealthBoard()
         self.notifier = SystemdNotifier()
         self.summary = "starting"
+        self.leftover_threads: list[threading.Thread] = []
         self._status_written = time.monotonic()
 
     # --- start ----------------------------------------------------------------------------
@@ -103,26 +94,24 @@ class Daemon:
         key = read_api_key(self.config.flowcapture)
         pool = self.transfer.parallel_files * self.transfer.parallel_parts + 4
         self.client = FlowCaptureClient(
-            self.config.flowcapture.email, key, self.config.flowcapture.url, pool_size=pool
+            self.config.flowcapture.email,
+            key,
+            self.config.flowcapture.url,
+            pool_size=pool,
+            stop=self.stop,
         )
-        upload = UploadStep(
-            self.db, self.client, lambda: self.transfer, self.board, self.throttle.on_chunk
+        projects = ProjectResolver(self.client, self.config.state_dir / PROJECTS_CACHE)
+        self.folders = FolderSet(self.db, projects, self._poke, self.stop, SYSTEM_CLOCK)
+        sources = PipelineSources(
+            self.folders.policies, lambda: self.transfer, lambda: self.retry, self.folders.available
         )
-        self.dispatcher_wake = threading.Event()
-        self.folders = FolderSet(self.db, self.client, self.config.state_dir, self._poke)
-        self.runner = JobRunner(
-            self.db,
-            upload,
-            FinishStep(self.db, self.client),
-            self.folders.policies,
-            lambda: self.retry,
-            available=self.folders.available,
-        )
+        self.pipeline = build_pipeline(self.db, self.client, sources, self.stop)
         self.dispatcher = Dispatcher(
-            self.db, self.runner.run, self.transfer.parallel_files, self.folders.policies
-        )
-        self.closer = BatchCloser(
-            self.db, self.client, self.folders.idle_seconds, lambda: self.retry
+            self.db,
+            self.pipeline.runner.run,
+            self.transfer.parallel_files,
+            self.folders.policies,
+            self.stop,
         )
         self.folders.apply(self.config.folders)
         self.scheduler = make_scheduler()
@@ -161,33 +150,40 @@ class Daemon:
         every(self.scheduler, BATCH_CLOSE_EVERY_SECONDS, "close-batches", self._close_batches)
         every(self.scheduler, self.config.scan.rescan_interval, "rescan", self.folders.rescan_all)
         every(
-            self.scheduler, PROJECT_RETRY_EVERY_SECONDS, "projects", self.folders.retry_unresolved
+            self.scheduler,
+            PROJECT_RETRY_EVERY_SECONDS,
+            "projects",
+            self.folders.resolve_pending,
+            first_in=timedelta(0),
         )
         every(self.scheduler, STATUS_EVERY_SECONDS, "status", self.write_status)
-        every(self.scheduler, ORPHAN_SWEEP_SECONDS, "abort-orphans", self.runner.abort_orphans)
+        every(self.scheduler, ABORT_SWEEP_SECONDS, "abort-sweep", self._sweep_aborts)
 
     def _poke(self) -> None:
         self.dispatcher.poke()
 
     def _requeue(self) -> None:
-        if requeue_due(self.db):
+        if self.pipeline.requeue():
             self.dispatcher.poke()
 
     def _close_batches(self) -> None:
-        if self.closer.run_once():
+        if self.pipeline.closer.run_once():
             self.dispatcher.poke()
+
+    def _sweep_aborts(self) -> None:
+        self.pipeline.aborts.sweep(self.stop)
 
     # --- main loop ------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Serve until SIGTERM/SIGINT; reload on SIGHUP."""
+        """Serve until SIGTERM/SIGINT; reload on SIGHUP. The network never blocks this loop."""
         self._install_signals()
-        while not self.signals.stop.is_set():
+        while not self.stop.stopped:
             if self._alive():
                 self.notifier.heartbeat()
-            self.signals.stop.wait(1.0)
-            if self.signals.reload.is_set():
-                self.signals.reload.clear()
+            self.stop.wait(1.0)
+            if self.reload_requested.is_set() and not self.stop.stopped:
+                self.reload_requested.clear()
                 self.notifier.reloading()
                 self.reload()
                 self.notifier.ready(self.summary)
@@ -201,14 +197,13 @@ class Daemon:
 
     def _install_signals(self) -> None:
         def on_stop(signum: int, _frame: FrameType | None) -> None:
-            if self.signals.stop.is_set():
+            if self.stop.stopped:
                 os._exit(128 + signum)  # second signal: leave now, the database is consistent
             log.info("%s received: stopping", signal.Signals(signum).name)
-            self.signals.stop.set()
-            self.stopping.set()
+            self.stop.stop(STOPPING)
 
         def on_reload(_signum: int, _frame: FrameType | None) -> None:
-            self.signals.reload.set()
+            self.reload_requested.set()
 
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
@@ -223,26 +218,39 @@ class Daemon:
             return
         self.transfer = transfer_policy(config)
         self.retry = retry_policy(config)
-        self.throttle.set_rate(self.transfer.bandwidth_bytes_per_second)
+        self.pipeline.throttle.set_rate(self.transfer.bandwidth_bytes_per_second)
         if config.transfer.parallel_files != self.config.transfer.parallel_files:
             log.warning("transfer.parallel_files changes take effect at the next restart")
         self.folders.apply(config.folders)
         self.config = config
+        self.scheduler.modify_job("projects", next_run_time=SYSTEM_CLOCK.now())  # resolve new ones
         log.info("configuration reloaded: %d folder(s)", len(config.folders))
 
     # --- stop -----------------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Stop everything within SHUTDOWN_DEADLINE_SECONDS; nothing committed is lost."""
+        """Stop everything within SHUTDOWN_DEADLINE_SECONDS; nothing committed is lost.
+
+        The stop token is set first, so every loop, wait and transfer sees it at
+        once; then all threads are joined against one deadline, and requests
+        still waiting on the network are cut a little before it.
+        """
         deadline = time.monotonic() + SHUTDOWN_DEADLINE_SECONDS
-        self.stopping.set()
-        log.info("stopping: watchers")
-        self.folders.stop_all()
-        log.info("stopping: scheduler")
+        self.stop.stop(STOPPING)
+        log.info("stopping: watchers, scheduler and workers")
         self.scheduler.shutdown(wait=False)
-        log.info("stopping: workers")
-        if not self.dispatcher.stop(max(deadline - time.monotonic(), 0.5)):
-            log.warning("some uploads did not stop in time; they resume at the next start")
+        threads = [*self.dispatcher.threads(), *self.folders.threads()]
+        left = join_all(threads, deadline - CUT_CONNECTIONS_BEFORE_DEADLINE_SECONDS)
+        if left:
+            log.info("stopping: cutting requests still waiting on the network")
+            self.client.transport.interrupt()
+            left = join_all(left, deadline)
+        if left:
+            names = ", ".join(t.name for t in left)
+            log.warning(
+                "still busy at the stop deadline (%s); they resume at the next start", names
+            )
+        self.leftover_threads = left
         self.write_status(stopped=True)
         if self.metrics is not None:
             self.metrics.stop()
@@ -269,8 +277,9 @@ class Daemon:
             "summary": self.summary,
             "problems": self.health.problems(),
             "folders": folders,
-            "transfers": self.board.snapshot(),
+            "transfers": self.pipeline.board.snapshot(),
             "running_jobs": self.dispatcher.running(),
+            "uploads_to_abort": self._uploads_to_abort(),
         }
         try:
             write_status(self.config.state_dir, status)
@@ -280,3 +289,10 @@ class Daemon:
             self.health.set("state", None)
             self._status_written = time.monotonic()
         self.notifier.status(self.summary)
+
+    def _uploads_to_abort(self) -> int | None:
+        try:
+            with self.db.reading() as session:
+                return uploads_to_abort(session)
+        except SQLAlchemyError:
+            return None  # the "database" health problem says why

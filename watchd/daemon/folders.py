@@ -1,34 +1,33 @@
-"""The drop folders the daemon serves: policies, projects and watchers, kept in step with config.
+"""The drop folders the daemon serves: policies and watchers, kept in step with config.
 
-A folder whose project cannot be resolved yet (the network is down at start)
-is still watched; its files wait until the project resolves. Resolved ids are
-cached in the state folder so a restart without network keeps uploading later.
+Projects are resolved off the main thread (:meth:`FolderSet.resolve_pending`,
+run by the scheduler), so a reload never waits on the network. A folder whose
+project is not resolved yet is still watched; its files wait until it is.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from watchd.base.clock import SYSTEM_CLOCK, Clock
+from watchd.base.fileversion import SettledFile
+from watchd.base.stop import StopToken
 from watchd.config import FolderConfig
 from watchd.config.checks import write_access_problem
-from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import FlowCaptureError
 from watchd.ingest.policy import DELETE, FolderPolicy
-from watchd.ingest.projects import ProjectDirectory, ProjectResolutionError
+from watchd.ingest.projects import ProjectResolutionError, ProjectResolver
 from watchd.ingest.queueing import BatchRule, enqueue, known_version
 from watchd.store.database import Database
 from watchd.watch.folder_watch import FolderWatch, WatchSettings
-from watchd.watch.stability import SettledFile
 
 log = logging.getLogger(__name__)
 
-PROJECTS_CACHE = "projects.json"
+PROJECTS_CACHE = "projects.json"  # resolved project ids, kept in the state folder
+UNRESOLVED_YET = "not resolved yet"
 
 
 def watch_settings(folder: FolderConfig) -> WatchSettings:
@@ -66,14 +65,17 @@ class FolderSet:
     def __init__(
         self,
         db: Database,
-        client: FlowCaptureClient,
-        state_dir: Path,
+        projects: ProjectResolver,
         on_queued: Callable[[], None],
+        stop: StopToken,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self.db = db
-        self.client = client
-        self.cache_path = state_dir / PROJECTS_CACHE
+        self.projects = projects
         self.on_queued = on_queued
+        self.stop = stop
+        self.clock = clock
+        self._retired: list[FolderWatch] = []  # removed watches whose threads may still end
         self._lock = threading.Lock()
         self._configs: dict[str, FolderConfig] = {}
         self._watches: dict[str, FolderWatch] = {}
@@ -93,24 +95,30 @@ class FolderSet:
                 self._add(folder)
 
     def _add(self, folder: FolderConfig) -> None:
+        problem = write_access_problem(folder)
+        watch = FolderWatch(
+            watch_settings(folder),
+            self._on_settled,
+            self._is_known,
+            self.clock.monotonic,
+            self.stop,
+        )
         with self._lock:
             self._configs[folder.name] = folder
-        self._resolve(folder)
-        problem = write_access_problem(folder)
-        with self._lock:
+            self._unresolved[folder.name] = UNRESOLVED_YET
             if problem:
                 self._read_only[folder.name] = problem
             else:
                 self._read_only.pop(folder.name, None)
-        watch = FolderWatch(watch_settings(folder), self._on_settled, self._is_known)
-        with self._lock:
             self._watches[folder.name] = watch
+        if folder.project_id is not None:
+            self._resolve(folder)  # nothing to look up
         watch.start()
         log.info(
             "watching: folder=%s path=%s project=%s",
             folder.name,
             folder.path,
-            self._project_text(folder),
+            folder.project or f"id {folder.project_id}",
         )
 
     def _remove(self, name: str) -> None:
@@ -120,69 +128,53 @@ class FolderSet:
             self._policies.pop(name, None)
             self._unresolved.pop(name, None)
             self._read_only.pop(name, None)
+            if watch is not None:
+                self._retired.append(watch)
         if watch is not None:
-            watch.stop()
+            watch.request_stop()  # its thread ends within a tick; never waited for here
         log.info("stopped watching: folder=%s", name)
 
-    def stop_all(self) -> None:
-        for name in list(self._watches):
-            watch = self._watches[name]
-            watch.stop()
+    def threads(self) -> list[threading.Thread]:
+        """The watcher threads (current and removed), for joining against the stop deadline."""
+        with self._lock:
+            watches = [*self._watches.values(), *self._retired]
+            self._retired = [w for w in self._retired if w.thread.is_alive()]
+        return [w.thread for w in watches]
 
     # --- projects -----------------------------------------------------------------------
 
-    def _resolve(self, folder: FolderConfig) -> None:
-        try:
-            project_id = self._lookup(folder)
-        except (FlowCaptureError, ProjectResolutionError) as exc:
-            cached = self._cached().get(folder.project or "")
-            if isinstance(exc, FlowCaptureError) and exc.retryable and cached:
-                log.warning("folder=%s: using cached project id %s (%s)", folder.name, cached, exc)
-                project_id = int(cached)
-            else:
-                with self._lock:
-                    self._unresolved[folder.name] = str(exc)
-                log.error("folder=%s: cannot resolve project: %s; files wait", folder.name, exc)
-                return
-        with self._lock:
-            self._policies[folder.name] = folder_policy(folder, project_id)
-            self._unresolved.pop(folder.name, None)
-
-    def _lookup(self, folder: FolderConfig) -> int:
-        if folder.project_id is not None:
-            return folder.project_id
-        assert folder.project is not None
-        project_id = ProjectDirectory(self.client).resolve(folder.project)
-        self._store_cache(folder.project, project_id)
-        return project_id
-
-    def retry_unresolved(self) -> None:
-        """Try again to resolve the folders whose project is not known yet."""
+    def resolve_pending(self) -> None:
+        """Resolve the folders whose project is not known yet (runs off the main thread)."""
         with self._lock:
             pending = [self._configs[n] for n in self._unresolved if n in self._configs]
         for folder in pending:
+            if self.stop.stopped:
+                return
             self._resolve(folder)
 
-    def _cached(self) -> dict[str, Any]:
+    def _resolve(self, folder: FolderConfig) -> None:
         try:
-            data = json.loads(self.cache_path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def _store_cache(self, spec: str, project_id: int) -> None:
-        cache = self._cached()
-        if cache.get(spec) == project_id:
+            project_id = self.projects.resolve(folder.project, folder.project_id)
+        except (FlowCaptureError, ProjectResolutionError) as exc:
+            with self._lock:
+                if self._configs.get(folder.name) != folder:
+                    return  # removed or changed meanwhile
+                before = self._unresolved.get(folder.name)
+                self._unresolved[folder.name] = str(exc)
+            if before != str(exc):
+                log.error("folder=%s: cannot resolve project: %s; files wait", folder.name, exc)
             return
-        cache[spec] = project_id
-        temp = self.cache_path.with_suffix(".tmp")
-        temp.write_text(json.dumps(cache, indent=1))
-        temp.replace(self.cache_path)
-
-    def _project_text(self, folder: FolderConfig) -> str:
-        policy = self._policies.get(folder.name)
-        name = folder.project or f"id {folder.project_id}"
-        return f"{name!r} (id {policy.project_id})" if policy else f"{name!r} (unresolved)"
+        with self._lock:
+            if self._configs.get(folder.name) != folder:
+                return
+            self._policies[folder.name] = folder_policy(folder, project_id)
+            self._unresolved.pop(folder.name, None)
+        log.info(
+            "folder=%s: project %r is id %s",
+            folder.name,
+            folder.project or f"id {folder.project_id}",
+            project_id,
+        )
 
     # --- callbacks from the watchers ----------------------------------------------------
 
@@ -195,7 +187,7 @@ class FolderSet:
         if policy is None:
             return False
         rule = BatchRule(project_id=policy.project_id, template=policy.batch_template)
-        job = enqueue(self.db, settled, rule, datetime.now(UTC))
+        job = enqueue(self.db, settled, rule, self.clock.now())
         if job is not None:
             log.info(
                 "queued: file=%s job=%d folder=%s batch=%r size=%d",
@@ -213,10 +205,6 @@ class FolderSet:
     def policies(self) -> dict[str, FolderPolicy]:
         with self._lock:
             return dict(self._policies)
-
-    def idle_seconds(self, name: str) -> float | None:
-        policy = self.policies().get(name)
-        return policy.batch_idle_seconds if policy else None
 
     def rescan_all(self) -> None:
         with self._lock:
@@ -240,7 +228,7 @@ class FolderSet:
         for name, folder, watch in items:
             health = watch.status.health.value if watch else "stopped"
             message = watch.status.message if watch else ""
-            if name in unresolved:
+            if name in unresolved and unresolved[name] != UNRESOLVED_YET:
                 health, message = "project-unresolved", unresolved[name]
             elif health == "ok" and name in read_only:
                 health, message = "read-only", read_only[name]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -38,9 +39,17 @@ def make_scheduler() -> BackgroundScheduler:
 
 
 def every(
-    scheduler: BackgroundScheduler, seconds: float, name: str, func: Callable[[], object]
+    scheduler: BackgroundScheduler,
+    seconds: float,
+    name: str,
+    func: Callable[[], object],
+    *,
+    first_in: timedelta | None = None,
 ) -> None:
-    """Run ``func`` every ``seconds``, logging (not raising) its failures."""
+    """Run ``func`` every ``seconds``, logging (not raising) its failures.
+
+    The first run is ``seconds`` from now, or ``first_in`` from now when given.
+    """
 
     def guarded() -> None:
         try:
@@ -48,6 +57,8 @@ def every(
         except Exception:
             log.exception("periodic job %s failed; it runs again in %.0fs", name, seconds)
 
+    # APScheduler reads an explicit next_run_time=None as "paused": pass it only when set.
+    first = {} if first_in is None else {"next_run_time": datetime.now(UTC) + first_in}
     scheduler.add_job(
-        guarded, "interval", seconds=seconds, id=name, name=name, replace_existing=True
+        guarded, "interval", seconds=seconds, id=name, name=name, replace_existing=True, **first
     )

@@ -77,17 +77,21 @@ class ApiHandler(BaseHandler):
             self.send_error_json(exc)
 
     def _apply_faults(self, path: str) -> None:
-        action = self.ctx.faults.decide(path)
-        self.pause(action.latency_s)
-        if action.reset:
+        action = self.before_faults(path)
+        if action is None:
+            return
+        if action.reset or action.status is None:
             self.reset_connection()
-        if action.status is not None:
-            log.info("fault: %s answered %s", path, action.status)
-            retry_after = action.retry_after
-            if action.status == 429 and retry_after is None:
-                retry_after = 1
-            code = FAULT_CODES.get(action.status, "InjectedFault")
-            raise EmulatorError(action.status, code, "injected fault", retry_after)
+        log.info("fault: %s answered %s", path, action.status)
+        raise self.fault_error(action.status, action.retry_after)
+
+    def fault_error(self, status: int, retry_after: float | None) -> EmulatorError:
+        """Return the API error for an injected ``status`` (429 defaults to Retry-After 1)."""
+        if status == 429 and retry_after is None:
+            retry_after = 1
+        return EmulatorError(
+            status, FAULT_CODES.get(status, "InjectedFault"), "injected fault", retry_after
+        )
 
     def _dispatch(self, path: str, raw: bytes) -> Any:
         endpoint = ROUTES.get(path)

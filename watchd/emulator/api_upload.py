@@ -29,25 +29,61 @@ log = logging.getLogger(__name__)
 
 
 def init(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
-    """``/upload/asset/init``: start a multipart upload into a folder."""
+    """``/upload/asset/init``: start a multipart upload into a folder.
+
+    Returns its ``upload_id`` and ``key`` (those of the open upload with the same
+    uuid, if the ``init_same_uuid`` setting is "resume").
+
+    Raises:
+        EmulatorError: 409 DuplicateUuid (see :func:`_upload_to_resume`), and
+            the parameter and permission errors.
+    """
     project_id = params.req_int(body, "project_id")
     filename = params.req_str(body, "filename")
     asset_uuid = params.opt_uuid(body, "uuid")
     uploadable_folder(ctx, user, project_id)
-    if asset_uuid is not None:
-        taken = ctx.state.find_asset(asset_uuid)
-        if taken is not None:
-            raise EmulatorError(
-                409, "DuplicateUuid", f"uuid {asset_uuid} belongs to asset {taken.id}"
-            )
-    key = wire.new_upload_key(filename)
-    upload = ctx.store.create_upload(wire.INGEST_BUCKET, key)
-    record = UploadRecord(
-        upload.upload_id, key, filename, project_id, asset_uuid, user.email, ctx.clock()
-    )
-    ctx.state.add_upload(record)
+    with ctx.state.lock:  # the uuid checks and the new upload are one step for racing inits
+        if asset_uuid is not None:
+            earlier = _upload_to_resume(ctx, user, asset_uuid, project_id, filename)
+            if earlier is not None:
+                log.info("upload of %s resumed for a repeated init (key %s)", filename, earlier.key)
+                return {"upload_id": earlier.upload_id, "key": earlier.key}
+        key = wire.new_upload_key(filename)
+        upload = ctx.store.create_upload(wire.INGEST_BUCKET, key)
+        record = UploadRecord(
+            upload.upload_id, key, filename, project_id, asset_uuid, user.email, ctx.clock()
+        )
+        ctx.state.add_upload(record)
     log.info("upload of %s into project %s started (key %s)", filename, project_id, key)
     return {"upload_id": upload.upload_id, "key": key}
+
+
+def _upload_to_resume(
+    ctx: Context, user: User, asset_uuid: str, project_id: int, filename: str
+) -> UploadRecord | None:
+    """Return the open upload to answer again for a repeated uuid, or None to start
+    a new one; the caller holds the state lock.
+
+    Raises:
+        EmulatorError: 409 DuplicateUuid when an asset has the uuid, or when an
+            upload with it is open and ``init_same_uuid`` is "refuse" (or
+            "resume" but the open upload is another user's, folder's or file's).
+    """
+    taken = ctx.state.find_asset(asset_uuid)
+    if taken is not None:
+        raise EmulatorError(409, "DuplicateUuid", f"uuid {asset_uuid} belongs to asset {taken.id}")
+    mode = ctx.faults.get("init_same_uuid")
+    earlier = ctx.state.open_upload_with_uuid(asset_uuid)
+    if earlier is None or mode == "new":
+        return None  # S3's CreateMultipartUpload is not idempotent: an earlier one stays open
+    wanted = (user.email, project_id, filename)
+    same = (earlier.user_email, earlier.project_id, earlier.filename) == wanted
+    if mode == "resume" and same:
+        return earlier
+    other = "" if same else " for another user, folder or file"
+    raise EmulatorError(
+        409, "DuplicateUuid", f"an upload with uuid {asset_uuid} is already open{other}"
+    )
 
 
 def _own_upload(ctx: Context, user: User, body: dict[str, Any], *states: str) -> UploadRecord:
@@ -102,8 +138,14 @@ def abort(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def complete(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
-    """``/upload/asset/complete``: assemble the parts; return the preallocated asset id."""
-    record = _own_upload(ctx, user, body, UPLOAD_OPEN, UPLOAD_COMPLETED, UPLOAD_INGESTING)
+    """``/upload/asset/complete``: assemble the parts; return the preallocated asset id.
+
+    Raises:
+        EmulatorError: 404 NoSuchUpload for an upload already completed (as on
+            S3, a completed upload no longer exists) or aborted; 400 for
+            mismatched parameters or parts S3 would refuse.
+    """
+    record = _own_upload(ctx, user, body, UPLOAD_OPEN)
     etags = params.str_list(body, "etags")
     if params.req_str(body, "filename") != record.filename:
         raise bad_param("filename", "must match the filename given to /upload/asset/init")
@@ -113,7 +155,7 @@ def complete(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
     if given_uuid and record.uuid and given_uuid != record.uuid:
         raise bad_param("uuid", "must match the uuid given to /upload/asset/init")
     batch = params.opt_str(body, "batch_name") or wire.DEFAULT_BATCH_NAME
-    with ctx.state.complete_lock:  # a retried complete racing the first sees its result
+    with ctx.state.complete_lock:  # of two racing completes one wins, one gets NoSuchUpload
         return {"asset_id": _assemble(ctx, user, record, etags, batch, given_uuid)}
 
 
@@ -125,9 +167,15 @@ def _assemble(
     batch: str,
     given_uuid: str | None,
 ) -> int:
-    """Return the asset id of the upload, assembling its object the first time."""
-    if record.asset_id is not None:  # a repeated complete: same answer
-        return record.asset_id
+    """Assemble the upload's object and return the new asset's id; the caller holds
+    the complete lock.
+
+    Raises:
+        EmulatorError: 404 NoSuchUpload when a racing complete (or abort) got
+            there first; 400 InvalidPart and S3's other part errors.
+    """
+    if record.state != UPLOAD_OPEN:
+        raise no_such_upload(record.upload_id)
     upload = ctx.store.get_upload(record.upload_id)
     unlisted = sorted(n for n in upload.parts if n > len(etags))
     if unlisted:
@@ -173,20 +221,31 @@ def _new_asset(
 
 
 def complete_upload(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
-    """``/complete/upload``: queue the completed uploads of a batch for ingest."""
+    """``/complete/upload``: queue the completed uploads of a batch for ingest.
+
+    Keys queued by an earlier call are accepted again; the recorded call notes
+    them (``repeated_keys``, and ``repeat`` when every key was).
+    """
     project_id = params.req_int(body, "project_id")
     batch = params.opt_str(body, "batch_name") or wire.DEFAULT_BATCH_NAME
     keys = params.str_list(body, "keys")
     delay = float(ctx.faults.get("processing_delay_s"))
     with ctx.state.lock:
         records = _batch_members(ctx, user, keys, project_id, batch)
+        repeated = [r.key for r in records if r.state == UPLOAD_INGESTING]
         now = ctx.clock()
         for record in records:
             if record.state == UPLOAD_COMPLETED and record.asset_id is not None:
                 record.state = UPLOAD_INGESTING
                 ctx.state.assets[record.asset_id].visible_at = now + delay
-        ctx.state.calls.append(CompleteUploadCall(project_id, batch, list(keys), user.email, now))
-    log.info("batch %r of project %s: %d file(s) queued for ingest", batch, project_id, len(keys))
+        call = CompleteUploadCall(
+            project_id, batch, list(keys), user.email, now, len(repeated) == len(records), repeated
+        )
+        ctx.state.calls.append(call)
+    log.info(
+        "batch %r of project %s: %d file(s) queued for ingest, %d of them again",
+        batch, project_id, len(keys), len(repeated),
+    )  # fmt: skip
     return {"ok": True}
 
 

@@ -1,18 +1,40 @@
 """Run-time settings and injected faults: latency, bandwidth cap, lifetimes,
-processing delays and per-endpoint failure rules.
+processing delays, the answer to a repeated upload init, and per-endpoint
+failure rules.
 
 The JSON shape (also accepted by ``POST /_emulator/faults``, which merges it)::
 
     {"latency_ms": 0, "bandwidth_bytes_per_s": null, "token_lifetime_s": null,
      "url_lifetime_s": 300, "processing_delay_s": 2, "download_processing_s": 1,
-     "seed": null,
+     "seed": null, "init_same_uuid": "new",
      "rules": [{"endpoint": "/upload/asset/part", "status": 503, "rate": 1.0,
-                "count": 2, "retry_after": 1, "reset": false, "latency_ms": 0}]}
+                "count": 2, "retry_after": 1, "reset": false, "after": false,
+                "latency_ms": 0}]}
 
 ``rules`` replaces the whole list; a key set to null returns to its default;
 ``{"reset": true}`` restores the configuration the emulator started with.
 Endpoint patterns are API paths (``/get/assets``), ``s3:PUT`` style S3
 methods, or shell-style patterns (``*``, ``s3:*``, ``/upload/*``).
+
+A rule fails a request before it is handled, unless ``"after": true``: then
+the request takes full effect first (the endpoint runs, an S3 part is
+stored) and the fault replaces its success answer, as when a reply is lost
+on the way back: ``reset`` drops the connection with a TCP reset, ``status``
+sends that error instead. Such a rule needs ``status`` or ``reset``; it is
+spent (``count``) only by a request that succeeded (a 2xx answer), and a
+failed request gets its real error. The ``rate`` die is cast when the
+request arrives; latency applies before handling, as for every rule. Rules
+are tried in order and the first failing rule that fires decides, whether it
+acts before or after.
+
+``init_same_uuid`` decides what a second ``/upload/asset/init`` with the
+``uuid`` of an upload that is still open gets: ``"new"`` another, separate
+upload (the first stays open, as S3's CreateMultipartUpload is not
+idempotent), ``"resume"`` the open upload's ``upload_id`` and ``key`` again
+(when user, project and filename match; otherwise 409 ``DuplicateUuid``),
+``"refuse"`` 409 ``DuplicateUuid``. A uuid that already belongs to an asset
+is 409 ``DuplicateUuid`` in every mode. (Not a fault as such, but a choice
+between plausible server behaviours, so it is set the same way.)
 """
 
 from __future__ import annotations
@@ -21,7 +43,7 @@ import fnmatch
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULTS: dict[str, Any] = {
@@ -32,9 +54,11 @@ DEFAULTS: dict[str, Any] = {
     "processing_delay_s": 2.0,  # /complete/upload until assets are visible
     "download_processing_s": 1.0,  # proxy download tasks stay "processing" this long
     "seed": None,  # seed of the random generator that decides rule rates
+    "init_same_uuid": "new",  # a second init with an open upload's uuid: new|resume|refuse
 }
 _NULLABLE = {"bandwidth_bytes_per_s", "token_lifetime_s", "seed"}
-_RULE_KEYS = {"endpoint", "status", "rate", "count", "retry_after", "reset", "latency_ms"}
+_CHOICES = {"init_same_uuid": ("new", "resume", "refuse")}
+_RULE_KEYS = {"endpoint", "status", "rate", "count", "retry_after", "reset", "after", "latency_ms"}
 
 
 class FaultConfigError(ValueError):
@@ -51,6 +75,7 @@ class Rule:
     count: int | None = None  # fire only this many more times, then the rule is spent
     retry_after: float | None = None
     reset: bool = False
+    after: bool = False  # the request takes effect, then the fault replaces its answer
     latency_ms: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -60,12 +85,18 @@ class Rule:
 
 @dataclass(frozen=True)
 class Action:
-    """What to do to one request: wait, then maybe fail or reset the connection."""
+    """What to do to one request: wait, then maybe fail or reset the connection.
+
+    With ``after`` the failure replaces the success answer once the request has
+    been handled, if :meth:`Faults.fire_after` still allows it.
+    """
 
     latency_s: float = 0.0
     status: int | None = None
     retry_after: float | None = None
     reset: bool = False
+    after: bool = False
+    rule: Rule | None = field(default=None, compare=False, repr=False)  # spent by fire_after
 
 
 def _number(value: Any, key: str, nullable: bool) -> float | None:
@@ -92,6 +123,9 @@ def parse_rule(item: Any, key: str) -> Rule:
     rate = _number(item.get("rate", 1.0), f"{key}.rate", False)
     if rate is None or rate > 1:
         raise FaultConfigError(f"{key}.rate: must be between 0 and 1")
+    after = item.get("after", False)
+    if not isinstance(after, bool):
+        raise FaultConfigError(f"{key}.after: must be true or false")
     count = item.get("count")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
         raise FaultConfigError(f"{key}.count: must be a non-negative integer")
@@ -102,10 +136,13 @@ def parse_rule(item: Any, key: str) -> Rule:
         count=count,
         retry_after=_number(item.get("retry_after"), f"{key}.retry_after", True),
         reset=bool(item.get("reset", False)),
+        after=after,
         latency_ms=_number(item.get("latency_ms", 0), f"{key}.latency_ms", False) or 0.0,
     )
     if rule.status is None and not rule.reset and not rule.latency_ms:
         raise FaultConfigError(f"{key}: needs at least one of status, reset or latency_ms")
+    if rule.after and rule.status is None and not rule.reset:
+        raise FaultConfigError(f"{key}.after: needs status or reset")
     return rule
 
 
@@ -153,6 +190,10 @@ class Faults:
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise FaultConfigError("seed: must be an integer")
                 settings[key] = value
+            elif key in _CHOICES:
+                if value not in _CHOICES[key]:
+                    raise FaultConfigError(f"{key}: must be one of {', '.join(_CHOICES[key])}")
+                settings[key] = value
             else:
                 settings[key] = _number(value, key, key in _NULLABLE)
         rules = None
@@ -174,29 +215,56 @@ class Faults:
             return self._settings[key]
 
     def decide(self, endpoint: str) -> Action:
-        """Return what to do to one request to ``endpoint``, spending rule counts."""
+        """Return what to do to one request to ``endpoint``.
+
+        Counts of rules acting before handling are spent here; an ``after``
+        rule's count is spent by :meth:`fire_after`.
+        """
         with self._lock:
             latency = float(self._settings["latency_ms"]) / 1000.0
             failing: Rule | None = None
             for rule in self._rules:
                 is_failure = rule.status is not None or rule.reset
-                if (is_failure and failing is not None) or not self._fires(rule, endpoint):
+                if is_failure and failing is not None:
+                    continue
+                if not self._fires(rule, endpoint, spend=not rule.after):
                     continue
                 latency += rule.latency_ms / 1000.0
                 if is_failure:
                     failing = rule
         if failing is None:
             return Action(latency_s=latency)
-        return Action(latency, failing.status, failing.retry_after, failing.reset)
+        return Action(
+            latency, failing.status, failing.retry_after, failing.reset, failing.after, failing
+        )
 
-    def _fires(self, rule: Rule, endpoint: str) -> bool:
+    def fire_after(self, action: Action) -> bool:
+        """Return True when ``action``'s after-fault is to replace a success answer.
+
+        Spends one of the rule's count; False when the action has no
+        after-fault, the rule was spent meanwhile (by a concurrent request) or
+        the rules were replaced while the request was handled.
+        """
+        rule = action.rule
+        if not action.after or rule is None:
+            return False
+        with self._lock:
+            if not any(r is rule for r in self._rules):
+                return False
+            if rule.count is not None:
+                if rule.count <= 0:
+                    return False
+                rule.count -= 1
+        return True
+
+    def _fires(self, rule: Rule, endpoint: str, spend: bool) -> bool:
         if not fnmatch.fnmatchcase(endpoint, rule.endpoint):
             return False
         if rule.count is not None and rule.count <= 0:
             return False
         if rule.rate < 1.0 and self._random.random() >= rule.rate:
             return False
-        if rule.count is not None:
+        if spend and rule.count is not None:
             rule.count -= 1
         return True
 

@@ -1,6 +1,7 @@
 """HTTP plumbing shared by the API and S3 ports: a threading server that can
 drop its open connections on stop, and a keep-alive handler base with
-redacted logging, Expect: 100-continue control and deliberate resets."""
+redacted logging, Expect: 100-continue control, deliberate resets and
+injected faults (those that replace a success answer included)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import struct
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from watchd.emulator.context import Context
+from watchd.emulator.errors import EmulatorError
+from watchd.emulator.faults import Action
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,7 @@ class BaseHandler(BaseHTTPRequestHandler):
         self.expect_continue = False
         self.body_consumed = False
         self.response_started = False
+        self.after_fault: Action | None = None
 
     @property
     def ctx(self) -> Context:
@@ -102,11 +106,49 @@ class BaseHandler(BaseHTTPRequestHandler):
         self.expect_continue = False
         self.body_consumed = False
         self.response_started = False
+        self.after_fault = None
         super().handle_one_request()
 
     def send_response(self, code: int, message: str | None = None) -> None:
+        """Start a response; a success answer may be replaced by an armed after-fault.
+
+        Raises:
+            ConnectionAborted: the after-fault resets the connection.
+            EmulatorError: the after-fault's error status, to be sent instead.
+        """
+        if 200 <= code < 300 and self.after_fault is not None:
+            self._replace_answer(code)
         self.response_started = True
         super().send_response(code, message)
+
+    def before_faults(self, endpoint: str) -> Action | None:
+        """Decide this request's injected faults and wait out their latency.
+
+        Returns the action when it fails the request before handling, else
+        None; an ``after`` fault is armed for :meth:`send_response` instead.
+        """
+        action = self.ctx.faults.decide(endpoint)
+        self.pause(action.latency_s)
+        if action.after:
+            self.after_fault = action
+            return None
+        return action if action.reset or action.status is not None else None
+
+    def fault_error(self, status: int, retry_after: float | None) -> EmulatorError:
+        """Return the error an injected ``status`` fault answers (each port names its codes)."""
+        raise NotImplementedError
+
+    def _replace_answer(self, code: int) -> None:
+        action, self.after_fault = self.after_fault, None
+        if action is None or not self.ctx.faults.fire_after(action):
+            return  # spent by a concurrent request, or the rules were replaced meanwhile
+        log.info(
+            "fault: %s %s took effect; %s instead of %s",
+            self.command, self.path_only, "reset" if action.reset else action.status, code,
+        )  # fmt: skip
+        if action.reset or action.status is None:
+            self.reset_connection()
+        raise self.fault_error(action.status, action.retry_after)
 
     def handle_expect_100(self) -> bool:
         self.expect_continue = True  # answered later, once the request is known to be acceptable
@@ -183,7 +225,7 @@ class BaseHandler(BaseHTTPRequestHandler):
                 return
             remaining -= len(data)
 
-    def reset_connection(self) -> None:
+    def reset_connection(self) -> NoReturn:
         """Abort the connection with a TCP reset (SO_LINGER 0) and stop handling.
 
         Raises:

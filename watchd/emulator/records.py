@@ -91,6 +91,8 @@ class CompleteUploadCall:
     keys: list[str]
     user_email: str
     time: float
+    repeat: bool = False  # every key had been queued for ingest by an earlier call
+    repeated_keys: list[str] = field(default_factory=list)  # those queued by an earlier call
 
 
 @dataclass

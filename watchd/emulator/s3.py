@@ -1,5 +1,6 @@
 """The S3 port: path-style routing, authorization (our presigned URLs are
-verified; AWS SDK signatures are accepted unverified), injected faults."""
+verified; AWS SDK signatures are accepted unverified), injected faults
+(an ``after`` fault replaces the success answer of any operation)."""
 
 from __future__ import annotations
 
@@ -43,16 +44,21 @@ class S3Handler(ObjectOps, MultipartOps):
             self.send_s3_error(exc)
 
     def _apply_faults(self, endpoint: str) -> None:
-        action = self.ctx.faults.decide(endpoint)
-        self.pause(action.latency_s)
-        if action.reset:
+        action = self.before_faults(endpoint)
+        if action is None:
+            return
+        if action.reset or action.status is None:
             if self.command not in ("PUT", "GET"):
                 self.reset_connection()
             self.inject_reset = True  # PUT: part of the body is read; GET: part is sent
-        elif action.status is not None:
-            log.info("fault: %s %s answered %s", self.command, self.path_only, action.status)
-            code = _FAULT_CODES.get(action.status, "InjectedFault")
-            raise EmulatorError(action.status, code, "injected fault", action.retry_after)
+            return
+        log.info("fault: %s %s answered %s", self.command, self.path_only, action.status)
+        raise self.fault_error(action.status, action.retry_after)
+
+    def fault_error(self, status: int, retry_after: float | None) -> EmulatorError:
+        """Return the S3 error for an injected ``status``."""
+        code = _FAULT_CODES.get(status, "InjectedFault")
+        return EmulatorError(status, code, "injected fault", retry_after)
 
     def _authorize(self, path: str, pairs: list[tuple[str, str]]) -> None:
         if self.ctx.signer.verify(self.command, path, pairs, self.headers.get("Content-MD5")):

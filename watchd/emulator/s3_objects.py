@@ -3,6 +3,7 @@ ListBuckets and the bucket no-ops (any bucket name exists)."""
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import re
 import time
@@ -72,18 +73,18 @@ class ObjectOps(S3Base):
             return
         start, end = span if span else (0, info.size - 1)
         length = max(0, end - start + 1)
-        source = None if head_only else self.ctx.store.open(info)
-        self.send_response(206 if span else 200)
-        headers = self.object_headers(info)
-        if span:
-            headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
-        headers["Content-Type"] = "application/octet-stream"
-        headers["Content-Length"] = str(length)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if source is not None:
-            with source:
+        with contextlib.ExitStack() as stack:  # closed too if an after-fault replaces the answer
+            source = None if head_only else stack.enter_context(self.ctx.store.open(info))
+            self.send_response(206 if span else 200)
+            headers = self.object_headers(info)
+            if span:
+                headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+            headers["Content-Type"] = "application/octet-stream"
+            headers["Content-Length"] = str(length)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if source is not None:
                 source.seek(start)
                 self._send_stream(source, length)
 

@@ -13,6 +13,7 @@ from typing import Any
 from watchd.emulator import wire
 from watchd.emulator.errors import EmulatorError
 from watchd.emulator.records import (
+    UPLOAD_OPEN,
     AssetRecord,
     CommentRecord,
     CompleteUploadCall,
@@ -106,6 +107,14 @@ class EmulatorState:
         with self.lock:
             upload_id = self.upload_ids_by_key.get(key)
             return self.uploads.get(upload_id) if upload_id else None
+
+    def open_upload_with_uuid(self, asset_uuid: str) -> UploadRecord | None:
+        """Return the latest still open upload initiated with this (lower-case) uuid."""
+        with self.lock:
+            found = [
+                u for u in self.uploads.values() if u.uuid == asset_uuid and u.state == UPLOAD_OPEN
+            ]
+            return found[-1] if found else None
 
     def add_upload(self, upload: UploadRecord) -> None:
         """Record a new Flow Capture upload."""

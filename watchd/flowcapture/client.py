@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from watchd.base.stop import StopToken
 from watchd.flowcapture import wire
 from watchd.flowcapture.backoff import backoff_seconds
 from watchd.flowcapture.errors import (
@@ -56,6 +57,7 @@ class FlowCaptureClient:
         retries: int = CALL_RETRIES,
         sleep: Callable[[float], None] = time.sleep,
         transport: Transport | None = None,
+        stop: StopToken | None = None,
     ):
         register_secret(api_key)
         self.email = email
@@ -65,6 +67,7 @@ class FlowCaptureClient:
         self.auth_error: str | None = None  # why the last authentication failed, until one works
         self.retries = retries
         self._sleep = sleep
+        self.stop = stop  # the daemon's stop: waits between retries end when it is set
         self.transport = transport or Transport(base_url, pool_size=pool_size)
 
     def __repr__(self) -> str:
@@ -117,14 +120,25 @@ class FlowCaptureClient:
             self._token = None
         self.authenticate()
 
-    def call(self, path: str, params: Mapping[str, Any], *, idempotent: bool = True) -> Any:
+    def call(
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        *,
+        idempotent: bool = True,
+        stop: StopToken | None = None,
+    ) -> Any:
         """Call an endpoint as this user and return its payload.
 
         Retries retryable failures of idempotent calls (``self.retries`` times);
-        raises the last error otherwise.
+        raises the last error otherwise. A wait between tries ends early, raising
+        Stopped, when ``stop`` (or the client's own stop token) is set.
         """
         attempt = 0
         while True:
+            token = stop or self.stop
+            if token is not None:
+                token.check()
             try:
                 return self._call_once(path, params)
             except FlowCaptureError as exc:
@@ -133,7 +147,10 @@ class FlowCaptureClient:
                     raise
                 delay = _retry_delay(exc, attempt)
                 log.warning("%s failed (%s); trying again in %.1fs", path, exc, delay)
-                self._sleep(delay)
+                if token is not None:
+                    token.sleep(delay)
+                else:
+                    self._sleep(delay)
 
     def _call_once(self, path: str, params: Mapping[str, Any]) -> Any:
         token = self._current_token()
@@ -154,9 +171,10 @@ class FlowCaptureClient:
         """Return the folders ("projects") this user can see, optionally in one production."""
         return list_of(Folder, self.call(wire.GET_PROJECTS, {"group_id": group_id}))
 
-    def get_assets(self, project_id: int) -> list[Asset]:
+    def get_assets(self, project_id: int, *, stop: StopToken | None = None) -> list[Asset]:
         """Return the assets of one folder that this user can see."""
-        return list_of(Asset, self.call(wire.GET_ASSETS, {"project_id": project_id}))
+        payload = self.call(wire.GET_ASSETS, {"project_id": project_id}, stop=stop)
+        return list_of(Asset, payload)
 
     # --- comments -------------------------------------------------------------------------
 
@@ -204,22 +222,41 @@ class FlowCaptureClient:
         *,
         tags: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        stop: StopToken | None = None,
     ) -> bool:
         """Set an asset's tags and any other key -> value metadata; return ``updated``."""
         params: dict[str, Any] = {**(metadata or {}), "id": asset}
         if tags is not None:
             params["tags"] = list(tags)
-        payload = self.call(wire.UPDATE_ASSET, params)
+        payload = self.call(wire.UPDATE_ASSET, params, stop=stop)
         return bool(payload.get("updated")) if isinstance(payload, dict) else False
 
     # --- uploads --------------------------------------------------------------------------
 
-    def upload_init(self, project_id: int, filename: str, uuid: str | None = None) -> UploadSession:
-        """Start a multipart upload of ``filename`` into a folder; return its handles."""
-        params = {"project_id": project_id, "filename": filename, wire.UUID_FIELD: uuid}
-        return UploadSession.from_wire(self.call(wire.UPLOAD_INIT, params, idempotent=False))
+    def upload_init(
+        self,
+        project_id: int,
+        filename: str,
+        uuid: str | None = None,
+        *,
+        stop: StopToken | None = None,
+    ) -> UploadSession:
+        """Start a multipart upload of ``filename`` into a folder; return its handles.
 
-    def upload_part_url(self, upload: UploadSession, part_number: int, content_md5: str) -> str:
+        Not repeated on failure: a lost answer may have left an upload behind.
+        """
+        params = {"project_id": project_id, "filename": filename, wire.UUID_FIELD: uuid}
+        payload = self.call(wire.UPLOAD_INIT, params, idempotent=False, stop=stop)
+        return UploadSession.from_wire(payload)
+
+    def upload_part_url(
+        self,
+        upload: UploadSession,
+        part_number: int,
+        content_md5: str,
+        *,
+        stop: StopToken | None = None,
+    ) -> str:
         """Return a presigned URL to PUT one part to (valid for a few minutes)."""
         params = {
             "upload_id": upload.upload_id,
@@ -227,15 +264,16 @@ class FlowCaptureClient:
             "part_number": part_number,
             "content_md5": content_md5,
         }
-        payload = self.call(wire.UPLOAD_PART, params)
+        payload = self.call(wire.UPLOAD_PART, params, stop=stop)
         url = payload.get("presigned_url") if isinstance(payload, dict) else None
         if not url:
             raise FlowCaptureError(f"{wire.UPLOAD_PART}: the answer had no presigned_url")
         return str(url)
 
-    def upload_abort(self, upload: UploadSession) -> None:
+    def upload_abort(self, upload: UploadSession, *, stop: StopToken | None = None) -> None:
         """Abort a multipart upload, discarding its parts."""
-        self.call(wire.UPLOAD_ABORT, {"upload_id": upload.upload_id, "key": upload.key})
+        params = {"upload_id": upload.upload_id, "key": upload.key}
+        self.call(wire.UPLOAD_ABORT, params, stop=stop)
 
     def upload_complete(
         self,
@@ -246,8 +284,13 @@ class FlowCaptureClient:
         project_id: int,
         batch_name: str | None = None,
         uuid: str | None = None,
+        stop: StopToken | None = None,
     ) -> int:
-        """Complete the multipart upload with the ETags in part order; return the asset id."""
+        """Complete the multipart upload with the ETags in part order; return the asset id.
+
+        Not repeated on failure: after a lost answer the upload may be completed, and
+        a repeat would then get NoSuchUpload; the caller decides what that means.
+        """
         params = {
             "upload_id": upload.upload_id,
             "key": upload.key,
@@ -257,18 +300,23 @@ class FlowCaptureClient:
             "batch_name": batch_name,
             wire.UUID_FIELD: uuid,
         }
-        payload = self.call(wire.UPLOAD_COMPLETE, params)
+        payload = self.call(wire.UPLOAD_COMPLETE, params, idempotent=False, stop=stop)
         asset_id = payload.get("asset_id") if isinstance(payload, dict) else None
         if asset_id is None:
             raise FlowCaptureError(f"{wire.UPLOAD_COMPLETE}: the answer had no asset_id")
         return int(asset_id)
 
     def complete_upload(
-        self, project_id: int, keys: Iterable[str], batch_name: str | None = None
+        self,
+        project_id: int,
+        keys: Iterable[str],
+        batch_name: str | None = None,
+        *,
+        stop: StopToken | None = None,
     ) -> bool:
         """Close an upload session: queue the given keys for ingest; return ``ok``."""
         params = {"project_id": project_id, "batch_name": batch_name, "keys": list(keys)}
-        payload = self.call(wire.COMPLETE_UPLOAD, params, idempotent=False)
+        payload = self.call(wire.COMPLETE_UPLOAD, params, idempotent=False, stop=stop)
         return bool(payload.get("ok")) if isinstance(payload, dict) else False
 
     # --- downloads ------------------------------------------------------------------------

@@ -42,6 +42,10 @@ class UploadNotFoundError(NotFoundError):
     """The multipart upload is unknown to the server (expired, aborted or never made)."""
 
 
+class ConflictError(FlowCaptureError):
+    """The object already exists (HTTP 409), e.g. an asset uuid that is already taken."""
+
+
 class BadRequestError(FlowCaptureError):
     """The server rejected the parameters (HTTP 400 and other client errors)."""
 
@@ -82,9 +86,24 @@ class ServerError(FlowCaptureError):
 
 
 class TransportError(FlowCaptureError):
-    """The request did not get an answer: connection refused or reset, timeout, bad response."""
+    """The request did not get an answer: connection refused or reset, timeout, bad response.
+
+    ``maybe_sent`` is False when the request never left (no connection could be
+    made), so the service cannot have acted on it.
+    """
 
     retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        maybe_sent: bool = True,
+    ):
+        super().__init__(message, status=status, code=code)
+        self.maybe_sent = maybe_sent
 
 
 class IntegrityError(FlowCaptureError):
@@ -103,6 +122,21 @@ RETRYABLE_ERRORS: tuple[type[FlowCaptureError], ...] = (
 )
 
 
+NOT_HANDLED_STATUSES = frozenset({503})  # the server declined to handle the request at all
+
+
+def outcome_unknown(error: BaseException) -> bool:
+    """Return True when a failed call may still have taken effect on the service.
+
+    No answer arrived (a reset or timeout after the request went out), or the
+    server or a gateway failed part-way (500, 502, 504). Any other answer, 503
+    (service unavailable) included, means it was not acted on.
+    """
+    if isinstance(error, TransportError):
+        return error.maybe_sent
+    return isinstance(error, ServerError) and error.status not in NOT_HANDLED_STATUSES
+
+
 def error_for_status(
     status: int, message: str, *, code: str | None = None, retry_after: float | None = None
 ) -> FlowCaptureError:
@@ -115,6 +149,8 @@ def error_for_status(
         if code == "NoSuchUpload":
             return UploadNotFoundError(message, status=status, code=code)
         return NotFoundError(message, status=status, code=code)
+    if status == 409:
+        return ConflictError(message, status=status, code=code)
     if status == 429:
         return RateLimitedError(message, status=status, code=code, retry_after=retry_after)
     if status >= 500:

@@ -10,10 +10,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-MIB = 1024 * 1024
-MIN_PART_BYTES = 5 * MIB  # S3: every part except the last must be at least this big
-MAX_PART_BYTES = 5 * 1024 * MIB  # S3: no part may be bigger than this
-MAX_PARTS = 10_000  # S3: part numbers run from 1 to 10,000
+from watchd.base.service import MAX_PART_BYTES, MAX_PARTS, MIB, MIN_PART_BYTES
+
+__all__ = [  # the S3 limits live with the service facts; re-exported for the planners' users
+    "MAX_OBJECT_BYTES",
+    "MAX_PARTS",
+    "MAX_PART_BYTES",
+    "MIB",
+    "MIN_PART_BYTES",
+    "PART_SIZE_ALIGN_BYTES",
+    "Part",
+    "choose_part_size",
+    "plan_parts",
+]
+
 MAX_OBJECT_BYTES = MAX_PARTS * MAX_PART_BYTES  # what the rules above can carry at most
 PART_SIZE_ALIGN_BYTES = MIB  # grown part sizes are rounded up to whole MiB
 

@@ -10,11 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NewConnectionError
 
 from watchd import __version__
 from watchd.flowcapture import wire
@@ -42,12 +47,57 @@ class Body(Protocol):
     def __len__(self) -> int: ...
 
 
+ConnectionSet = weakref.WeakSet[HTTPConnection]
+
+
+def _tracked_pool_classes(connections: ConnectionSet) -> dict[str, type[HTTPConnectionPool]]:
+    """Return pool classes whose connections add themselves to ``connections`` on connect."""
+
+    class TrackedHTTPConnection(HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            connections.add(self)
+
+    class TrackedHTTPSConnection(HTTPSConnection):
+        def connect(self) -> None:
+            super().connect()
+            connections.add(self)
+
+    class TrackedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = TrackedHTTPConnection
+
+    class TrackedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = TrackedHTTPSConnection
+
+    return {"http": TrackedHTTPPool, "https": TrackedHTTPSPool}
+
+
 class _LargeBlockAdapter(HTTPAdapter):
-    """An adapter whose connections send bodies in large blocks (fewer Python calls)."""
+    """An adapter whose connections send bodies in large blocks (fewer Python calls)
+    and can all be cut at once (:meth:`interrupt`), so a stop ends blocked reads."""
+
+    def __init__(self, **kwargs: Any):
+        self.connections: ConnectionSet = weakref.WeakSet()
+        super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("blocksize", STREAM_CHUNK_BYTES)
         super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _tracked_pool_classes(self.connections)
+
+    def interrupt(self) -> int:
+        """Shut down every open connection (in use or idle); return how many were cut."""
+        cut = 0
+        for connection in list(self.connections):
+            sock = getattr(connection, "sock", None)
+            if sock is None:
+                continue
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                continue  # already closed
+            cut += 1
+        return cut
 
 
 class Transport:
@@ -66,15 +116,26 @@ class Transport:
         self.timeout = (connect_timeout, read_timeout)
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"watchd/{__version__}"
-        adapter = _LargeBlockAdapter(
+        self._adapter = _LargeBlockAdapter(
             pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0
         )
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.session.mount("http://", self._adapter)
+        self.session.mount("https://", self._adapter)
 
     def close(self) -> None:
         """Close pooled connections."""
         self.session.close()
+
+    def interrupt(self) -> int:
+        """Cut every connection now, so requests blocked on the network fail at once.
+
+        Used when the daemon stops: a worker waiting up to the read timeout for an
+        answer gets a TransportError instead. Returns how many connections were cut.
+        """
+        cut = self._adapter.interrupt()
+        if cut:
+            log.info("cut %d open connection(s) to stop requests in flight", cut)
+        return cut
 
     def call(self, path: str, params: Mapping[str, Any], token: str | None) -> Any:
         """POST an API call and return its decoded payload; raises a FlowCaptureError."""
@@ -140,12 +201,32 @@ def iter_body(response: requests.Response) -> Iterator[bytes]:
 def transport_error(what: str, exc: BaseException) -> TransportError:
     """Return a TransportError describing ``exc`` briefly and without the URL's secrets."""
     kind = type(exc).__name__
+    sent = not _never_connected(exc)
     if isinstance(exc, requests.Timeout):
-        return TransportError(f"{what}: timed out ({kind})")
+        return TransportError(f"{what}: timed out ({kind})", maybe_sent=sent)
     cause = _root_os_error(exc)
     if cause is not None:
-        return TransportError(f"{what}: {kind}: {cause}")
-    return TransportError(f"{what}: {kind}: {redact(str(exc))}")
+        return TransportError(f"{what}: {kind}: {cause}", maybe_sent=sent)
+    return TransportError(f"{what}: {kind}: {redact(str(exc))}", maybe_sent=sent)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Return True when no connection was made, so the request never reached the server."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError | NewConnectionError):
+            return True
+        for arg in current.args:  # urllib3 keeps its cause in MaxRetryError.reason
+            if isinstance(arg, BaseException) and id(arg) not in seen:
+                current = arg
+                break
+        else:
+            current = current.__cause__ or current.__context__
+    return False
 
 
 _OS_ERROR_TEXT_RE = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")

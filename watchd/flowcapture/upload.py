@@ -16,6 +16,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
+from watchd.base.stop import StopToken
 from watchd.flowcapture.backoff import backoff_seconds
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import (
@@ -83,13 +84,14 @@ def upload_part(
     part: Part,
     *,
     on_bytes: Callable[[int], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    stop: StopToken | None = None,
 ) -> PartResult:
     """Send one part: MD5, presigned URL, PUT with Content-MD5; return its ETag.
 
     Retries retryable failures (an expired URL, a reset connection, a 5xx, a
     damaged body) a few times; raises the last FlowCaptureError otherwise, or
-    OSError/EOFError if the file can no longer be read as planned.
+    OSError/EOFError if the file can no longer be read as planned. Waits between
+    tries end early, raising Stopped, when ``stop`` is set.
     """
     md5 = md5_base64(range_md5(path, part.offset, part.size))
     attempt = 0
@@ -103,7 +105,7 @@ def upload_part(
                 on_bytes(amount)
 
         try:
-            etag = _put_part(client, upload, path, part, md5, count)
+            etag = _put_part(client, upload, path, part, md5, count, stop)
             return PartResult(number=part.number, size=part.size, md5=md5, etag=etag)
         except FlowCaptureError as exc:
             if on_bytes is not None and sent:
@@ -115,7 +117,10 @@ def upload_part(
             log.warning(
                 "part %d of %s failed (%s); trying again in %.1fs", part.number, path, exc, delay
             )
-            sleep(delay)
+            if stop is not None:
+                stop.sleep(delay)
+            else:
+                time.sleep(delay)
 
 
 def _put_part(
@@ -125,9 +130,10 @@ def _put_part(
     part: Part,
     md5: str,
     on_read: Callable[[int], None],
+    stop: StopToken | None,
 ) -> str:
     for _ in range(PRESIGNED_URL_REFRESHES):
-        url = client.upload_part_url(upload, part.number, md5)
+        url = client.upload_part_url(upload, part.number, md5, stop=stop)
         try:
             with FileRange(path, part.offset, part.size, on_read) as body:
                 response = client.transport.put(url, body, part.size, {"Content-MD5": md5})
@@ -160,15 +166,17 @@ def upload_parts(
     on_part_done: Callable[[PartResult], None] | None = None,
     progress: Progress | None = None,
     on_chunk: Callable[[int], None] | None = None,
+    stop: StopToken | None = None,
 ) -> dict[int, str]:
     """Send every part not in ``done`` (part number -> ETag), ``parallel`` at a time.
 
     ``on_part_done`` runs (in a worker thread) for each newly accepted part
     before it counts as done. ``on_chunk`` runs before each chunk of body is
-    sent: it may block (bandwidth limit) or raise (stop now; the part in
-    flight is abandoned and sent again next time). Returns every part's ETag by
-    number. On the first failure no new part starts; the failure is raised once
-    running parts end.
+    sent: it may block (bandwidth limit) or raise. When ``stop`` is set, no
+    part starts, waits end, and the part in flight is abandoned at its next
+    chunk (it is sent again next time); Stopped is raised. Returns every
+    part's ETag by number. On the first failure no new part starts; the
+    failure is raised once running parts end.
     """
     etags = dict(done or {})
     total = sum(p.size for p in parts)
@@ -177,6 +185,8 @@ def upload_parts(
     failed = threading.Event()
 
     def on_bytes(amount: int) -> None:
+        if stop is not None and amount > 0:
+            stop.check()
         if on_chunk is not None and amount > 0:
             on_chunk(amount)
         meter.add(amount)
@@ -184,7 +194,9 @@ def upload_parts(
     def run(part: Part) -> PartResult | None:
         if failed.is_set():
             return None
-        result = upload_part(client, upload, path, part, on_bytes=on_bytes)
+        if stop is not None:
+            stop.check()
+        result = upload_part(client, upload, path, part, on_bytes=on_bytes, stop=stop)
         if on_part_done is not None:
             on_part_done(result)
         return result

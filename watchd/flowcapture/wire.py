@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-DEFAULT_BASE_URL = "https://api.moxion.io"
+from watchd.base.service import DEFAULT_BASE_URL
+
+__all__ = ["DEFAULT_BASE_URL"]  # the API address lives with the service facts; re-exported here
 
 # The token from /authenticate/api travels in this header (known).
 TOKEN_HEADER = "X-Token"

@@ -1,9 +1,8 @@
-"""A shared upload bandwidth cap (token bucket), and the hook that stops transfers.
+"""A shared upload bandwidth cap (token bucket).
 
-Every chunk of every part passes through :meth:`Throttle.on_chunk` before it
-is sent: it waits for its share of the configured rate, and raises
-UploadStopped as soon as the daemon is stopping, so a PUT in flight is
-abandoned within a second (its part is simply sent again next time).
+Every chunk of every part passes through :meth:`Throttle.acquire` before it
+is sent and waits there for its share of the configured rate. The wait is a
+wait on the job's stop token, so a stop or a cancel ends it at once.
 """
 
 from __future__ import annotations
@@ -12,24 +11,18 @@ import threading
 import time
 from collections.abc import Callable
 
-from watchd.ingest.failures import UploadStopped
+from watchd.base.stop import StopToken
 
 BURST_SECONDS = 0.5  # tokens saved up while idle, in seconds of the rate
-MAX_WAIT_SLICE_SECONDS = 0.5  # waits are cut into slices so a stop is seen promptly
+MAX_WAIT_SLICE_SECONDS = 0.5  # waits are cut into slices so a changed rate is seen promptly
 MIN_WAIT_SECONDS = 0.001  # never spin on rounding errors
 
 
 class Throttle:
     """Limits the bytes per second sent by all uploads together (None: no limit)."""
 
-    def __init__(
-        self,
-        rate: int | None,
-        stopping: threading.Event,
-        clock: Callable[[], float] = time.monotonic,
-    ):
+    def __init__(self, rate: int | None, clock: Callable[[], float] = time.monotonic):
         self._rate = rate
-        self._stopping = stopping
         self._clock = clock
         self._lock = threading.Lock()
         self._tokens = 0.0
@@ -42,15 +35,14 @@ class Throttle:
             self._tokens = 0.0
             self._updated = self._clock()
 
-    def on_chunk(self, size: int) -> None:
-        """Wait until ``size`` bytes may be sent; raise UploadStopped when stopping."""
+    def acquire(self, size: int, stop: StopToken) -> None:
+        """Wait until ``size`` bytes may be sent; raises Stopped when ``stop`` is set."""
         while True:
-            if self._stopping.is_set():
-                raise UploadStopped("the daemon is stopping")
+            stop.check()
             wait = self._take(size)
             if wait <= 0:
                 return
-            self._stopping.wait(min(wait, MAX_WAIT_SLICE_SECONDS))
+            stop.wait(min(wait, MAX_WAIT_SLICE_SECONDS))
 
     def _take(self, size: int) -> float:
         """Take the tokens if there are enough; otherwise return seconds to wait."""

@@ -5,30 +5,70 @@ every member is past uploading (uploaded, or failed/cancelled for good). It is
 first marked ``closing`` (no file joins it any more), then /complete/upload is
 sent and retried with backoff until accepted; then its uploaded members move
 on to ``ingesting``.
+
+Lost answers:
+
+- Before /complete/upload goes out, ``close_sent_at`` is committed. If no
+  answer comes (reset, timeout, 5xx, a crash), the next try first looks for
+  the members in the folder's listing: any member listed means the first call
+  was acted on, and it is not sent again. Only when none shows up within
+  ``UNCERTAIN_CLOSE_PATIENCE_SECONDS`` is it sent again.
+- A member whose /upload/asset/complete answer was lost has no asset id: it
+  is presumed complete and closed with its batch. If the close refuses its key
+  (the service never completed that upload), that member starts its upload
+  over and the batch is closed again at once with the other keys.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
+from watchd.base.clock import SYSTEM_CLOCK, Clock
+from watchd.base.stop import StopToken
 from watchd.failpoints import failpoint
-from watchd.flowcapture.backoff import backoff_seconds
 from watchd.flowcapture.client import FlowCaptureClient
-from watchd.flowcapture.errors import FlowCaptureError
+from watchd.flowcapture.errors import BadRequestError, FlowCaptureError, outcome_unknown
 from watchd.flowcapture.redact import redact
-from watchd.ingest.failures import RetryPolicy
+from watchd.ingest.failures import RetryPolicy, retry_delay_seconds
+from watchd.ingest.presence import AssetPresence
 from watchd.store.database import Database
-from watchd.store.models import Batch, BatchState, Job, JobState
+from watchd.store.models import Batch, BatchState, Job, JobState, Part
+from watchd.store.operator_actions import OPERATOR_CANCEL_TEXT
+from watchd.store.transitions import move_job, move_jobs
 
 log = logging.getLogger(__name__)
 
 # Members in these states still hold their batch open.
 ACTIVE_STATES = (JobState.QUEUED, JobState.UPLOADING, JobState.WAITING)
+UNCERTAIN_CLOSE_PATIENCE_SECONDS = 180.0  # wait for a lost close's members to be listed
+UNCERTAIN_CLOSE_POLL_SECONDS = 5.0  # how often the listing is searched meanwhile
+
+
+class Earlier(enum.Enum):
+    """What became of a /complete/upload whose answer was lost."""
+
+    ACTED_ON = "acted on"  # members are listed: the batch is closed
+    UNKNOWN_YET = "unknown yet"  # not listed yet: look again later
+    SEND_AGAIN = "send again"  # not listed after the patience: send it again
+
+
+@dataclass(frozen=True)
+class Member:
+    """An uploaded member of a batch, as the close needs it."""
+
+    job_id: int
+    key: str
+    uuid: str
+    presumed: bool  # complete's answer was lost: no asset id yet
+    path: str
 
 
 class BatchCloser:
@@ -40,20 +80,27 @@ class BatchCloser:
         client: FlowCaptureClient,
         idle_seconds: Callable[[str], float | None],
         retry: Callable[[], RetryPolicy],
+        stop: StopToken,
+        clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
     ):
         self.db = db
         self.client = client
         self.idle_seconds = idle_seconds  # by folder name; None: folder not configured
         self.retry = retry
+        self.stop = stop
+        self.clock = clock
         self.rng = rng or random.Random()
+        self.presence = AssetPresence(client, clock.monotonic)
 
-    def run_once(self, now: datetime | None = None) -> int:
+    def run_once(self) -> int:
         """Mark ready batches closing and send the due ones; return how many closed."""
-        now = now or datetime.now(UTC)
+        now = self.clock.now()
         self._mark_closing(now)
         closed = 0
         for batch_id in self._due(now):
+            if self.stop.stopped:
+                break
             closed += self._close(batch_id)
         return closed
 
@@ -82,67 +129,149 @@ class BatchCloser:
             )
             return [batch_id for batch_id, folder in rows if self.idle_seconds(folder) is not None]
 
+    # --- closing one batch ----------------------------------------------------------------
+
     def _close(self, batch_id: int) -> int:
         with self.db.reading() as session:
             batch = session.get_one(Batch, batch_id)
-            keys = [
-                key
-                for key in session.scalars(
-                    select(Job.key)
-                    .where(Job.batch_id == batch_id, Job.state == JobState.UPLOADED)
-                    .order_by(Job.id)
+            members = _members(session, batch_id)
+        if batch.close_sent_at is not None and members:
+            earlier = self._earlier_close(batch, members)
+            if earlier != Earlier.SEND_AGAIN:
+                return 1 if earlier == Earlier.ACTED_ON else 0
+        while members:
+            failpoint("batch:before-complete-upload")
+            self._mark_sent(batch_id)
+            try:
+                accepted = self.client.complete_upload(
+                    batch.project_id, [m.key for m in members], batch.name, stop=self.stop
                 )
-                if key is not None
-            ]
-        if not keys:
-            self._finish(batch_id, BatchState.EMPTY)
-            log.info("batch closed empty: folder=%s batch=%r", batch.folder, batch.name)
-            return 0
-        failpoint("batch:before-complete-upload")
-        try:
-            accepted = self.client.complete_upload(batch.project_id, keys, batch_name=batch.name)
-            if not accepted:
-                raise FlowCaptureError("/complete/upload answered ok=false")
-        except FlowCaptureError as exc:
-            self._retry_later(batch, exc)
-            return 0
-        failpoint("batch:after-complete-upload")  # accepted by the server, not committed yet
-        self._finish(batch_id, BatchState.CLOSED)
-        log.info(
-            "batch closed: folder=%s batch=%r files=%d project=%s",
-            batch.folder,
-            batch.name,
-            len(keys),
-            batch.project_id,
-        )
-        return 1
+                if not accepted:
+                    raise FlowCaptureError("/complete/upload answered ok=false")
+            except BadRequestError as exc:
+                refused = _refused(members, exc)
+                if not refused:
+                    self._retry_later(batch, exc, answered=True)
+                    return 0
+                self._start_over(batch, refused, exc)
+                members = [m for m in members if m not in refused]
+                continue
+            except FlowCaptureError as exc:
+                self._retry_later(batch, exc, answered=not outcome_unknown(exc))
+                return 0
+            failpoint("batch:after-complete-upload")  # accepted by the server, not committed
+            self._finish(batch_id, BatchState.CLOSED, members)
+            log.info(
+                "batch closed: folder=%s batch=%r files=%d project=%s",
+                batch.folder,
+                batch.name,
+                len(members),
+                batch.project_id,
+            )
+            return 1
+        self._finish(batch_id, BatchState.EMPTY, [])
+        log.info("batch closed empty: folder=%s batch=%r", batch.folder, batch.name)
+        return 0
 
-    def _finish(self, batch_id: int, state: BatchState) -> None:
-        now = datetime.now(UTC)
+    def _earlier_close(self, batch: Batch, members: list[Member]) -> Earlier:
+        """After a close whose answer was lost: was it acted on? Closes the batch if so."""
+        now = self.clock.now()
+        try:
+            listed = self.presence.any_listed(
+                batch.project_id, [m.uuid for m in members], self.stop
+            )
+        except FlowCaptureError as exc:
+            self._retry_later(batch, exc, answered=False)
+            return Earlier.UNKNOWN_YET
+        if listed:
+            self._finish(batch.id, BatchState.CLOSED, members)
+            log.info(
+                "batch closed: folder=%s batch=%r files=%d project=%s "
+                "(the earlier /complete/upload was acted on although its answer was lost)",
+                batch.folder,
+                batch.name,
+                len(members),
+                batch.project_id,
+            )
+            return Earlier.ACTED_ON
+        assert batch.close_sent_at is not None
+        waited = (now - batch.close_sent_at).total_seconds()
+        if waited >= UNCERTAIN_CLOSE_PATIENCE_SECONDS:
+            log.warning(
+                "batch=%r: no member listed %.0fs after a /complete/upload whose answer was "
+                "lost; sending it again",
+                batch.name,
+                waited,
+            )
+            return Earlier.SEND_AGAIN
+        with self.db.transaction() as session:
+            session.get_one(Batch, batch.id).next_attempt_at = now + timedelta(
+                seconds=UNCERTAIN_CLOSE_POLL_SECONDS
+            )
+        return Earlier.UNKNOWN_YET
+
+    def _mark_sent(self, batch_id: int) -> None:
+        with self.db.transaction() as session:
+            session.get_one(Batch, batch_id).close_sent_at = self.clock.now()
+
+    def _finish(self, batch_id: int, state: BatchState, members: list[Member]) -> None:
+        now = self.clock.now()
         with self.db.transaction() as session:
             batch = session.get_one(Batch, batch_id)
             batch.state, batch.closed_at, batch.next_attempt_at = state, now, None
-            batch.last_error = None
-            session.execute(
-                update(Job)
-                .where(Job.batch_id == batch_id, Job.state == JobState.UPLOADED)
-                .values(state=JobState.INGESTING, updated_at=now)
+            batch.last_error, batch.close_sent_at = None, None
+            if members:
+                move_jobs(
+                    session,
+                    JobState.INGESTING,
+                    allowed=(JobState.UPLOADED,),
+                    now=now,
+                    where=Job.id.in_([m.job_id for m in members]),
+                )
+
+    def _start_over(self, batch: Batch, refused: list[Member], error: FlowCaptureError) -> None:
+        """The close refused these presumed-complete keys: upload those files again."""
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            for member in refused:
+                session.execute(delete(Part).where(Part.job_id == member.job_id))
+                job = session.get_one(Job, member.job_id)
+                cancelled = job.operator_cancelled_at is not None
+                session.execute(
+                    update(Job)
+                    .where(Job.id == member.job_id)
+                    .values(upload_id=None, key=None, part_size=None, complete_sent_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+                move_job(
+                    session,
+                    member.job_id,
+                    JobState.CANCELLED if cancelled else JobState.QUEUED,
+                    allowed=(JobState.UPLOADED,),
+                    now=now,
+                    uploaded_at=None,
+                    last_error=OPERATOR_CANCEL_TEXT if cancelled else None,
+                )
+        for member in refused:
+            log.warning(
+                "batch=%r refused file=%s job=%d (%s): its upload was not completed after "
+                "all; it is uploaded again in a new batch",
+                batch.name,
+                member.path,
+                member.job_id,
+                error,
             )
 
-    def _retry_later(self, batch: Batch, error: FlowCaptureError) -> None:
-        policy = self.retry()
-        now = datetime.now(UTC)
+    def _retry_later(self, batch: Batch, error: FlowCaptureError, *, answered: bool) -> None:
+        now = self.clock.now()
         with self.db.transaction() as session:
             row = session.get_one(Batch, batch.id)
             row.attempts += 1
-            delay = backoff_seconds(
-                row.attempts,
-                initial=policy.backoff_initial_seconds,
-                cap=policy.backoff_max_seconds,
-                rng=self.rng,
-            )
+            delay = retry_delay_seconds(row.attempts, self.retry(), self.rng)
             row.next_attempt_at = now + timedelta(seconds=delay)
             row.last_error = redact(str(error))
+            if answered:  # the service answered: it did not act on the close
+                row.close_sent_at = None
         log.warning(
             "batch close failed, retrying in %.0fs: folder=%s batch=%r: %s",
             delay,
@@ -150,3 +279,27 @@ class BatchCloser:
             batch.name,
             error,
         )
+
+
+def _members(session: Session, batch_id: int) -> list[Member]:
+    rows = session.execute(
+        select(Job.id, Job.key, Job.uuid, Job.asset_id, Job.path)
+        .where(Job.batch_id == batch_id, Job.state == JobState.UPLOADED, Job.key.is_not(None))
+        .order_by(Job.id)
+    )
+    return [
+        Member(job_id, key or "", uuid, asset_id is None, path)
+        for job_id, key, uuid, asset_id, path in rows
+    ]
+
+
+def _refused(members: list[Member], error: FlowCaptureError) -> list[Member]:
+    """Return the presumed-complete members a refusal is about.
+
+    The refusal is expected to name the key it refused; if it names none of
+    ours, every presumed member is taken as refused (the others were confirmed
+    by their complete and cannot be the cause).
+    """
+    presumed = [m for m in members if m.presumed]
+    named = [m for m in presumed if m.key in str(error)]
+    return named or presumed

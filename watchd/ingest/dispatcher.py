@@ -1,73 +1,79 @@
-"""Handing runnable jobs to a bounded pool of worker threads.
+"""Handing runnable jobs to a bounded pool of worker threads, and stopping them.
 
-One thread looks for work (on a poke or every ``POLL_SECONDS``) and submits at
-most as many jobs as there are free workers, so a queue of 100,000 files costs
-a database query, not memory. Waiting jobs whose time has come are put back
-in line by :func:`requeue_due`, which the scheduler runs.
+One thread looks for work (on a poke or every ``POLL_SECONDS``) and hands out
+at most as many jobs as there are idle workers, so a queue of 100,000 files
+costs a database query, not memory. Each running job has its own stop token,
+a child of the daemon's: the same thread looks for running jobs that an
+operator cancelled and stops their tokens, so parts in flight end within a
+second. Waiting jobs whose time has come are put back in line by
+:func:`requeue_due`, which the scheduler runs.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, select
 
+from watchd.base.clock import SYSTEM_CLOCK, Clock
+from watchd.base.stop import StopToken
 from watchd.store.database import Database
 from watchd.store.models import Job, JobState
+from watchd.store.operator_actions import OPERATOR_CANCEL_TEXT
+from watchd.store.transitions import RESUME, move_jobs
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 1.0  # longest a runnable job waits for the dispatcher to notice it
+POLL_SECONDS = 0.5  # longest a runnable job, or a cancel of a running one, waits to be seen
 RUNNABLE_STATES = (JobState.INGESTING, JobState.UPLOADING, JobState.QUEUED)
+CRASH_PAUSE_SECONDS = 1.0  # a worker whose job crashed waits this long before the next
 
 
-def requeue_due(db: Database, now: datetime | None = None) -> int:
+def requeue_due(db: Database, clock: Clock = SYSTEM_CLOCK) -> int:
     """Put waiting jobs whose next attempt is due back in line; return how many."""
-    now = now or datetime.now(UTC)
+    now = clock.now()
     with db.transaction() as session:
-        result = session.execute(
-            update(Job)
-            .where(Job.state == JobState.WAITING, Job.next_attempt_at <= now)
-            .values(  # Job.resume_state, as SQL
-                state=case(
-                    (Job.asset_id.is_(None), JobState.QUEUED.value),
-                    else_=JobState.INGESTING.value,
-                ),
-                next_attempt_at=None,
-                updated_at=now,
-            )
+        return move_jobs(
+            session,
+            RESUME,
+            allowed=(JobState.WAITING,),
+            now=now,
+            where=Job.next_attempt_at <= now,
         )
-        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class Dispatcher:
-    """Runs ``run_job(job_id)`` for runnable jobs on ``workers`` threads."""
+    """Runs ``run_job(job_id, stop)`` for runnable jobs on ``workers`` threads."""
 
     def __init__(
         self,
         db: Database,
-        run_job: Callable[[int], None],
+        run_job: Callable[[int, StopToken], None],
         workers: int,
         folders: Callable[[], Iterable[str]],
+        stop: StopToken,
     ):
         self.db = db
         self.run_job = run_job
         self.folders = folders  # only jobs of configured folders are run
         self.workers = max(1, workers)
-        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="job")
-        self._running: dict[int, Future[None]] = {}
+        self.stop = stop
+        self._tokens: dict[int, StopToken] = {}  # handed out or running -> its stop token
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
+        self._work: queue.Queue[int] = queue.Queue(maxsize=self.workers)
+        self._threads = [threading.Thread(target=self._loop, name="dispatcher", daemon=True)]
+        self._threads += [
+            threading.Thread(target=self._serve, name=f"job-{n}", daemon=True)
+            for n in range(1, self.workers + 1)
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def poke(self) -> None:
         """Look for work now (a file was queued, a batch closed)."""
@@ -75,43 +81,57 @@ class Dispatcher:
 
     def alive(self) -> bool:
         """True while the dispatcher thread runs."""
-        return self._thread.is_alive()
+        return self._threads[0].is_alive()
 
     def running(self) -> list[int]:
         with self._lock:
-            return list(self._running)
+            return list(self._tokens)
 
-    def stop(self, timeout: float) -> bool:
-        """Stop taking work and wait up to ``timeout`` for running jobs; True if all ended."""
-        self._stop.set()
-        self._wake.set()
-        deadline = time.monotonic() + timeout
-        self._thread.join(timeout)
-        with self._lock:
-            futures = list(self._running.values())
-        done = all(_wait(f, deadline - time.monotonic()) for f in futures)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        return done
+    def threads(self) -> list[threading.Thread]:
+        """The dispatcher's threads, for joining against the daemon's stop deadline."""
+        return list(self._threads)
+
+    # --- the dispatcher thread -----------------------------------------------------------
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        while not self.stop.stopped:
             try:
+                self._stop_cancelled()
                 self._fill()
             except Exception:
                 log.exception("dispatcher could not look for work; trying again")
             self._wake.wait(POLL_SECONDS)
             self._wake.clear()
+        self._wake.set()
+
+    def _stop_cancelled(self) -> None:
+        """Stop the tokens of running jobs an operator cancelled."""
+        with self._lock:
+            running = list(self._tokens)
+        if not running:
+            return
+        with self.db.reading() as session:
+            cancelled = list(
+                session.scalars(
+                    select(Job.id).where(Job.id.in_(running), Job.state == JobState.CANCELLED)
+                )
+            )
+        for job_id in cancelled:
+            with self._lock:
+                token = self._tokens.get(job_id)
+            if token is not None and not token.stopped:
+                token.stop(OPERATOR_CANCEL_TEXT)
 
     def _fill(self) -> None:
         with self._lock:
-            free = self.workers - len(self._running)
-            busy = list(self._running)
+            free = self.workers - len(self._tokens)
+            busy = list(self._tokens)
         if free <= 0:
             return
         for job_id in self._next_jobs(free, busy):
-            future = self._pool.submit(self._run, job_id)
             with self._lock:
-                self._running[job_id] = future
+                self._tokens[job_id] = self.stop.child()
+            self._work.put(job_id)
 
     def _next_jobs(self, limit: int, busy: list[int]) -> list[int]:
         priority = case(
@@ -131,22 +151,25 @@ class Dispatcher:
                 )
             )
 
-    def _run(self, job_id: int) -> None:
-        try:
-            if not self._stop.is_set():
-                self.run_job(job_id)
-        except Exception:
-            log.exception("job=%d: unexpected error in the worker; it will be tried again", job_id)
-            self._stop.wait(POLL_SECONDS)  # do not spin on a job that keeps crashing
-        finally:
+    # --- the worker threads ----------------------------------------------------------------
+
+    def _serve(self) -> None:
+        while not self.stop.stopped:
+            try:
+                job_id = self._work.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                continue
             with self._lock:
-                self._running.pop(job_id, None)
-            self._wake.set()
-
-
-def _wait(future: Future[None], timeout: float) -> bool:
-    try:
-        future.result(max(timeout, 0.0))
-    except Exception:  # noqa: BLE001 - errors were logged by the worker
-        return future.done()
-    return True
+                token = self._tokens.get(job_id) or self.stop.child()
+            try:
+                if not token.stopped:
+                    self.run_job(job_id, token)
+            except Exception:
+                log.exception(
+                    "job=%d: unexpected error in the worker; it will be tried again", job_id
+                )
+                self.stop.wait(CRASH_PAUSE_SECONDS)  # do not spin on a job that keeps crashing
+            finally:
+                with self._lock:
+                    self._tokens.pop(job_id, None)
+                self._wake.set()

@@ -3,7 +3,7 @@
 Errors are classified by the API client (``retryable``); this module adds the
 filesystem's and the daemon's view, and applies the retry policy: exponential
 backoff with jitter and a cap, stored on the job row, ``max_attempts`` then
-``failed`` with the reason.
+``failed`` with the reason. The retry delay is one rule for jobs and batches.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from watchd.flowcapture.backoff import backoff_seconds
 from watchd.flowcapture.errors import (
@@ -24,12 +25,11 @@ from watchd.flowcapture.errors import (
 )
 from watchd.flowcapture.redact import redact
 from watchd.store.models import Job, JobState
+from watchd.store.transitions import move_job
 
 MAX_ERROR_CHARS = 2000  # longest error text kept on a job row
-
-
-class UploadStopped(Exception):
-    """The daemon is stopping: the job stays where it is and resumes at the next start."""
+# The states a worker runs a job in, so the states a failure is recorded from.
+RUNNING_STATES = (JobState.QUEUED, JobState.UPLOADING, JobState.INGESTING)
 
 
 @dataclass(frozen=True)
@@ -81,27 +81,55 @@ def judge(error: BaseException, *, ingesting: bool = False) -> Verdict:
     return Verdict(False, f"internal error: {text}")
 
 
-def apply_failure(
-    job: Job,
+def retry_delay_seconds(attempts: int, policy: RetryPolicy, rng: random.Random | None) -> float:
+    """Return the wait before the next try after ``attempts`` failures (jobs and batches)."""
+    return backoff_seconds(
+        attempts,
+        initial=policy.backoff_initial_seconds,
+        cap=policy.backoff_max_seconds,
+        rng=rng,
+    )
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A failed attempt as recorded on its job."""
+
+    state: JobState  # WAITING or FAILED
+    attempts: int
+    next_attempt_at: datetime | None
+
+
+def record_failure(
+    session: Session,
+    job_id: int,
     verdict: Verdict,
     policy: RetryPolicy,
     now: datetime,
     rng: random.Random | None = None,
-) -> None:
-    """Record a failed attempt on ``job``: WAITING with a next attempt time, or FAILED."""
-    job.attempts += 1
-    job.last_error = verdict.reason
-    job.updated_at = now
-    if verdict.retryable and job.attempts < policy.max_attempts:
-        delay = backoff_seconds(
-            job.attempts,
-            initial=policy.backoff_initial_seconds,
-            cap=policy.backoff_max_seconds,
-            rng=rng,
+) -> Recorded | None:
+    """Count a failed attempt: WAITING with a next attempt time, or FAILED.
+
+    Returns None, recording nothing, if the job is no longer running (an
+    operator cancelled it meanwhile).
+    """
+    job = session.get_one(Job, job_id)
+    attempts = job.attempts + 1
+    if verdict.retryable and attempts < policy.max_attempts:
+        next_at: datetime | None = now + timedelta(
+            seconds=retry_delay_seconds(attempts, policy, rng)
         )
-        job.state = JobState.WAITING
-        job.next_attempt_at = now + timedelta(seconds=delay)
+        target = JobState.WAITING
     else:
-        job.state = JobState.FAILED
-        job.next_attempt_at = None
-        job.finished_at = now
+        next_at, target = None, JobState.FAILED
+    won = move_job(
+        session,
+        job_id,
+        target,
+        allowed=RUNNING_STATES,
+        now=now,
+        attempts=attempts,
+        last_error=verdict.reason,
+        next_attempt_at=next_at,
+    )
+    return Recorded(target, attempts, next_at) if won else None

@@ -2,15 +2,21 @@
 
 The metadata is committed as sent (``tagged_at``) before the source is touched.
 The source is only moved or deleted once the asset is listed in Flow Capture
-and if it is still the file that was uploaded.
+and if it is still the file that was uploaded. Starting the move or delete is
+a guarded write (``source_action_at``) that an operator's cancel races
+against: whichever comes first wins, so a cancelled job's source is never
+touched. An upload presumed complete (its complete answer was lost) waits
+for its asset to be listed too, whatever the folder does afterwards.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 
+from watchd.base.clock import SYSTEM_CLOCK, Clock
+from watchd.base.stop import StopToken
 from watchd.failpoints import failpoint
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.metadata import metadata_for
@@ -19,7 +25,8 @@ from watchd.ingest.post_upload import delete_source, move_source, source_unchang
 from watchd.ingest.presence import AssetPresence
 from watchd.ingest.upload_step import fingerprint_of
 from watchd.store.database import Database
-from watchd.store.models import Job
+from watchd.store.models import Job, JobState
+from watchd.store.transitions import move_job
 
 log = logging.getLogger(__name__)
 
@@ -28,24 +35,44 @@ class AssetNotReady(Exception):
     """Flow Capture has not finished processing the asset: look again soon."""
 
 
+@dataclass(frozen=True)
+class Finished:
+    """What the finish step did."""
+
+    asset_id: int | None  # as listed (filled in for an upload presumed complete)
+    archived_to: str | None  # where the source went; None if it stayed
+
+
 class FinishStep:
     """Tags the asset and carries out the folder's post-upload action."""
 
-    def __init__(self, db: Database, client: FlowCaptureClient):
+    def __init__(self, db: Database, client: FlowCaptureClient, clock: Clock = SYSTEM_CLOCK):
         self.db = db
         self.client = client
-        self.presence = AssetPresence(client)
+        self.clock = clock
+        self.presence = AssetPresence(client, clock.monotonic)
 
-    def run(self, job: Job, folder: FolderPolicy) -> str | None:
-        """Finish ``job``; return where the source went (None if it stayed). Raises on failure."""
+    def run(self, job: Job, folder: FolderPolicy, stop: StopToken) -> Finished:
+        """Finish ``job``; raises AssetNotReady, Stopped or the client's errors."""
         if job.tagged_at is None:
-            self._tag(job, folder)
-        return self._post_upload(job, folder)
+            self._tag(job, folder, stop)
+        acts = folder.move_to is not None or folder.after_upload == DELETE
+        asset_id = job.asset_id
+        if asset_id is None or acts:
+            asset = self.presence.find(job.project_id, job.uuid, stop)
+            if asset is None:
+                raise AssetNotReady(f"asset {job.asset_id or job.uuid} is not listed yet")
+            asset_id = asset.id
+        if not acts:
+            return Finished(asset_id, None)
+        return Finished(asset_id, self._post_upload(job, folder, stop))
 
-    def _tag(self, job: Job, folder: FolderPolicy) -> None:
+    def _tag(self, job: Job, folder: FolderPolicy, stop: StopToken) -> None:
         meta = metadata_for(job.relpath, folder.tags, folder.from_path, folder.fields)
         if not meta.is_empty():
-            self.client.update_asset(job.uuid, tags=meta.tags, metadata=meta.values)
+            # Setting tags and values is safe to repeat: a retry after a lost answer
+            # sets the same ones again, with no second effect.
+            self.client.update_asset(job.uuid, tags=meta.tags, metadata=meta.values, stop=stop)
             log.info(
                 "tagged: file=%s job=%d asset=%s tags=%s metadata=%s",
                 job.path,
@@ -56,14 +83,17 @@ class FinishStep:
             )
         failpoint("finish:after-tag")  # tagged on the server, not committed yet
         with self.db.transaction() as session:
-            session.get_one(Job, job.id).tagged_at = datetime.now(UTC)
+            session.get_one(Job, job.id).tagged_at = self.clock.now()
 
-    def _post_upload(self, job: Job, folder: FolderPolicy) -> str | None:
+    def _post_upload(self, job: Job, folder: FolderPolicy, stop: StopToken) -> str | None:
         source = Path(job.path)
-        if folder.move_to is None and folder.after_upload != DELETE:
+        if not self._claim_source(job):
+            log.info(
+                "source kept: file=%s job=%d was cancelled by an operator after its upload",
+                job.path,
+                job.id,
+            )
             return None
-        if not self.presence.visible(job.project_id, job.uuid):
-            raise AssetNotReady(f"asset {job.asset_id} is not listed in Flow Capture yet")
         if not source_unchanged(source, fingerprint_of(job)):
             log.warning(
                 "source changed or gone since upload, left as it is: file=%s job=%d",
@@ -72,9 +102,24 @@ class FinishStep:
             )
             return None
         if folder.move_to is not None:
-            moved = move_source(source, folder.move_to, job.relpath)
+            moved = move_source(source, folder.move_to, job.relpath, stop)
             log.info("moved: file=%s job=%d to=%s", job.path, job.id, moved)
             return str(moved)
         delete_source(source)
         log.info("deleted after upload: file=%s job=%d", job.path, job.id)
         return None
+
+    def _claim_source(self, job: Job) -> bool:
+        """Start the post-upload action unless an operator cancelled; True if it may go on."""
+        if job.source_action_at is not None:
+            return True  # started before a restart: finish it
+        with self.db.transaction() as session:
+            return move_job(
+                session,
+                job.id,
+                None,
+                allowed=(JobState.INGESTING,),
+                now=self.clock.now(),
+                when=Job.operator_cancelled_at.is_(None),
+                source_action_at=self.clock.now(),
+            )

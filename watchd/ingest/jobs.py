@@ -1,9 +1,11 @@
-"""Running one job through its states, with every transition committed and logged.
+"""Running one job through its states, each move guarded, committed and logged.
 
-``queued``/``uploading`` -> upload step -> ``uploaded`` (waits for its batch)
--> batch closed -> ``ingesting`` -> finish step -> ``done``. Failures go to
-``waiting`` (retry later) or ``failed``; a file that vanished or changed is
-``cancelled`` and its multipart upload aborted.
+``queued`` -> claimed ``uploading`` -> upload step -> ``uploaded`` (waits for
+its batch) -> batch closed -> ``ingesting`` -> finish step -> ``done``.
+Failures go to ``waiting`` (retry later) or ``failed``; a file that vanished
+or changed is ``cancelled`` and its multipart upload aborted. Every move goes
+through :func:`watchd.store.transitions.move_job`; a move that loses (an
+operator cancelled meanwhile) makes the runner back off, never overwrite.
 """
 
 from __future__ import annotations
@@ -12,21 +14,24 @@ import errno
 import logging
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
-
+from watchd.base.clock import SYSTEM_CLOCK, Clock
+from watchd.base.fileversion import SettledFile
+from watchd.base.stop import Stopped, StopToken
 from watchd.flowcapture.errors import NotFoundError
-from watchd.ingest.failures import RetryPolicy, UploadStopped, apply_failure, judge
+from watchd.ingest.aborts import Aborts
+from watchd.ingest.failures import RetryPolicy, judge, record_failure
 from watchd.ingest.finish_step import AssetNotReady, FinishStep
 from watchd.ingest.policy import FolderPolicy
 from watchd.ingest.queueing import BatchRule, join_batch
-from watchd.ingest.upload_step import JobCancelled, SourceChanged, UploadStep, fingerprint_of
+from watchd.ingest.upload_step import JobLost, SourceChanged, UploadStep, fingerprint_of
 from watchd.store.database import Database
 from watchd.store.models import BatchState, Job, JobState
-from watchd.watch.stability import SettledFile
+from watchd.store.operator_actions import OPERATOR_CANCEL_TEXT
+from watchd.store.queries import load_job
+from watchd.store.transitions import move_job
 
 log = logging.getLogger(__name__)
 
@@ -43,30 +48,33 @@ class JobRunner:
         db: Database,
         upload: UploadStep,
         finish: FinishStep,
+        aborts: Aborts,
         folders: Callable[[], dict[str, FolderPolicy]],
         retry: Callable[[], RetryPolicy],
+        clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
         available: Callable[[str], bool] = lambda _folder: True,
     ):
         self.db = db
         self.upload = upload
         self.finish = finish
+        self.aborts = aborts
         self.folders = folders
         self.retry = retry
+        self.clock = clock
         self.rng = rng or random.Random()
         self.available = available  # is this drop folder present (not missing/unmounted)?
 
     def load(self, job_id: int) -> Job:
         """Return the job with its parts and batch loaded."""
         with self.db.reading() as session:
-            return session.scalars(
-                select(Job)
-                .where(Job.id == job_id)
-                .options(selectinload(Job.parts), joinedload(Job.batch))
-            ).one()
+            return load_job(session, job_id)
 
-    def run(self, job_id: int) -> None:
-        """Advance one job; never raises for a job's own failure (it is recorded)."""
+    def run(self, job_id: int, stop: StopToken) -> None:
+        """Advance one job; never raises for a job's own failure (it is recorded).
+
+        ``stop`` is the job's token: set when the daemon stops or the job is cancelled.
+        """
         job = self.load(job_id)
         folder = self.folders().get(job.folder)
         if folder is None:
@@ -76,16 +84,15 @@ class JobRunner:
             return
         try:
             if job.state in UPLOAD_STATES:
-                self._upload(job, folder)
+                self._upload(job, folder, stop)
             elif job.state == JobState.INGESTING:
-                self._finish(job, folder)
-        except UploadStopped:
-            log.info("upload paused for shutdown: file=%s job=%d", job.path, job.id)
+                self._finish(job, folder, stop)
+        except JobLost:
+            pass  # logged where it was lost
+        except Stopped as exc:
+            self._stopped(job, exc)
         except AssetNotReady:
             self._wait_for_processing(job)
-        except JobCancelled:
-            self.upload.abort(job.id)
-            log.warning("cancelled by an operator: file=%s job=%d", job.path, job.id)
         except SourceChanged as exc:
             if exc.vanished and not self.available(job.folder):
                 # An unmounted share is not "every file was deleted": wait for it.
@@ -95,64 +102,91 @@ class JobRunner:
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
             self._fail(job, exc)
 
-    def _upload(self, job: Job, folder: FolderPolicy) -> None:
-        if job.batch is None or job.batch.state != BatchState.OPEN:
-            # Its batch closed while it waited (an operator retry): join an open one now,
-            # so complete and /complete/upload name the same batch. While this job
-            # uploads it holds its batch open.
-            with self.db.transaction() as session:
-                row = session.get_one(Job, job.id)
-                row.batch = join_batch(session, _settled(row), _rule(folder), datetime.now(UTC))
-            job = self.load(job.id)
-        asset_id = self.upload.run(job)
-        now = datetime.now(UTC)
-        with self.db.transaction() as session:
-            row = session.get_one(Job, job.id)
-            if row.state == JobState.CANCELLED:
-                raise JobCancelled(f"job {job.id} was cancelled")
-            row.asset_id, row.state = asset_id, JobState.UPLOADED
-            row.uploaded_at = row.updated_at = now
-            row.last_error = None
+    # --- the steps ------------------------------------------------------------------------
 
-    def _finish(self, job: Job, folder: FolderPolicy) -> None:
-        archived = self.finish.run(job, folder)
-        now = datetime.now(UTC)
+    def _upload(self, job: Job, folder: FolderPolicy, stop: StopToken) -> None:
+        now = self.clock.now()
         with self.db.transaction() as session:
+            if job.state == JobState.QUEUED and not move_job(
+                session,
+                job.id,
+                JobState.UPLOADING,
+                allowed=(JobState.QUEUED,),
+                now=now,
+                started_at=now,
+            ):
+                return  # cancelled before it started
             row = session.get_one(Job, job.id)
-            if row.state == JobState.CANCELLED:
-                raise JobCancelled(f"job {job.id} was cancelled")
-            row.state, row.archived_to = JobState.DONE, archived
-            row.finished_at = row.updated_at = now
-            row.last_error = None
+            if row.batch is None or row.batch.state != BatchState.OPEN:
+                # Its batch closed while it waited (an operator retry): join an open one now,
+                # so complete and /complete/upload name the same batch. While this job
+                # uploads it holds its batch open.
+                row.batch = join_batch(session, _settled(row), _rule(folder), now)
+        uploaded = self.upload.run(self.load(job.id), stop)
+        with self.db.transaction() as session:
+            moved = move_job(
+                session,
+                job.id,
+                JobState.UPLOADED,
+                allowed=(JobState.UPLOADING,),
+                now=self.clock.now(),
+                asset_id=uploaded.asset_id,
+            )
+        if not moved:  # only the operator's cancel moves a job, and not once complete was sent
+            log.error("job=%d changed state while it completed; left as it is", job.id)
+            return
+        rate = job.size / uploaded.seconds if uploaded.seconds > 0 else 0.0
         log.info(
-            "done: file=%s job=%d batch=%r asset=%s uuid=%s",
+            "uploaded: file=%s job=%d batch=%r size=%d duration=%.1fs rate=%.1fMB/s asset=%s",
             job.path,
             job.id,
             job.batch.name if job.batch else None,
-            job.asset_id,
-            job.uuid,
+            job.size,
+            uploaded.seconds,
+            rate / 1e6,
+            uploaded.asset_id if uploaded.asset_id is not None else "presumed",
         )
 
-    def abort_orphans(self) -> int:
-        """Abort multipart uploads of jobs that will never complete them; return how many."""
-        with self.db.reading() as session:
-            ids = list(
-                session.scalars(
-                    select(Job.id).where(
-                        Job.state.in_([JobState.CANCELLED, JobState.FAILED]),
-                        Job.upload_id.is_not(None),
-                        Job.asset_id.is_(None),
-                    )
-                )
+    def _finish(self, job: Job, folder: FolderPolicy, stop: StopToken) -> None:
+        finished = self.finish.run(job, folder, stop)
+        with self.db.transaction() as session:
+            moved = move_job(
+                session,
+                job.id,
+                JobState.DONE,
+                allowed=(JobState.INGESTING,),
+                now=self.clock.now(),
+                asset_id=finished.asset_id,
+                archived_to=finished.archived_to,
             )
-        for job_id in ids:
-            self.upload.abort(job_id)
-        return len(ids)
+        if moved:
+            log.info(
+                "done: file=%s job=%d batch=%r asset=%s uuid=%s",
+                job.path,
+                job.id,
+                job.batch.name if job.batch else None,
+                finished.asset_id,
+                job.uuid,
+            )
+
+    # --- when a step does not get through ---------------------------------------------------
+
+    def _stopped(self, job: Job, stopped: Stopped) -> None:
+        if stopped.reason == OPERATOR_CANCEL_TEXT:
+            aborted = self.aborts.abort(job.id)
+            log.warning(
+                "cancelled by an operator: file=%s job=%d; upload %s",
+                job.path,
+                job.id,
+                "aborted" if aborted else "aborted later",
+            )
+        else:
+            log.info("paused (%s): file=%s job=%d", stopped.reason, job.path, job.id)
 
     def _wait_for_processing(self, job: Job) -> None:
         """Look again soon; a long wait after the batch closed counts as a failed attempt."""
         closed = job.batch.closed_at if job.batch else None
-        now = datetime.now(UTC)
+        now = self.clock.now()
         if closed is not None and now - closed > timedelta(seconds=PROCESSING_PATIENCE_SECONDS):
             minutes = (now - closed).total_seconds() / 60
             self._fail(
@@ -160,50 +194,65 @@ class JobRunner:
             )
             return
         with self.db.transaction() as session:
-            row = session.get_one(Job, job.id)
-            row.state = JobState.WAITING
-            row.next_attempt_at = now + timedelta(seconds=PROCESSING_POLL_SECONDS)
-            row.updated_at = now
+            move_job(
+                session,
+                job.id,
+                JobState.WAITING,
+                allowed=(JobState.INGESTING,),
+                now=now,
+                next_attempt_at=now + timedelta(seconds=PROCESSING_POLL_SECONDS),
+            )
         log.debug("waiting for Flow Capture to process asset=%s job=%d", job.asset_id, job.id)
 
     def _cancel(self, job: Job, reason: str, *, vanished: bool) -> None:
-        self.upload.abort(job.id)
+        """The file changed or vanished: cancel (not sticky) and abort the upload."""
         with self.db.transaction() as session:
-            row = session.get_one(Job, job.id)
-            row.state, row.last_error = JobState.CANCELLED, reason
-            row.finished_at = row.updated_at = datetime.now(UTC)
+            moved = move_job(
+                session,
+                job.id,
+                JobState.CANCELLED,
+                allowed=(JobState.QUEUED, JobState.UPLOADING),
+                now=self.clock.now(),
+                when=Job.complete_sent_at.is_(None),
+                last_error=reason,
+            )
+        if not moved:
+            return
+        self.aborts.abort(job.id)
         verb = "disappeared" if vanished else "changed"
         log.warning("cancelled (%s): file=%s job=%d: %s", verb, job.path, job.id, reason)
 
     def _fail(self, job: Job, error: Exception) -> None:
         verdict = judge(error, ingesting=job.state == JobState.INGESTING)
         with self.db.transaction() as session:
-            row = session.get_one(Job, job.id)
-            if row.state == JobState.CANCELLED:
-                return  # an operator cancelled it meanwhile; the orphan sweep aborts the upload
-            apply_failure(row, verdict, self.retry(), datetime.now(UTC), self.rng)
-            state, attempts, next_at = row.state, row.attempts, row.next_attempt_at
-        if state == JobState.FAILED:
+            recorded = record_failure(
+                session, job.id, verdict, self.retry(), self.clock.now(), self.rng
+            )
+        if recorded is None:
+            self.aborts.abort(job.id)  # cancelled meanwhile; the sweep retries a failed abort
+            return
+        if recorded.state == JobState.FAILED:
             log.error(
                 "failed: file=%s job=%d after %d attempt(s): %s; `watchd retry %d` tries again",
                 job.path,
                 job.id,
-                attempts,
+                recorded.attempts,
                 verdict.reason,
                 job.id,
             )
-            if job.asset_id is None:  # nothing will complete this upload: don't leave it behind
-                self.upload.abort(job.id)
-                self.upload.reset(job.id, state=JobState.FAILED)
-        else:
-            log.warning(
-                "will retry: file=%s job=%d attempt=%d at=%s: %s",
-                job.path,
-                job.id,
-                attempts,
-                next_at.isoformat(timespec="seconds") if next_at else "?",
-                verdict.reason,
-            )
+            if job.uploaded_at is None:  # nothing will complete this upload: don't leave it
+                self.aborts.abort(job.id)
+            return
+        log.warning(
+            "will retry: file=%s job=%d attempt=%d at=%s: %s",
+            job.path,
+            job.id,
+            recorded.attempts,
+            recorded.next_attempt_at.isoformat(timespec="seconds")
+            if recorded.next_attempt_at
+            else "?",
+            verdict.reason,
+        )
 
 
 def _settled(job: Job) -> SettledFile:

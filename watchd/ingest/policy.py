@@ -28,11 +28,6 @@ class FolderPolicy:
     after_upload: str = KEEP  # KEEP or DELETE; ignored when move_to is set
     move_to: Path | None = None
 
-    @property
-    def action(self) -> str:
-        """A short description of the post-upload action, for logs."""
-        return f"move to {self.move_to}" if self.move_to else self.after_upload
-
 
 @dataclass(frozen=True)
 class TransferPolicy:
@@ -42,11 +37,3 @@ class TransferPolicy:
     parallel_files: int = 2
     parallel_parts: int = 4
     bandwidth_bytes_per_second: int | None = None  # None: unlimited
-
-
-@dataclass
-class Policies:
-    """The current folder policies by name (replaced as a whole on reload)."""
-
-    folders: dict[str, FolderPolicy] = field(default_factory=dict)
-    transfer: TransferPolicy = field(default_factory=TransferPolicy)

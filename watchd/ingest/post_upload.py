@@ -16,8 +16,9 @@ import os
 import shutil
 from pathlib import Path
 
+from watchd.base.fileversion import Fingerprint
+from watchd.base.stop import Stopped, StopToken
 from watchd.failpoints import failpoint
-from watchd.watch.stability import Fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,14 @@ def delete_source(path: Path) -> None:
     _fsync_dir(path.parent)
 
 
-def move_source(path: Path, archive_root: Path, relpath: str) -> Path:
-    """Move ``path`` to ``archive_root/relpath`` (a free name); return where it went."""
+def move_source(
+    path: Path, archive_root: Path, relpath: str, stop: StopToken | None = None
+) -> Path:
+    """Move ``path`` to ``archive_root/relpath`` (a free name); return where it went.
+
+    A copy across filesystems ends early when ``stop`` is set (Stopped is
+    raised, the partial copy removed, the source left in place).
+    """
     target_dir = (archive_root / relpath).parent
     target_dir.mkdir(parents=True, exist_ok=True)
     wanted = archive_root / relpath
@@ -59,7 +66,7 @@ def move_source(path: Path, archive_root: Path, relpath: str) -> Path:
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
             raise
-    return _copy_across(path, wanted)
+    return _copy_across(path, wanted, stop)
 
 
 def _free_name(wanted: Path, attempt: int) -> Path:
@@ -101,9 +108,13 @@ def _link_into_place(source: Path, wanted: Path, *, remove_source: bool) -> Path
     raise PostUploadError(f"no free name for {wanted} after {MAX_NAME_SUFFIX} tries")
 
 
-def _copy_across(source: Path, wanted: Path) -> Path:
+def _copy_across(source: Path, wanted: Path, stop: StopToken | None) -> Path:
     temp = wanted.with_name(f"{TEMP_PREFIX}{wanted.name}")
-    source_md5 = _copy_and_hash(source, temp)
+    try:
+        source_md5 = _copy_and_hash(source, temp, stop)
+    except (OSError, Stopped):
+        temp.unlink(missing_ok=True)  # no hidden partial copy is left behind
+        raise
     if _md5_of(temp) != source_md5 or temp.stat().st_size != source.stat().st_size:
         temp.unlink(missing_ok=True)
         raise PostUploadError(f"the copy of {source} at {temp} did not match; source kept")
@@ -114,10 +125,12 @@ def _copy_across(source: Path, wanted: Path) -> Path:
     return final
 
 
-def _copy_and_hash(source: Path, dest: Path) -> str:
+def _copy_and_hash(source: Path, dest: Path, stop: StopToken | None) -> str:
     digest = hashlib.md5()  # noqa: S324 - a copy check, not security
     with source.open("rb") as src, dest.open("wb") as out:
         while chunk := src.read(COPY_CHUNK_BYTES):
+            if stop is not None:
+                stop.check()
             digest.update(chunk)
             out.write(chunk)
         out.flush()

@@ -11,10 +11,13 @@ into folders.
 from __future__ import annotations
 
 import difflib
+import json
 import logging
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from watchd.config import folder_schema
+from watchd.flowcapture.errors import FlowCaptureError
 from watchd.flowcapture.models import Folder, Production
 
 log = logging.getLogger(__name__)
@@ -164,3 +167,52 @@ def _listing(names: list[str]) -> str:
     shown = sorted(names)[:MAX_LISTED_NAMES]
     more = len(names) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more else "")
+
+
+class ProjectResolver:
+    """Resolves drop folders' ``project:`` names to ids, remembering them on disk.
+
+    Resolved ids are cached in ``cache_path`` (``state_dir/projects.json``), so a
+    start without network can still upload to folders it resolved before.
+    """
+
+    def __init__(self, client: ProjectSource, cache_path: Path):
+        self.client = client
+        self.cache_path = cache_path
+
+    def resolve(self, project: str | None, project_id: int | None) -> int:
+        """Return the folder id; raises ProjectResolutionError, or FlowCaptureError if the
+        service cannot be asked and no cached id is known."""
+        if project_id is not None:
+            return project_id
+        if project is None:
+            raise ProjectResolutionError("the folder names neither project nor project_id")
+        try:
+            resolved = ProjectDirectory(self.client).resolve(project)
+        except FlowCaptureError as exc:
+            cached = self._cached().get(project)
+            if not exc.retryable or cached is None:
+                raise
+            log.warning("using cached project id %s for %r (%s)", cached, project, exc)
+            return int(cached)
+        self._store(project, resolved)
+        return resolved
+
+    def _cached(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.cache_path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _store(self, spec: str, project_id: int) -> None:
+        cache = self._cached()
+        if cache.get(spec) == project_id:
+            return
+        cache[spec] = project_id
+        temp = self.cache_path.with_suffix(".tmp")
+        try:
+            temp.write_text(json.dumps(cache, indent=1))
+            temp.replace(self.cache_path)
+        except OSError as exc:
+            log.warning("cannot remember project ids in %s: %s", self.cache_path, exc.strerror)

@@ -1,8 +1,10 @@
 """Turning a settled file into a job, and putting it in its batch.
 
-A file whose fingerprint already has a job (queued, in flight, done or failed)
-is not queued again, also after a restart. Each job gets its asset uuid here,
-once, and keeps it across retries and restarts.
+A file whose fingerprint already has a job (queued, in flight, done or failed,
+or cancelled by an operator) is not queued again, also after a restart or a
+reload. A version the daemon cancelled itself (it changed or vanished) may be
+queued again. Each job gets its asset uuid here, once, and keeps it across
+retries and restarts (unless the service refuses it; see ``upload_step.py``).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from watchd.base.fileversion import SettledFile
 from watchd.config.templates import BatchNameValues, render_batch_name
 from watchd.store.database import Database
 from watchd.store.models import Batch, BatchState, Job, JobState
-from watchd.watch.stability import SettledFile
+from watchd.store.queries import same_version
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +36,12 @@ class BatchRule:
 
 
 def known_version(session: Session, file: SettledFile) -> Job | None:
-    """Return a job (not cancelled) for this version of this file, if there is one.
+    """Return the job that stands for this version of this file, if there is one.
 
-    The same version is the same inode with the same size and mtime (renamed
-    or moved within the folder included), or the same path in the same folder
-    with the same size and mtime (a share mounted again, with new inode or
-    device numbers). The device number is not compared: remounts change it.
+    See :func:`watchd.store.queries.same_version` for what "this version" means.
     """
-    fp = file.fingerprint
-    same_inode = and_(Job.inode == fp.inode, Job.size == fp.size, Job.mtime_ns == fp.mtime_ns)
-    same_path = and_(
-        Job.folder == file.folder,
-        Job.relpath == file.relpath,
-        Job.size == fp.size,
-        Job.mtime_ns == fp.mtime_ns,
-    )
-    return session.scalars(
-        select(Job).where(or_(same_inode, same_path), Job.state != JobState.CANCELLED).limit(1)
-    ).first()
+    counts = or_(Job.state != JobState.CANCELLED, Job.operator_cancelled_at.is_not(None))
+    return session.scalars(select(Job).where(same_version(file), counts).limit(1)).first()
 
 
 def enqueue(db: Database, file: SettledFile, rule: BatchRule, now: datetime) -> Job | None:
@@ -68,7 +59,6 @@ def enqueue(db: Database, file: SettledFile, rule: BatchRule, now: datetime) -> 
             inode=file.fingerprint.inode,
             size=file.fingerprint.size,
             mtime_ns=file.fingerprint.mtime_ns,
-            state=JobState.QUEUED,
             attempts=0,
             uuid=str(uuid.uuid4()),
             project_id=rule.project_id,

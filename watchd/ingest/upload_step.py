@@ -1,40 +1,64 @@
 """The upload step of a job: init, parts with per-part checkpoints, complete.
 
 Every result is committed before the next call: the upload handles after
-init, each ETag as its part is accepted, the asset id after complete. A
-restart therefore resumes from the last commit and never sends a part that
-has an ETag. The file's fingerprint is checked before starting and again
-before completing, so a file that changed is never completed as a mix.
+init, each ETag as its part is accepted, the fact that complete was sent
+before it goes out. A restart therefore resumes from the last commit and never
+sends a part that has an ETag. The file's fingerprint is checked before
+starting and again before completing, so a file that changed is never
+completed as a mix.
+
+A lost answer is expected, not exceptional. After a lost init the next try
+may leave the first upload open on the service (its id never arrived; that is
+logged). After a lost complete the service most likely completed the upload,
+and a repeat answers NoSuchUpload: the step then reports the upload as
+presumed complete (no asset id yet) and the batch close decides (see
+``batches.py``).
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import uuid as uuidlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, update
 
+from watchd.base.clock import SYSTEM_CLOCK, Clock
+from watchd.base.fileversion import Fingerprint
+from watchd.base.stop import StopToken
 from watchd.failpoints import failpoint
 from watchd.flowcapture.client import FlowCaptureClient
-from watchd.flowcapture.errors import FlowCaptureError, UploadNotFoundError
+from watchd.flowcapture.errors import (
+    ConflictError,
+    FlowCaptureError,
+    UploadNotFoundError,
+    outcome_unknown,
+)
 from watchd.flowcapture.models import UploadSession
 from watchd.flowcapture.parts import Part as PlannedPart
 from watchd.flowcapture.parts import choose_part_size, plan_parts
 from watchd.flowcapture.upload import PartResult, upload_parts
+from watchd.ingest.aborts import Aborts
+from watchd.ingest.bandwidth import Throttle
+from watchd.ingest.failures import RetryPolicy, retry_delay_seconds
 from watchd.ingest.policy import TransferPolicy
 from watchd.ingest.progress import TransferBoard
 from watchd.store.database import Database
 from watchd.store.models import Job, JobState, Part
-from watchd.watch.stability import Fingerprint
+from watchd.store.operator_actions import OPERATOR_CANCEL_TEXT
+from watchd.store.queries import load_job
+from watchd.store.transitions import move_job
 
 log = logging.getLogger(__name__)
 
+# Sends of /upload/asset/complete in one attempt (then the job waits), and the waits between.
+COMPLETE_RETRY = RetryPolicy(max_attempts=4, backoff_initial_seconds=0.5, backoff_max_seconds=8)
 
-class JobCancelled(Exception):
-    """An operator cancelled the job while it was uploading."""
+
+class JobLost(Exception):
+    """The job was moved elsewhere meanwhile (an operator cancelled it); the step backed off."""
 
 
 class SourceChanged(Exception):
@@ -64,6 +88,14 @@ def check_source(job: Job) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Uploaded:
+    """The outcome of a completed upload step."""
+
+    asset_id: int | None  # None: complete's answer was lost; presumed complete
+    seconds: float
+
+
 class UploadStep:
     """Runs the upload of one job to the point where it is UPLOADED."""
 
@@ -73,75 +105,112 @@ class UploadStep:
         client: FlowCaptureClient,
         transfer: Callable[[], TransferPolicy],
         board: TransferBoard,
-        on_chunk: Callable[[int], None],
-        clock: Callable[[], float] = time.monotonic,
+        throttle: Throttle,
+        aborts: Aborts,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self.db = db
         self.client = client
         self.transfer = transfer
         self.board = board
-        self.on_chunk = on_chunk
+        self.throttle = throttle
+        self.aborts = aborts
         self.clock = clock
 
-    def run(self, job: Job) -> int:
-        """Upload ``job``'s file; return the asset id. Raises on any failure."""
+    def run(self, job: Job, stop: StopToken) -> Uploaded:
+        """Upload an UPLOADING job's file up to and including complete.
+
+        Raises JobLost when an operator cancelled meanwhile (the upload is
+        aborted), Stopped, SourceChanged, or the client's and the file's errors.
+        """
         check_source(job)
         if job.upload_id is None:
-            job = self._init(job)
-        started = self.clock()
+            job = self._init(job, stop)
+        started = self.clock.monotonic()
         try:
-            etags = self._send_parts(job)
+            etags = self._send_parts(job, stop)
         except UploadNotFoundError:
             log.warning(
                 "upload no longer known to Flow Capture, starting over: file=%s job=%d",
                 job.path,
                 job.id,
             )
-            self.reset(job.id, state=JobState.QUEUED)
+            self.start_over(job.id)
             raise
         except (FlowCaptureError, OSError, EOFError):
             check_source(job)  # a file cut short or rewritten explains a failed part
             raise
         check_source(job)
-        failpoint("upload:before-complete")
-        asset_id = self.client.upload_complete(
-            UploadSession(upload_id=job.upload_id or "", key=job.key or ""),
-            etags,
-            filename=job.filename,
-            project_id=job.project_id,
-            batch_name=job.batch.name if job.batch else None,
-            uuid=job.uuid,
-        )
-        failpoint("upload:after-complete")  # the server completed; not committed yet
-        _log_uploaded(job, self.clock() - started)
-        return asset_id
+        asset_id = self._complete(job, etags, stop)
+        return Uploaded(asset_id, self.clock.monotonic() - started)
 
-    def _init(self, job: Job) -> Job:
+    # --- init -----------------------------------------------------------------------------
+
+    def _init(self, job: Job, stop: StopToken) -> Job:
         part_size = choose_part_size(job.size, self.transfer().part_size)
-        upload = self.client.upload_init(job.project_id, job.filename, job.uuid)
-        now = datetime.now(UTC)
+        upload = self._init_call(job, stop)
         with self.db.transaction() as session:
+            # The upload exists whatever happened meanwhile: record it so it can be aborted.
             row = session.get_one(Job, job.id)
             row.upload_id, row.key, row.part_size = upload.upload_id, upload.key, part_size
-            row.state, row.started_at, row.updated_at = JobState.UPLOADING, now, now
+            row.complete_sent_at = None
+            session.execute(delete(Part).where(Part.job_id == job.id))
             for planned in plan_parts(job.size, part_size):
                 session.add(
                     Part(job=row, number=planned.number, offset=planned.offset, size=planned.size)
                 )
-            session.flush()
-            _ = row.batch, row.parts  # load both before the session closes
+            ours = row.state == JobState.UPLOADING
+        if not ours:
+            self._back_off(job, "after init")
         failpoint("upload:after-init")
+        job = self.load(job.id)
         log.info(
             "upload started: file=%s job=%d batch=%r size=%d parts=%d",
             job.path,
             job.id,
-            row.batch.name if row.batch else None,
+            job.batch.name if job.batch else None,
             job.size,
-            len(row.parts),
+            len(job.parts),
         )
-        return row
+        return job
 
-    def _send_parts(self, job: Job) -> list[str]:
+    def _init_call(self, job: Job, stop: StopToken) -> UploadSession:
+        try:
+            return self.client.upload_init(job.project_id, job.filename, job.uuid, stop=stop)
+        except ConflictError as exc:
+            # An upload with this uuid exists already: an earlier init whose answer was lost.
+            fresh = str(uuidlib.uuid4())
+            log.warning(
+                "Flow Capture already has an upload for file=%s job=%d (%s), most likely from "
+                "an earlier try whose answer was lost; that upload stays open on the service "
+                "(its id never arrived) and this file goes up under a new uuid %s",
+                job.path,
+                job.id,
+                exc,
+                fresh,
+            )
+            with self.db.transaction() as session:
+                session.execute(
+                    update(Job)
+                    .where(Job.id == job.id, Job.uuid == job.uuid)
+                    .values(uuid=fresh)
+                    .execution_options(synchronize_session=False)
+                )
+            return self.client.upload_init(job.project_id, job.filename, fresh, stop=stop)
+        except FlowCaptureError as exc:
+            if outcome_unknown(exc):
+                log.warning(
+                    "no answer to /upload/asset/init for file=%s job=%d (%s); if Flow Capture "
+                    "made the upload anyway, it may stay open there: its id never arrived",
+                    job.path,
+                    job.id,
+                    exc,
+                )
+            raise
+
+    # --- parts ----------------------------------------------------------------------------
+
+    def _send_parts(self, job: Job, stop: StopToken) -> list[str]:
         planned = [PlannedPart(p.number, p.offset, p.size) for p in job.parts]
         done = {p.number: p.etag for p in job.parts if p.etag}
         self.board.start(
@@ -155,72 +224,130 @@ class UploadStep:
                 planned,
                 done=done,
                 parallel=self.transfer().parallel_parts,
-                on_part_done=lambda result: self._commit_part(job.id, result),
+                on_part_done=lambda result: self._commit_part(job.id, result, stop),
                 progress=lambda sent, _total: self.board.update(job.id, sent),
-                on_chunk=self.on_chunk,
+                on_chunk=lambda size: self.throttle.acquire(size, stop),
+                stop=stop,
             )
         finally:
             self.board.finish(job.id)
         return [etags[p.number] for p in planned]
 
-    def _commit_part(self, job_id: int, result: PartResult) -> None:
-        now = datetime.now(UTC)
+    def _commit_part(self, job_id: int, result: PartResult, stop: StopToken) -> None:
         with self.db.transaction() as session:
             session.execute(
                 update(Part)
                 .where(Part.job_id == job_id, Part.number == result.number)
-                .values(md5=result.md5, etag=result.etag, done_at=now)
+                .values(md5=result.md5, etag=result.etag, done_at=self.clock.now())
             )
             state = session.get_one(Job, job_id).state
         failpoint("upload:after-part")
-        if state == JobState.CANCELLED:
-            raise JobCancelled(f"job {job_id} was cancelled")
+        if state != JobState.UPLOADING:
+            stop.stop(OPERATOR_CANCEL_TEXT)  # seen here before the cancel poll does
         log.debug("part committed: job=%d part=%d etag=%s", job_id, result.number, result.etag)
 
-    def reset(self, job_id: int, *, state: JobState) -> None:
-        """Forget a job's multipart upload (the next attempt starts afresh), leave it in ``state``.
+    # --- complete -------------------------------------------------------------------------
 
-        A job that is not uploading any more (another state meanwhile) keeps its state.
-        """
+    def _complete(self, job: Job, etags: list[str], stop: StopToken) -> int | None:
+        """Send complete (committed as sent first); return the asset id, None if presumed."""
+        unknown = job.complete_sent_at is not None  # an earlier send got no answer
+        with self.db.transaction() as session:
+            ours = move_job(
+                session,
+                job.id,
+                None,
+                allowed=(JobState.UPLOADING,),
+                now=self.clock.now(),
+                complete_sent_at=self.clock.now(),
+            )
+        if not ours:
+            self._back_off(job, "before complete")
+        failpoint("upload:before-complete")
+        for attempt in range(1, COMPLETE_RETRY.max_attempts + 1):
+            try:
+                asset_id = self.client.upload_complete(
+                    UploadSession(upload_id=job.upload_id or "", key=job.key or ""),
+                    etags,
+                    filename=job.filename,
+                    project_id=job.project_id,
+                    batch_name=job.batch.name if job.batch else None,
+                    uuid=job.uuid,
+                    stop=stop,
+                )
+            except UploadNotFoundError:
+                if unknown:
+                    self._log_presumed(job)
+                    return None
+                self.start_over(job.id)
+                raise
+            except FlowCaptureError as exc:
+                unknown = unknown or outcome_unknown(exc)
+                if not exc.retryable or attempt == COMPLETE_RETRY.max_attempts:
+                    if not unknown:
+                        self._complete_refused(job.id)
+                    raise
+                delay = retry_delay_seconds(attempt, COMPLETE_RETRY, None)
+                log.warning(
+                    "complete of file=%s job=%d failed (%s); trying again in %.1fs",
+                    job.path,
+                    job.id,
+                    exc,
+                    delay,
+                )
+                stop.sleep(delay)
+            else:
+                failpoint("upload:after-complete")  # the server completed; not committed yet
+                return asset_id
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _log_presumed(self, job: Job) -> None:
+        log.warning(
+            "the answer to /upload/asset/complete for file=%s job=%d was lost and Flow Capture "
+            "no longer knows the upload, so it most likely completed it: the file is closed "
+            "with its batch, and uploaded again only if that close refuses it",
+            job.path,
+            job.id,
+        )
+
+    def _complete_refused(self, job_id: int) -> None:
+        """Forget that complete was sent: the service answered and did not act on it."""
+        with self.db.transaction() as session:
+            move_job(
+                session,
+                job_id,
+                None,
+                allowed=(JobState.UPLOADING,),
+                now=self.clock.now(),
+                complete_sent_at=None,
+            )
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _back_off(self, job: Job, where: str) -> None:
+        """The job is no longer ours (cancelled): abort what was started, raise JobLost."""
+        log.info("cancelled %s: file=%s job=%d; aborting its upload", where, job.path, job.id)
+        self.aborts.abort(job.id)
+        raise JobLost(f"job {job.id} was moved elsewhere {where}")
+
+    def load(self, job_id: int) -> Job:
+        """Return the job with its parts and batch loaded."""
+        with self.db.reading() as session:
+            return load_job(session, job_id)
+
+    def start_over(self, job_id: int) -> None:
+        """Forget the job's multipart upload (it no longer exists); the next try starts afresh."""
         with self.db.transaction() as session:
             session.execute(delete(Part).where(Part.job_id == job_id))
-            row = session.get_one(Job, job_id)
-            row.upload_id = row.key = None
-            row.part_size = None
-            if row.state in (JobState.QUEUED, JobState.UPLOADING):
-                row.state = state
-            row.updated_at = datetime.now(UTC)
-
-    def abort(self, job_id: int) -> None:
-        """Abort the job's multipart upload on the server, if it has one (best effort)."""
-        with self.db.reading() as session:
-            row = session.get_one(Job, job_id)
-            upload_id, key = row.upload_id, row.key
-        if upload_id is None or key is None:
-            return
-        try:
-            self.client.upload_abort(UploadSession(upload_id=upload_id, key=key))
-        except UploadNotFoundError:
-            pass  # already gone: nothing left behind
-        except FlowCaptureError as exc:
-            log.warning("could not abort upload of job=%d (tried again later): %s", job_id, exc)
-            return
-        else:
-            log.info("upload aborted: job=%d", job_id)
-        with self.db.transaction() as session:
-            row = session.get_one(Job, job_id)
-            if row.upload_id == upload_id:
-                row.upload_id = row.key = None
-
-
-def _log_uploaded(job: Job, seconds: float) -> None:
-    rate = job.size / seconds if seconds > 0 else 0.0
-    log.info(
-        "uploaded: file=%s job=%d batch=%r size=%d duration=%.1fs rate=%.1fMB/s",
-        job.path,
-        job.id,
-        job.batch.name if job.batch else None,
-        job.size,
-        seconds,
-        rate / 1e6,
-    )
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(upload_id=None, key=None, part_size=None, complete_sent_at=None)
+                .execution_options(synchronize_session=False)
+            )
+            move_job(
+                session,
+                job_id,
+                JobState.QUEUED,
+                allowed=(JobState.QUEUED, JobState.UPLOADING),
+                now=self.clock.now(),
+            )

@@ -28,6 +28,11 @@ def sqlite_url(state_dir: Path) -> str:
     return f"sqlite:///{(state_dir / DATABASE_FILENAME).resolve()}"
 
 
+def database_url(configured: str | None, state_dir: Path) -> str:
+    """Return the URL of the state database: the configured one, else SQLite in ``state_dir``."""
+    return configured or sqlite_url(state_dir)
+
+
 def make_engine(url: str) -> Engine:
     """Return an engine for ``url``, configured for safe concurrent use."""
     if not url.startswith("sqlite"):

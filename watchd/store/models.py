@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     DateTime,
     Enum,
     ForeignKey,
@@ -21,8 +22,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    case,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -69,6 +72,7 @@ class JobState(enum.StrEnum):
 
 
 TERMINAL_JOB_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
+ACTIVE_JOB_STATES = frozenset(JobState) - TERMINAL_JOB_STATES
 
 
 class BatchState(enum.StrEnum):
@@ -107,6 +111,9 @@ class Batch(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
+    # /complete/upload went out and no answer came back (reset, timeout, 5xx): before it
+    # is sent again, the listing is searched for the members (was it acted on already?).
+    close_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     jobs: Mapped[list[Job]] = relationship(back_populates="batch")
 
@@ -129,7 +136,8 @@ class Job(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
 
-    state: Mapped[JobState] = mapped_column(_enum(JobState, "job_state"))
+    # Written only by watchd.store.transitions (guarded: it moves from named states).
+    state: Mapped[JobState] = mapped_column(_enum(JobState, "job_state"), default=JobState.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -149,13 +157,32 @@ class Job(Base):
     tagged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     archived_to: Mapped[str | None] = mapped_column(Text)  # where the post-upload move put it
+    # /upload/asset/complete was sent for the current upload. From then on a cancel cannot
+    # undo it, and a NoSuchUpload answer means the upload most likely was completed.
+    complete_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # An operator ran `watchd cancel`: while CANCELLED the file is not queued again (until it
+    # changes or is retried); if the upload had completed, the source is kept.
+    operator_cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The post-upload move or delete began; from then on a cancel comes too late.
+    source_action_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     batch: Mapped[Batch | None] = relationship(back_populates="jobs")
 
-    @property
+    @hybrid_property
     def resume_state(self) -> JobState:
-        """The state a job goes back to when it is put in line again (retry, requeue)."""
-        return JobState.QUEUED if self.asset_id is None else JobState.INGESTING
+        """The state a job goes back to when it is put in line again (retry, requeue).
+
+        A file Flow Capture has (or most likely has) goes on to its last steps; any
+        other starts its upload again (resuming committed parts). Usable in SQL too.
+        """
+        return JobState.QUEUED if self.uploaded_at is None else JobState.INGESTING
+
+    @resume_state.inplace.expression
+    @classmethod
+    def _resume_state_expression(cls) -> ColumnElement[str]:
+        return case(
+            (cls.uploaded_at.is_(None), JobState.QUEUED.value), else_=JobState.INGESTING.value
+        )
 
     parts: Mapped[list[Part]] = relationship(
         back_populates="job", cascade="all, delete-orphan", order_by="Part.number"

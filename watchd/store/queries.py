@@ -1,15 +1,60 @@
-"""Read-only questions about the store, for status and operator commands."""
+"""Read-only questions about the store, for the pipeline, status and operator commands."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
 
-from watchd.store.models import TERMINAL_JOB_STATES, Batch, BatchState, Job, JobState, Part
+from watchd.base.fileversion import SettledFile
+from watchd.store.models import Batch, BatchState, Job, JobState, Part
 
 RECENT_ERRORS = 10  # how many of the latest errors status shows
+
+
+def same_version(file: SettledFile) -> ColumnElement[bool]:
+    """Return the condition "a job for this version of this file".
+
+    The same version is the same inode with the same size and mtime (renamed
+    or moved within the folder included), or the same path in the same folder
+    with the same size and mtime (a share mounted again, with new inode or
+    device numbers). The device number is not compared: remounts change it.
+    """
+    fp = file.fingerprint
+    same_inode = and_(Job.inode == fp.inode, Job.size == fp.size, Job.mtime_ns == fp.mtime_ns)
+    same_path = and_(
+        Job.folder == file.folder,
+        Job.relpath == file.relpath,
+        Job.size == fp.size,
+        Job.mtime_ns == fp.mtime_ns,
+    )
+    return or_(same_inode, same_path)
+
+
+def abandoned_upload() -> ColumnElement[bool]:
+    """Return the condition "a finished job whose multipart upload is still open".
+
+    Cancelled and failed jobs never complete their upload, so it is aborted; an
+    upload that was completed (``uploaded_at``) keeps its key for its batch.
+    """
+    return and_(
+        Job.state.in_([JobState.CANCELLED, JobState.FAILED]),
+        Job.upload_id.is_not(None),
+        Job.uploaded_at.is_(None),
+    )
+
+
+def uploads_to_abort(session: Session) -> int:
+    """Return how many multipart uploads of finished jobs still wait to be aborted."""
+    return int(session.scalar(select(func.count(Job.id)).where(abandoned_upload())) or 0)
+
+
+def load_job(session: Session, job_id: int) -> Job:
+    """Return the job with its parts and batch loaded (usable after the session ends)."""
+    return session.scalars(
+        select(Job).where(Job.id == job_id).options(selectinload(Job.parts), joinedload(Job.batch))
+    ).one()
 
 
 def job_counts(session: Session) -> dict[str, int]:
@@ -47,24 +92,6 @@ def recent_errors(session: Session, limit: int = RECENT_ERRORS) -> list[dict[str
     ]
 
 
-def retry_failed(session: Session, job_ids: list[int] | None) -> list[int]:
-    """Put failed jobs back in line with fresh attempts; return the ids retried.
-
-    ``job_ids`` None means every failed job. Jobs in other states are left alone.
-    """
-    query = select(Job).where(Job.state == JobState.FAILED)
-    if job_ids is not None:
-        query = query.where(Job.id.in_(job_ids))
-    retried = []
-    for job in session.scalars(query):
-        job.state = job.resume_state
-        job.attempts = 0
-        job.next_attempt_at = None
-        job.finished_at = None
-        retried.append(job.id)
-    return retried
-
-
 def job_row(job: Job) -> dict[str, Any]:
     """A job as a JSON-ready dict for listings."""
     return {
@@ -95,23 +122,6 @@ def list_jobs(
     if folder is not None:
         query = query.where(Job.folder == folder)
     return [job_row(job) for job in session.scalars(query)]
-
-
-def cancel_jobs(session: Session, job_ids: list[int]) -> list[int]:
-    """Cancel the given jobs that are not finished yet; return the ids cancelled.
-
-    The daemon notices at its next step: it stops sending parts and aborts the
-    multipart upload. Nothing is done to the source file.
-    """
-    cancelled = []
-    for job in session.scalars(select(Job).where(Job.id.in_(job_ids))):
-        if job.state in TERMINAL_JOB_STATES:
-            continue
-        job.state = JobState.CANCELLED
-        job.last_error = "cancelled by an operator"
-        job.next_attempt_at = None
-        cancelled.append(job.id)
-    return cancelled
 
 
 def list_batches(session: Session, limit: int = 50) -> list[dict[str, Any]]:

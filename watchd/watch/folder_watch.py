@@ -16,6 +16,8 @@ from pathlib import Path
 
 from watchdog.observers.api import BaseObserver
 
+from watchd.base.fileversion import Fingerprint, SettledFile
+from watchd.base.stop import Stopped, StopToken
 from watchd.watch.filters import PathFilter
 from watchd.watch.health import FolderHealth, check_root, is_mount_point
 from watchd.watch.observer import (
@@ -25,7 +27,7 @@ from watchd.watch.observer import (
     stop_observer,
 )
 from watchd.watch.scanner import Candidate, resolve_candidate, scan
-from watchd.watch.stability import Fingerprint, SettledFile, SettleTracker, open_for_writing
+from watchd.watch.stability import SettleTracker, open_for_writing
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ class FolderWatch:
         on_settled: Callable[[SettledFile], bool],
         is_known: Callable[[SettledFile], bool],
         clock: Callable[[], float] = time.monotonic,
+        stop: StopToken | None = None,
     ):
         self.settings = settings
         self.root = settings.root.resolve()
@@ -83,20 +86,27 @@ class FolderWatch:
         self._hints: set[str] = set()
         self._hint_lock = threading.Lock()
         self._rescan = threading.Event()
-        self._stop = threading.Event()
+        self._stop = stop.child() if stop is not None else StopToken()
         self._observer: BaseObserver | None = None
         self._was_mount = False
-        self._thread = threading.Thread(target=self._loop, name=f"watch:{settings.name}")
+        self.thread = threading.Thread(
+            target=self._loop, name=f"watch:{settings.name}", daemon=True
+        )
 
     # --- called from other threads ------------------------------------------------------
 
     def start(self) -> None:
         self._rescan.set()
-        self._thread.start()
+        self.thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the folder's thread to stop (it ends within a tick); does not wait."""
+        self._stop.stop("the folder is no longer watched")
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
+        """Stop and wait up to ``timeout`` for the folder's thread to end."""
+        self.request_stop()
+        self.thread.join(timeout)
 
     def request_rescan(self) -> None:
         self._rescan.set()
@@ -122,9 +132,11 @@ class FolderWatch:
     # --- the folder's own thread --------------------------------------------------------
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop.stopped:
             try:
                 self._step()
+            except Stopped:
+                break
             except Exception:
                 log.exception("folder=%s: watching failed; trying again", self.settings.name)
                 self._stop.wait(5)
@@ -209,6 +221,7 @@ class FolderWatch:
             path_filter=self.filter,
             on_skip=self._skip,
         ):
+            self._stop.check()  # a stop ends a long scan at once
             count += 1
             self._consider(candidate)
         self.status.last_scan_files = count

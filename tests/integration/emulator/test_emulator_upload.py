@@ -114,14 +114,21 @@ def test_complete_checks_filename_and_project(api, token):
     assert "project_id" in resp.json()["error"]["message"]
 
 
-def test_repeating_a_complete_returns_the_same_asset(api, token):
+def test_a_completed_upload_no_longer_exists_as_on_s3(api, token):
     init = api.init(token)
     etag = api.put_part(token, init, 1, b"abc")
-    first = api.complete(token, init, [etag])
-    second = api.complete(token, init, [etag])
-    assert first.status_code == second.status_code == 200
-    assert first.json() == second.json()
+    assert api.complete(token, init, [etag]).status_code == 200
+    again = api.complete(token, init, [etag])
+    assert again.status_code == 404
+    assert again.json()["error"]["code"] == "NoSuchUpload"
+    ids = {"upload_id": init["upload_id"], "key": init["key"]}
+    part = api.error(
+        "/upload/asset/part", 404, token, part_number=2, content_md5=api.md5_b64(b"x"), **ids
+    )
+    assert part["code"] == "NoSuchUpload"
+    assert api.error("/upload/asset/abort", 404, token, **ids)["code"] == "NoSuchUpload"
     assert len(api.emu.snapshot()["assets"]) == 1
+    api.ingest(token, api.DAILIES, [init["key"]])  # /complete/upload still takes its key
 
 
 def test_abort_discards_the_upload(api, token):

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
+from watchd.base.fileversion import Fingerprint, SettledFile
 from watchd.ingest.queueing import BatchRule, enqueue
 from watchd.store.database import Database, sqlite_url
 from watchd.store.migrate import upgrade
-from watchd.watch.stability import Fingerprint, SettledFile
 
 RULE = BatchRule(project_id=7, template="{subdir}")
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

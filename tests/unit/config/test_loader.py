@@ -35,7 +35,7 @@ def test_a_valid_config_loads_with_defaults_filled(cfg):
     assert config.flowcapture.url == "https://api.moxion.io"
     assert config.flowcapture.api_key_file == cfg.root / "api_key"
     assert config.state_dir == cfg.root / "state"
-    assert config.database_url == f"sqlite:///{cfg.root / 'state' / 'watchd.db'}"
+    assert config.database is None  # the store puts it in state_dir
     assert config.transfer.part_size == parse_size("32MiB")
     assert config.transfer.parallel_files == 2
     assert config.transfer.bandwidth == 40_000_000

@@ -63,6 +63,10 @@ def test_seeded_rates_repeat():
         ({"latency_ms": -1}, "latency_ms"),
         ({"seed": "x"}, "seed"),
         ({"what": 1}, "what"),
+        ({"rules": [{"endpoint": "*", "after": True, "latency_ms": 5}]}, "rules[0].after"),
+        ({"rules": [{"endpoint": "*", "status": 500, "after": "yes"}]}, "rules[0].after"),
+        ({"init_same_uuid": "sometimes"}, "init_same_uuid"),
+        ({"init_same_uuid": 1}, "init_same_uuid"),
     ],
 )
 def test_invalid_documents_name_the_key_and_change_nothing(doc, key):
@@ -70,6 +74,40 @@ def test_invalid_documents_name_the_key_and_change_nothing(doc, key):
     with pytest.raises(FaultConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
         faults.update({"latency_ms": 7, **doc})
     assert faults.get("latency_ms") == 0
+
+
+def test_an_after_rule_is_decided_on_arrival_but_spent_by_fire_after():
+    faults = Faults(
+        {"rules": [{"endpoint": "/x", "status": 503, "after": True, "count": 1, "latency_ms": 5}]}
+    )
+    action = faults.decide("/x")
+    assert (action.status, action.after) == (503, True)
+    assert action.latency_s == pytest.approx(0.005)
+    assert faults.current()["rules"][0]["count"] == 1  # a failed request would not spend it
+    racing = faults.decide("/x")
+    assert faults.fire_after(action) is True
+    assert faults.current()["rules"][0] == {
+        "endpoint": "/x", "status": 503, "rate": 1.0, "count": 0, "retry_after": None,
+        "reset": False, "after": True, "latency_ms": 5.0,
+    }  # fmt: skip
+    assert faults.fire_after(racing) is False  # spent by the first
+    assert faults.decide("/x").status is None
+    assert faults.fire_after(faults.decide("/x")) is False  # nothing armed
+
+
+def test_an_after_rule_replaced_while_the_request_ran_does_not_fire():
+    faults = Faults({"rules": [{"endpoint": "*", "reset": True, "after": True}]})
+    action = faults.decide("s3:PUT")
+    faults.update({"rules": [{"endpoint": "*", "reset": True, "after": True}]})
+    assert faults.fire_after(action) is False
+
+
+def test_init_same_uuid_defaults_to_new_and_takes_the_three_modes():
+    faults = Faults({"init_same_uuid": "refuse"})
+    assert faults.get("init_same_uuid") == "refuse"
+    assert faults.update({"init_same_uuid": "resume"})["init_same_uuid"] == "resume"
+    assert faults.update({"init_same_uuid": None})["init_same_uuid"] == "new"
+    assert faults.update({"reset": True})["init_same_uuid"] == "refuse"  # the start value
 
 
 def test_reset_restores_the_start_configuration():

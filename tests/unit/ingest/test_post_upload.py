@@ -3,9 +3,9 @@ import os
 
 import pytest
 
+from watchd.base.fileversion import Fingerprint
 from watchd.ingest import post_upload
 from watchd.ingest.post_upload import delete_source, move_source, source_unchanged
-from watchd.watch.stability import Fingerprint
 
 
 def make(path, data=b"media"):

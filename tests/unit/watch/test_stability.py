@@ -3,7 +3,8 @@ import subprocess
 import sys
 import time
 
-from watchd.watch.stability import Fingerprint, SettleTracker, open_for_writing
+from watchd.base.fileversion import Fingerprint
+from watchd.watch.stability import SettleTracker, open_for_writing
 
 
 class FakeClock:

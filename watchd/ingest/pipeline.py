@@ -1,0 +1,88 @@
+"""Wiring the ingest pipeline once, for the daemon and for `watchd upload`.
+
+The same steps, runner, batch closer and abort sweep serve both; only what
+feeds them (watched folders, or files named on the command line) differs.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from watchd.base.clock import SYSTEM_CLOCK, Clock
+from watchd.base.stop import StopToken
+from watchd.flowcapture.client import FlowCaptureClient
+from watchd.ingest.aborts import Aborts
+from watchd.ingest.bandwidth import Throttle
+from watchd.ingest.batches import BatchCloser
+from watchd.ingest.dispatcher import requeue_due
+from watchd.ingest.failures import RetryPolicy
+from watchd.ingest.finish_step import FinishStep
+from watchd.ingest.jobs import JobRunner
+from watchd.ingest.policy import FolderPolicy, TransferPolicy
+from watchd.ingest.progress import TransferBoard
+from watchd.ingest.upload_step import UploadStep
+from watchd.store.database import Database
+
+
+@dataclass(frozen=True)
+class PipelineSources:
+    """Where the pipeline reads its current settings (they change on reload)."""
+
+    folders: Callable[[], dict[str, FolderPolicy]]
+    transfer: Callable[[], TransferPolicy]
+    retry: Callable[[], RetryPolicy]
+    available: Callable[[str], bool] = lambda _folder: True  # is the drop folder present?
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The connected parts: run a job, close batches, requeue, sweep aborts."""
+
+    db: Database
+    runner: JobRunner
+    closer: BatchCloser
+    aborts: Aborts
+    board: TransferBoard
+    throttle: Throttle
+    clock: Clock
+
+    def requeue(self) -> int:
+        """Put waiting jobs whose time has come back in line; return how many."""
+        return requeue_due(self.db, self.clock)
+
+
+def build_pipeline(
+    db: Database,
+    client: FlowCaptureClient,
+    sources: PipelineSources,
+    stop: StopToken,
+    *,
+    board: TransferBoard | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    rng: random.Random | None = None,
+) -> Pipeline:
+    """Return the pipeline connected to ``db`` and ``client``."""
+    board = board or TransferBoard()
+    throttle = Throttle(sources.transfer().bandwidth_bytes_per_second, clock.monotonic)
+    aborts = Aborts(db, client, clock)
+    upload = UploadStep(db, client, sources.transfer, board, throttle, aborts, clock)
+    runner = JobRunner(
+        db,
+        upload,
+        FinishStep(db, client, clock),
+        aborts,
+        sources.folders,
+        sources.retry,
+        clock,
+        rng,
+        sources.available,
+    )
+
+    def idle_seconds(name: str) -> float | None:
+        policy = sources.folders().get(name)
+        return policy.batch_idle_seconds if policy else None
+
+    closer = BatchCloser(db, client, idle_seconds, sources.retry, stop, clock, rng)
+    return Pipeline(db, runner, closer, aborts, board, throttle, clock)

@@ -1,0 +1,105 @@
+"""The one place a job's state is written: guarded moves that say whether they won.
+
+Every writer (the upload and finish steps, the batch closer, the requeue step,
+the operator's commands) moves a job with :func:`move_job` or
+:func:`move_jobs`: ``UPDATE jobs SET ... WHERE id = ? AND state IN (allowed)``.
+The fields that belong to the new state (``updated_at``, ``finished_at``,
+``next_attempt_at``, ``uploaded_at``, the error) are set here, once. A writer
+that loses (an operator cancelled meanwhile) learns it from the return value
+and backs off; it never overwrites a state it did not expect.
+
+On SQLite every writing transaction holds the database's write lock from its
+first statement (BEGIN IMMEDIATE), so a read followed by a guarded move in the
+same transaction cannot be overtaken; on any database the guard itself
+decides races between writers.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, CursorResult, true, update
+from sqlalchemy.orm import Session
+
+from watchd.store.models import TERMINAL_JOB_STATES, Job, JobState
+
+
+class Resume(enum.Enum):
+    """Target meaning "back in line": :attr:`Job.resume_state`, evaluated per row."""
+
+    RESUME = "resume"
+
+
+RESUME = Resume.RESUME
+Target = JobState | Resume | None  # None: the state stays, only guarded fields change
+
+
+def state_fields(to: Target, now: datetime) -> dict[str, Any]:
+    """Return the columns a move to ``to`` sets besides the caller's own values."""
+    fields: dict[str, Any] = {"updated_at": now}
+    if to is None:
+        return fields
+    fields["state"] = Job.resume_state if to is RESUME else to
+    if to is RESUME or to in (JobState.QUEUED, JobState.INGESTING):
+        fields.update(next_attempt_at=None, finished_at=None)
+    elif to == JobState.UPLOADING:
+        fields.update(next_attempt_at=None)
+    elif to == JobState.UPLOADED:
+        fields.update(uploaded_at=now, next_attempt_at=None, last_error=None)
+    elif to == JobState.DONE:
+        fields.update(finished_at=now, next_attempt_at=None, last_error=None)
+    elif to in TERMINAL_JOB_STATES:
+        fields.update(finished_at=now, next_attempt_at=None)
+    return fields
+
+
+def move_jobs(
+    session: Session,
+    to: Target,
+    *,
+    allowed: Collection[JobState],
+    now: datetime,
+    where: ColumnElement[bool] | None = None,
+    **values: Any,
+) -> int:
+    """Move every job matching ``where`` whose state is in ``allowed`` to ``to``.
+
+    ``values`` are further columns to set (they win over the state's defaults).
+    Returns how many jobs moved.
+    """
+    if to == JobState.WAITING and "next_attempt_at" not in values:
+        raise ValueError("a move to waiting needs next_attempt_at")
+    condition = Job.state.in_(list(allowed)) & (where if where is not None else true())
+    statement = (
+        update(Job)
+        .where(condition)
+        .values({**state_fields(to, now), **values})
+        .execution_options(synchronize_session=False)
+    )
+    result = session.execute(statement)
+    assert isinstance(result, CursorResult)
+    moved = int(result.rowcount or 0)
+    if moved:
+        session.expire_all()  # objects loaded earlier in this session must not hide the move
+    return moved
+
+
+def move_job(
+    session: Session,
+    job_id: int,
+    to: Target,
+    *,
+    allowed: Collection[JobState],
+    now: datetime,
+    when: ColumnElement[bool] | None = None,
+    **values: Any,
+) -> bool:
+    """Move one job to ``to`` if its state is in ``allowed`` (and ``when`` holds).
+
+    Returns True if it moved (the caller won), False if the job was elsewhere.
+    """
+    where = Job.id == job_id if when is None else (Job.id == job_id) & when
+    return move_jobs(session, to, allowed=allowed, now=now, where=where, **values) == 1
