@@ -9,10 +9,13 @@ cancelling one job stops only that job.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+log = logging.getLogger(__name__)
 
 
 class Stopped(Exception):
@@ -31,6 +34,7 @@ class StopToken:
         self._lock = threading.Lock()
         self._reason = ""
         self._children: weakref.WeakSet[StopToken] = weakref.WeakSet()
+        self._callbacks: list[Callable[[], None]] = []
         self.parent = parent
         if parent is not None:
             parent._adopt(self)
@@ -54,8 +58,29 @@ class StopToken:
             self._reason = reason
             self._event.set()
             children = list(self._children)
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            _call_quietly(callback)
         for child in children:
             child.stop(reason)
+
+    def on_stop(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Run ``callback`` (on the stopping thread) when this token stops; at once if it has.
+
+        Returns a function that unregisters the callback. Used to cut network
+        requests that a flag alone cannot reach (a reply being waited for).
+        """
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+                return lambda: self._forget(callback)
+        _call_quietly(callback)
+        return lambda: None
+
+    def _forget(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
 
     @property
     def stopped(self) -> bool:
@@ -80,6 +105,13 @@ class StopToken:
         """Sleep ``seconds`` unless stopped first; raises Stopped when stopped."""
         if self.wait(seconds):
             raise Stopped(self.reason)
+
+
+def _call_quietly(callback: Callable[[], None]) -> None:
+    try:
+        callback()
+    except Exception:
+        log.exception("a stop callback failed")
 
 
 def join_all(threads: Iterable[threading.Thread], deadline: float) -> list[threading.Thread]:

@@ -61,6 +61,8 @@ def render_jobs(rows: list[dict[str, Any]]) -> str:
         )
         if row["error"] and row["state"] in ("waiting", "failed", "cancelled"):
             lines.append(f"{'':>8}{row['error']}")
+        if row.get("note"):
+            lines.append(f"{'':>8}{row['note']}")
     return "\n".join(lines)
 
 

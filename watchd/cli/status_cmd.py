@@ -18,7 +18,8 @@ from watchd.cli.config_path import add_config_argument, load_or_report
 from watchd.cli.store_access import NoDatabase, open_database
 from watchd.config import Config
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, daemon_pid, read_status
-from watchd.store.queries import job_counts, open_batches, recent_errors
+from watchd.ingest.aborts import SWEEP_EVERY_SECONDS
+from watchd.store.queries import job_counts, open_batches, recent_errors, uploads_to_abort
 
 EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_NOT_RUNNING = 0, 1, 3
 
@@ -61,13 +62,19 @@ def _configured_folders(config: Config) -> list[dict[str, Any]]:
 
 
 def _from_database(config: Config) -> dict[str, Any]:
-    empty: dict[str, Any] = {"jobs": {}, "open_batches": [], "recent_errors": []}
+    empty: dict[str, Any] = {
+        "jobs": {},
+        "open_batches": [],
+        "recent_errors": [],
+        "uploads_to_abort": 0,
+    }
     try:
         with open_database(config) as db, db.reading() as session:
             return {
                 "jobs": job_counts(session),
                 "open_batches": open_batches(session),
                 "recent_errors": recent_errors(session),
+                "uploads_to_abort": uploads_to_abort(session),
                 "database": "ok",
             }
     except NoDatabase:
@@ -123,6 +130,12 @@ def render(report: dict[str, Any], state_dir: Path) -> str:
             pct = 100 * t["bytes_done"] / t["bytes_total"] if t["bytes_total"] else 100
             rate = t["rate_bytes_per_second"] / 1e6
             lines.append(f"  job {t['job']:<6} {t['file']}  {pct:5.1f}%  {rate:.1f} MB/s")
+    if report["uploads_to_abort"]:
+        lines += [
+            "",
+            f"Uploads waiting to be aborted on Flow Capture: {report['uploads_to_abort']} "
+            f"(of cancelled or failed files; tried again every {SWEEP_EVERY_SECONDS:.0f} s)",
+        ]
     if report["open_batches"]:
         lines += ["", "Open batches:"]
         for b in report["open_batches"]:

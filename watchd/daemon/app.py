@@ -35,6 +35,7 @@ from watchd.daemon.notify import SystemdNotifier
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, DaemonLock, write_status
 from watchd.daemon.scheduler import every, make_scheduler
 from watchd.flowcapture.client import FlowCaptureClient
+from watchd.ingest.aborts import SWEEP_EVERY_SECONDS
 from watchd.ingest.dispatcher import Dispatcher
 from watchd.ingest.failures import RetryPolicy
 from watchd.ingest.pipeline import PipelineSources, build_pipeline
@@ -52,7 +53,6 @@ STATUS_EVERY_SECONDS = 2.0
 BATCH_CLOSE_EVERY_SECONDS = 1.0
 REQUEUE_EVERY_SECONDS = 1.0
 PROJECT_RETRY_EVERY_SECONDS = 60.0
-ABORT_SWEEP_SECONDS = 30.0  # abort uploads that cancelled/failed jobs left open
 STOPPING = "the daemon is stopping"
 
 
@@ -157,7 +157,7 @@ class Daemon:
             first_in=timedelta(0),
         )
         every(self.scheduler, STATUS_EVERY_SECONDS, "status", self.write_status)
-        every(self.scheduler, ABORT_SWEEP_SECONDS, "abort-sweep", self._sweep_aborts)
+        every(self.scheduler, SWEEP_EVERY_SECONDS, "abort-sweep", self._sweep_aborts)
 
     def _poke(self) -> None:
         self.dispatcher.poke()

@@ -1,4 +1,4 @@
-"""The one backoff rule: exponential growth, a cap, and full jitter."""
+"""The one backoff rule: exponential growth, a cap, and "equal jitter" (half fixed, half random)."""
 
 from __future__ import annotations
 

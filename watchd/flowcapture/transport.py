@@ -11,8 +11,9 @@ import json
 import logging
 import re
 import socket
+import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any, Protocol
 
 import requests
@@ -54,14 +55,26 @@ def _tracked_pool_classes(connections: ConnectionSet) -> dict[str, type[HTTPConn
     """Return pool classes whose connections add themselves to ``connections`` on connect."""
 
     class TrackedHTTPConnection(HTTPConnection):
+        user = 0  # the thread that sent the latest request on this connection
+
         def connect(self) -> None:
             super().connect()
             connections.add(self)
 
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            self.user = threading.get_ident()
+            super().request(*args, **kwargs)
+
     class TrackedHTTPSConnection(HTTPSConnection):
+        user = 0
+
         def connect(self) -> None:
             super().connect()
             connections.add(self)
+
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            self.user = threading.get_ident()
+            super().request(*args, **kwargs)
 
     class TrackedHTTPPool(HTTPConnectionPool):
         ConnectionCls = TrackedHTTPConnection
@@ -85,10 +98,16 @@ class _LargeBlockAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _tracked_pool_classes(self.connections)
 
-    def interrupt(self) -> int:
-        """Shut down every open connection (in use or idle); return how many were cut."""
+    def interrupt(self, users: Collection[int] | None = None) -> int:
+        """Shut down open connections; return how many were cut.
+
+        ``users``: only those whose latest request came from these threads
+        (``threading.get_ident()``); None: all of them, in use or idle.
+        """
         cut = 0
         for connection in list(self.connections):
+            if users is not None and getattr(connection, "user", 0) not in users:
+                continue
             sock = getattr(connection, "sock", None)
             if sock is None:
                 continue
@@ -126,13 +145,14 @@ class Transport:
         """Close pooled connections."""
         self.session.close()
 
-    def interrupt(self) -> int:
-        """Cut every connection now, so requests blocked on the network fail at once.
+    def interrupt(self, threads: Collection[int] | None = None) -> int:
+        """Cut connections now, so requests blocked on the network fail at once.
 
-        Used when the daemon stops: a worker waiting up to the read timeout for an
-        answer gets a TransportError instead. Returns how many connections were cut.
+        ``threads``: only the requests these threads sent (a cancelled job's
+        parts); None: every connection (the daemon stops). A request cut this
+        way fails with a TransportError. Returns how many connections were cut.
         """
-        cut = self._adapter.interrupt()
+        cut = self._adapter.interrupt(threads)
         if cut:
             log.info("cut %d open connection(s) to stop requests in flight", cut)
         return cut

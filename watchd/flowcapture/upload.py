@@ -111,6 +111,8 @@ def upload_part(
             if on_bytes is not None and sent:
                 on_bytes(-sent)  # those bytes will be sent again
             attempt += 1
+            if stop is not None:
+                stop.check()  # a stop cut the request: no retry, no "trying again" line
             if not exc.retryable or attempt >= PART_ATTEMPTS:
                 raise
             delay = _part_retry_delay(exc, attempt)
@@ -183,6 +185,7 @@ def upload_parts(
     meter = ProgressMeter(total, progress, sum(p.size for p in parts if p.number in etags))
     todo = [p for p in parts if p.number not in etags]
     failed = threading.Event()
+    senders: set[int] = set()  # threads sending parts: their requests are cut on a stop
 
     def on_bytes(amount: int) -> None:
         if stop is not None and amount > 0:
@@ -194,6 +197,7 @@ def upload_parts(
     def run(part: Part) -> PartResult | None:
         if failed.is_set():
             return None
+        senders.add(threading.get_ident())
         if stop is not None:
             stop.check()
         result = upload_part(client, upload, path, part, on_bytes=on_bytes, stop=stop)
@@ -201,12 +205,22 @@ def upload_parts(
             on_part_done(result)
         return result
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="part") as pool:
-        futures: list[Future[PartResult | None]] = [pool.submit(run, p) for p in todo]
-        finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        if any(f.exception() for f in finished):
-            failed.set()
-        wait(futures)
+    # A part whose body already sits in the socket buffers is past any chunk check: a
+    # stop cuts the connections of the sending threads instead.
+    def cut_senders() -> None:
+        client.transport.interrupt(set(senders))
+
+    forget = stop.on_stop(cut_senders) if stop is not None else None
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="part") as pool:
+            futures: list[Future[PartResult | None]] = [pool.submit(run, p) for p in todo]
+            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            if any(f.exception() for f in finished):
+                failed.set()
+            wait(futures)
+    finally:
+        if forget is not None:
+            forget()
     for future in futures:
         error = future.exception()
         if error is not None:

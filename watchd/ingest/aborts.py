@@ -24,6 +24,8 @@ from watchd.store.queries import abandoned_upload
 
 log = logging.getLogger(__name__)
 
+SWEEP_EVERY_SECONDS = 30.0  # how often uploads left open by cancelled/failed jobs are retried
+
 
 class Aborts:
     """Aborts the multipart uploads that will never be completed."""

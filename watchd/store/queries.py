@@ -109,7 +109,14 @@ def job_row(job: Job) -> dict[str, Any]:
         if job.next_attempt_at
         else None,
         "error": job.last_error,
+        "note": _note(job),
     }
+
+
+def _note(job: Job) -> str | None:
+    if job.operator_cancelled_at is not None and job.state != JobState.CANCELLED:
+        return "cancelled by an operator after its upload: the source is kept"
+    return None
 
 
 def list_jobs(

@@ -85,3 +85,28 @@ def test_a_cut_connection_may_have_reached_the_server(silent_server):
         transport.call("/get/groups", {}, token="t")
     assert caught.value.maybe_sent
     transport.close()
+
+
+def test_interrupting_one_threads_requests_leaves_the_others_waiting(silent_server):
+    transport = Transport(silent_server, read_timeout=60)
+    outcomes: dict[str, BaseException | None] = {}
+    idents: dict[str, int] = {}
+
+    def call(name):
+        idents[name] = threading.get_ident()
+        try:
+            transport.call("/get/groups", {}, token="t")
+        except BaseException as exc:
+            outcomes[name] = exc
+
+    threads = {name: threading.Thread(target=call, args=(name,)) for name in ("cut", "kept")}
+    for thread in threads.values():
+        thread.start()
+    time.sleep(0.5)
+    assert transport.interrupt({idents["cut"]}) == 1
+    threads["cut"].join(5)
+    assert isinstance(outcomes["cut"], TransportError)
+    assert threads["kept"].is_alive()
+    transport.interrupt()
+    threads["kept"].join(5)
+    transport.close()

@@ -56,3 +56,33 @@ def test_join_all_returns_the_threads_still_running_at_the_deadline():
     left = join_all([quick, stuck], time.monotonic() + 0.2)
     release.set()
     assert left == [stuck]
+
+
+def test_stop_callbacks_run_once_when_stopped_and_not_after_being_forgotten():
+    token = StopToken()
+    ran, forgotten = [], []
+    token.on_stop(lambda: ran.append(1))
+    forget = token.on_stop(lambda: forgotten.append(1))
+    forget()
+    token.stop("stopping")
+    token.stop("again")
+    assert ran == [1] and forgotten == []
+
+
+def test_a_callback_registered_after_the_stop_runs_at_once():
+    token = StopToken()
+    token.stop("stopping")
+    ran = []
+    token.on_stop(lambda: ran.append(1))
+    assert ran == [1]
+
+
+def test_a_failing_callback_does_not_keep_the_stop_from_children():
+    parent = StopToken()
+    child = parent.child()
+    def broken() -> None:
+        raise ZeroDivisionError
+
+    parent.on_stop(broken)
+    parent.stop("stopping")
+    assert child.stopped
