@@ -10,6 +10,8 @@ import pytest
 
 from watchd.emulator import Emulator
 from watchd.flowcapture.client import FlowCaptureClient
+from watchd.store.database import Database, sqlite_url
+from watchd.store.migrate import upgrade
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_API_KEY = "demo-api-key"
@@ -21,6 +23,15 @@ FAST_FAULTS = {"processing_delay_s": 0.2, "download_processing_s": 0.3}
 def short_sleep(seconds: float) -> None:
     """Sleep, but never long: retry back-offs are tested for behaviour, not duration."""
     time.sleep(min(seconds, 0.05))
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """A fresh state database (SQLite file) at the current schema."""
+    database = Database(sqlite_url(tmp_path))
+    upgrade(database.engine)
+    yield database
+    database.close()
 
 
 @pytest.fixture

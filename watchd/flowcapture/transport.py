@@ -54,27 +54,24 @@ ConnectionSet = weakref.WeakSet[HTTPConnection]
 def _tracked_pool_classes(connections: ConnectionSet) -> dict[str, type[HTTPConnectionPool]]:
     """Return pool classes whose connections add themselves to ``connections`` on connect."""
 
-    class TrackedHTTPConnection(HTTPConnection):
+    class Tracked:
+        """Mixed into a connection class: registers it, and notes which thread sent."""
+
         user = 0  # the thread that sent the latest request on this connection
 
         def connect(self) -> None:
-            super().connect()
-            connections.add(self)
+            super().connect()  # type: ignore[misc]
+            connections.add(self)  # type: ignore[arg-type]
 
         def request(self, *args: Any, **kwargs: Any) -> None:
             self.user = threading.get_ident()
-            super().request(*args, **kwargs)
+            super().request(*args, **kwargs)  # type: ignore[misc]
 
-    class TrackedHTTPSConnection(HTTPSConnection):
-        user = 0
+    class TrackedHTTPConnection(Tracked, HTTPConnection):
+        pass
 
-        def connect(self) -> None:
-            super().connect()
-            connections.add(self)
-
-        def request(self, *args: Any, **kwargs: Any) -> None:
-            self.user = threading.get_ident()
-            super().request(*args, **kwargs)
+    class TrackedHTTPSConnection(Tracked, HTTPSConnection):
+        pass
 
     class TrackedHTTPPool(HTTPConnectionPool):
         ConnectionCls = TrackedHTTPConnection

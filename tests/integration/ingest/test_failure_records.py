@@ -4,28 +4,16 @@ import random
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from watchd.base.fileversion import Fingerprint, SettledFile
 from watchd.flowcapture.errors import BadRequestError, ServerError
 from watchd.ingest.failures import RetryPolicy, judge, record_failure
 from watchd.ingest.queueing import BatchRule, enqueue
-from watchd.store.database import Database, sqlite_url
-from watchd.store.migrate import upgrade
 from watchd.store.models import Job, JobState
 from watchd.store.operator_actions import CancelOutcome, cancel_job
 from watchd.store.transitions import move_job
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=3, backoff_initial_seconds=10, backoff_max_seconds=60)
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(sqlite_url(tmp_path))
-    upgrade(database.engine)
-    yield database
-    database.close()
 
 
 def uploading_job(db):

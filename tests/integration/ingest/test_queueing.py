@@ -1,23 +1,11 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from watchd.base.fileversion import Fingerprint, SettledFile
 from watchd.ingest.queueing import BatchRule, enqueue
-from watchd.store.database import Database, sqlite_url
-from watchd.store.migrate import upgrade
 
 RULE = BatchRule(project_id=7, template="{subdir}")
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(sqlite_url(tmp_path))
-    upgrade(database.engine)
-    yield database
-    database.close()
 
 
 def settled(relpath, device=1, inode=10, size=100, mtime=5):

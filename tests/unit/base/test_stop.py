@@ -80,6 +80,7 @@ def test_a_callback_registered_after_the_stop_runs_at_once():
 def test_a_failing_callback_does_not_keep_the_stop_from_children():
     parent = StopToken()
     child = parent.child()
+
     def broken() -> None:
         raise ZeroDivisionError
 
