@@ -16,7 +16,10 @@ def test_a_cancel_during_a_slow_init_leaves_nothing_behind_and_sticks(site):
     source = drop / "A001.mov"
     write_file(source, 6 * MIB)
     before = source.stat()
-    wait_until(lambda: site.states() == ["uploading"], 30, "the init in flight")
+    wait_until(
+        lambda: site.snapshot()["requests"].get("/upload/asset/init"), 30, "the init in flight"
+    )
+    assert site.states() == ["queued"]
     config = str(site.config_path)
     cancelled = watchd("cancel", "--config", config, "1")
     assert cancelled.returncode == 0, cancelled.stderr

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
@@ -41,6 +42,7 @@ class Finished:
 
     asset_id: int | None  # as listed (filled in for an upload presumed complete)
     archived_to: str | None  # where the source went; None if it stayed
+    tagged_at: datetime | None = None  # when tagged, if not committed yet (the caller does)
 
 
 class FinishStep:
@@ -53,18 +55,30 @@ class FinishStep:
         self.presence = AssetPresence(client, clock.monotonic)
 
     def run(self, job: Job, folder: FolderPolicy, stop: StopToken) -> Finished:
-        """Finish ``job``; raises AssetNotReady, Stopped or the client's errors."""
-        if job.tagged_at is None:
-            self._tag(job, folder, stop)
+        """Finish ``job``; raises AssetNotReady, Stopped or the client's errors.
+
+        Tagging is committed on its own only when the job may have to wait
+        (for its asset to be listed), so the waits do not tag again; otherwise
+        the caller commits it with the job's last move.
+        """
         acts = folder.move_to is not None or folder.after_upload == DELETE
         asset_id = job.asset_id
-        if asset_id is None or acts:
+        waits = asset_id is None or acts
+        tagged_now = None
+        if job.tagged_at is None:
+            self._tag(job, folder, stop)
+            tagged_now = self.clock.now()
+            if waits:
+                with self.db.transaction() as session:
+                    session.get_one(Job, job.id).tagged_at = tagged_now
+                tagged_now = None
+        if waits:
             asset = self.presence.find(job.project_id, job.uuid, stop)
             if asset is None:
                 raise AssetNotReady(f"asset {job.asset_id or job.uuid} is not listed yet")
             asset_id = asset.id
         if not acts:
-            return Finished(asset_id, None)
+            return Finished(asset_id, None, tagged_now)
         return Finished(asset_id, self._post_upload(job, folder, stop))
 
     def _tag(self, job: Job, folder: FolderPolicy, stop: StopToken) -> None:
@@ -82,8 +96,6 @@ class FinishStep:
                 meta.values,
             )
         failpoint("finish:after-tag")  # tagged on the server, not committed yet
-        with self.db.transaction() as session:
-            session.get_one(Job, job.id).tagged_at = self.clock.now()
 
     def _post_upload(self, job: Job, folder: FolderPolicy, stop: StopToken) -> str | None:
         source = Path(job.path)

@@ -1,6 +1,6 @@
 """Running one job through its states, each move guarded, committed and logged.
 
-``queued`` -> claimed ``uploading`` -> upload step -> ``uploaded`` (waits for
+``queued`` -> upload step (``uploading`` once init answered) -> ``uploaded`` (waits for
 its batch) -> batch closed -> ``ingesting`` -> finish step -> ``done``.
 Failures go to ``waiting`` (retry later) or ``failed``; a file that vanished
 or changed is ``cancelled`` and its multipart upload aborted. Every move goes
@@ -105,24 +105,22 @@ class JobRunner:
     # --- the steps ------------------------------------------------------------------------
 
     def _upload(self, job: Job, folder: FolderPolicy, stop: StopToken) -> None:
-        now = self.clock.now()
-        with self.db.transaction() as session:
-            if job.state == JobState.QUEUED and not move_job(
-                session,
-                job.id,
-                JobState.UPLOADING,
-                allowed=(JobState.QUEUED,),
-                now=now,
-                started_at=now,
-            ):
-                return  # cancelled before it started
-            row = session.get_one(Job, job.id)
-            if row.batch is None or row.batch.state != BatchState.OPEN:
-                # Its batch closed while it waited (an operator retry): join an open one now,
-                # so complete and /complete/upload name the same batch. While this job
-                # uploads it holds its batch open.
-                row.batch = join_batch(session, _settled(row), _rule(folder), now)
-        uploaded = self.upload.run(self.load(job.id), stop)
+        resuming = job.state == JobState.QUEUED and job.upload_id is not None
+        if resuming or job.batch is None or job.batch.state != BatchState.OPEN:
+            now = self.clock.now()
+            with self.db.transaction() as session:
+                if resuming and not move_job(
+                    session, job.id, JobState.UPLOADING, allowed=(JobState.QUEUED,), now=now
+                ):
+                    return  # cancelled meanwhile
+                row = session.get_one(Job, job.id)
+                if row.batch is None or row.batch.state != BatchState.OPEN:
+                    # Its batch closed while it waited (an operator retry): join an open
+                    # one now, so complete and /complete/upload name the same batch. While
+                    # this job uploads it holds its batch open.
+                    row.batch = join_batch(session, _settled(row), _rule(folder), now)
+            job = self.load(job.id)
+        uploaded = self.upload.run(job, stop)
         with self.db.transaction() as session:
             moved = move_job(
                 session,
@@ -158,6 +156,7 @@ class JobRunner:
                 now=self.clock.now(),
                 asset_id=finished.asset_id,
                 archived_to=finished.archived_to,
+                tagged_at=finished.tagged_at,
             )
         if moved:
             log.info(

@@ -21,9 +21,11 @@ import logging
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import delete, update
+from sqlalchemy.orm import Session
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.fileversion import Fingerprint
@@ -118,7 +120,7 @@ class UploadStep:
         self.clock = clock
 
     def run(self, job: Job, stop: StopToken) -> Uploaded:
-        """Upload an UPLOADING job's file up to and including complete.
+        """Upload a queued or uploading job's file up to and including complete.
 
         Raises JobLost when an operator cancelled meanwhile (the upload is
         aborted), Stopped, SourceChanged, or the client's and the file's errors.
@@ -127,8 +129,9 @@ class UploadStep:
         if job.upload_id is None:
             job = self._init(job, stop)
         started = self.clock.monotonic()
+        unsaved: list[PartResult] = []  # accepted parts not committed yet (a one-part file)
         try:
-            etags = self._send_parts(job, stop)
+            etags = self._send_parts(job, stop, unsaved)
         except UploadNotFoundError:
             log.warning(
                 "upload no longer known to Flow Capture, starting over: file=%s job=%d",
@@ -141,7 +144,7 @@ class UploadStep:
             check_source(job)  # a file cut short or rewritten explains a failed part
             raise
         check_source(job)
-        asset_id = self._complete(job, etags, stop)
+        asset_id = self._complete(job, etags, unsaved, stop)
         return Uploaded(asset_id, self.clock.monotonic() - started)
 
     # --- init -----------------------------------------------------------------------------
@@ -149,6 +152,7 @@ class UploadStep:
     def _init(self, job: Job, stop: StopToken) -> Job:
         part_size = choose_part_size(job.size, self.transfer().part_size)
         upload = self._init_call(job, stop)
+        now = self.clock.now()
         with self.db.transaction() as session:
             # The upload exists whatever happened meanwhile: record it so it can be aborted.
             row = session.get_one(Job, job.id)
@@ -159,7 +163,15 @@ class UploadStep:
                 session.add(
                     Part(job=row, number=planned.number, offset=planned.offset, size=planned.size)
                 )
-            ours = row.state == JobState.UPLOADING
+            session.flush()
+            ours = move_job(
+                session,
+                job.id,
+                JobState.UPLOADING,
+                allowed=(JobState.QUEUED, JobState.UPLOADING),
+                now=now,
+                started_at=now,
+            )
         if not ours:
             self._back_off(job, "after init")
         failpoint("upload:after-init")
@@ -210,9 +222,22 @@ class UploadStep:
 
     # --- parts ----------------------------------------------------------------------------
 
-    def _send_parts(self, job: Job, stop: StopToken) -> list[str]:
+    def _send_parts(self, job: Job, stop: StopToken, unsaved: list[PartResult]) -> list[str]:
+        """Send the parts without an ETag; return every ETag in part order.
+
+        Each accepted part is committed at once, except the only part of a
+        one-part file: it goes into ``unsaved`` and is committed together with
+        "complete sent" (after a crash, that one part is simply sent again).
+        """
         planned = [PlannedPart(p.number, p.offset, p.size) for p in job.parts]
         done = {p.number: p.etag for p in job.parts if p.etag}
+
+        def on_part_done(result: PartResult) -> None:
+            if len(planned) == 1:
+                unsaved.append(result)
+            else:
+                self._commit_part(job.id, result, stop)
+
         self.board.start(
             job.id, job.folder, job.filename, job.size, sum(p.size for p in job.parts if p.etag)
         )
@@ -224,7 +249,7 @@ class UploadStep:
                 planned,
                 done=done,
                 parallel=self.transfer().parallel_parts,
-                on_part_done=lambda result: self._commit_part(job.id, result, stop),
+                on_part_done=on_part_done,
                 progress=lambda sent, _total: self.board.update(job.id, sent),
                 on_chunk=lambda size: self.throttle.acquire(size, stop),
                 stop=stop,
@@ -235,23 +260,22 @@ class UploadStep:
 
     def _commit_part(self, job_id: int, result: PartResult, stop: StopToken) -> None:
         with self.db.transaction() as session:
-            session.execute(
-                update(Part)
-                .where(Part.job_id == job_id, Part.number == result.number)
-                .values(md5=result.md5, etag=result.etag, done_at=self.clock.now())
-            )
+            _save_parts(session, job_id, [result], self.clock.now())
             state = session.get_one(Job, job_id).state
         failpoint("upload:after-part")
-        if state != JobState.UPLOADING:
+        if state == JobState.CANCELLED:
             stop.stop(OPERATOR_CANCEL_TEXT)  # seen here before the cancel poll does
         log.debug("part committed: job=%d part=%d etag=%s", job_id, result.number, result.etag)
 
     # --- complete -------------------------------------------------------------------------
 
-    def _complete(self, job: Job, etags: list[str], stop: StopToken) -> int | None:
+    def _complete(
+        self, job: Job, etags: list[str], unsaved: list[PartResult], stop: StopToken
+    ) -> int | None:
         """Send complete (committed as sent first); return the asset id, None if presumed."""
         unknown = job.complete_sent_at is not None  # an earlier send got no answer
         with self.db.transaction() as session:
+            _save_parts(session, job.id, unsaved, self.clock.now())
             ours = move_job(
                 session,
                 job.id,
@@ -351,3 +375,13 @@ class UploadStep:
                 allowed=(JobState.QUEUED, JobState.UPLOADING),
                 now=self.clock.now(),
             )
+
+
+def _save_parts(session: Session, job_id: int, results: list[PartResult], now: datetime) -> None:
+    """Commit accepted parts' ETags (within the caller's transaction)."""
+    for result in results:
+        session.execute(
+            update(Part)
+            .where(Part.job_id == job_id, Part.number == result.number)
+            .values(md5=result.md5, etag=result.etag, done_at=now)
+        )
