@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from watchd.base.clock import SYSTEM_CLOCK
+from watchd.base.names import printable
 from watchd.cli.config_path import add_config_argument
 from watchd.cli.store_access import in_database, note_daemon, run_listing
 from watchd.store.models import JobState
@@ -57,10 +58,10 @@ def render_jobs(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         lines.append(
             f"{row['job']:>6}  {row['state']:<10} {row['size']:>10}  "
-            f"{(row['batch'] or '-')[:16]:<16} {row['file']}"
+            f"{printable(row['batch'] or '-')[:16]:<16} {printable(row['file'])}"
         )
         if row["error"] and row["state"] in ("waiting", "failed", "cancelled"):
-            lines.append(f"{'':>8}{row['error']}")
+            lines.append(f"{'':>8}{printable(row['error'])}")
         if row.get("note"):
             lines.append(f"{'':>8}{row['note']}")
     return "\n".join(lines)

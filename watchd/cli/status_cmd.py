@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from watchd.base.names import printable
 from watchd.cli.config_path import add_config_argument, load_or_report
 from watchd.cli.store_access import NoDatabase, open_database
 from watchd.config import Config
@@ -86,7 +87,10 @@ def _from_database(config: Config) -> dict[str, Any]:
 def exit_code(report: dict[str, Any]) -> int:
     if not report["running"]:
         return EXIT_NOT_RUNNING
-    unhealthy = any(f.get("health") != "ok" for f in report["folders"]) or report["problems"]
+    unhealthy = (
+        any(f.get("health") != "ok" or f.get("problems") for f in report["folders"])
+        or report["problems"]
+    )
     failed = report["jobs"].get("failed", 0) > 0
     if unhealthy or failed or not report["responding"] or report["database"] != "ok":
         return EXIT_UNHEALTHY
@@ -118,6 +122,8 @@ def render(report: dict[str, Any], state_dir: Path) -> str:
         lines.append(
             f"  {folder['name']:<16} {folder['health']:<10} {folder['path']}{settling}{note}"
         )
+        for problem in folder.get("problems", []):
+            lines.append(f"    cannot take {problem['file']}: {problem['reason']}")
     counts = report["jobs"]
     if counts:
         lines += [
@@ -129,7 +135,9 @@ def render(report: dict[str, Any], state_dir: Path) -> str:
         for t in report["transfers"]:
             pct = 100 * t["bytes_done"] / t["bytes_total"] if t["bytes_total"] else 100
             rate = t["rate_bytes_per_second"] / 1e6
-            lines.append(f"  job {t['job']:<6} {t['file']}  {pct:5.1f}%  {rate:.1f} MB/s")
+            lines.append(
+                f"  job {t['job']:<6} {printable(t['file'])}  {pct:5.1f}%  {rate:.1f} MB/s"
+            )
     if report["uploads_to_abort"]:
         lines += [
             "",
@@ -143,7 +151,9 @@ def render(report: dict[str, Any], state_dir: Path) -> str:
     if report["recent_errors"]:
         lines += ["", "Recent errors:"]
         for e in report["recent_errors"]:
-            lines.append(f"  job {e['job']} {e['state']} {e['file']}: {e['error']}")
+            lines.append(
+                f"  job {e['job']} {e['state']} {printable(e['file'])}: {printable(e['error'])}"
+            )
     if report["database"] != "ok":
         lines += ["", f"Database: {report['database']}"]
     return "\n".join(lines)

@@ -185,6 +185,11 @@ class FolderConfig(Model):
     settle: PositiveDuration = Field(
         default=10.0, description="a file is complete when unchanged for this long"
     )
+    upload_empty: StrictBool = Field(
+        default=False,
+        description="upload zero-byte files too (by default they are skipped, reported once; "
+        "a placeholder that grows is uploaded then)",
+    )
     batch: BatchSettings = Field(default_factory=BatchSettings, description=BatchSettings.__doc__)
     metadata: MetadataSettings = Field(
         default_factory=MetadataSettings, description=MetadataSettings.__doc__

@@ -12,17 +12,21 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.fileversion import SettledFile
+from watchd.base.names import printable
 from watchd.base.stop import StopToken
 from watchd.config import FolderConfig
 from watchd.config.checks import write_access_problem
 from watchd.flowcapture.errors import FlowCaptureError
 from watchd.ingest.policy import DELETE, FolderPolicy
 from watchd.ingest.projects import ProjectResolutionError, ProjectResolver
-from watchd.ingest.queueing import BatchRule, enqueue, known_version
+from watchd.ingest.queueing import BatchRule, enqueue, follow_rename, known_version
 from watchd.store.database import Database
-from watchd.watch.folder_watch import FolderWatch, WatchSettings
+from watchd.store.models import Job
+from watchd.watch.folder_watch import FolderWatch, QueueUnavailable, WatchSettings
 
 log = logging.getLogger(__name__)
 
@@ -179,15 +183,38 @@ class FolderSet:
     # --- callbacks from the watchers ----------------------------------------------------
 
     def _is_known(self, file: SettledFile) -> bool:
-        with self.db.reading() as session:
-            return known_version(session, file) is not None
+        """True if this version has a job; a job of the same file under an old name follows."""
+        try:
+            with self.db.reading() as session:
+                job = known_version(session, file)
+            if job is not None and (job.folder, job.relpath) != (file.folder, file.relpath):
+                with self.db.transaction() as session:
+                    renamed = session.get(Job, job.id)
+                    if renamed is not None:
+                        follow_rename(session, renamed, file)
+        except SQLAlchemyError as exc:
+            raise QueueUnavailable(f"the state database failed: {exc}") from exc
+        return job is not None
 
     def _on_settled(self, settled: SettledFile) -> bool:
         policy = self.policies().get(settled.folder)
         if policy is None:
             return False
+        with self._lock:
+            config = self._configs.get(settled.folder)
+        if settled.fingerprint.size == 0 and config is not None and not config.upload_empty:
+            log.info(
+                "skipped (empty): file=%s folder=%s; it goes up if it grows "
+                "(upload_empty: true uploads empty files)",
+                settled.path,
+                settled.folder,
+            )
+            return True
         rule = BatchRule(project_id=policy.project_id, template=policy.batch_template)
-        job = enqueue(self.db, settled, rule, self.clock.now())
+        try:
+            job = enqueue(self.db, settled, rule, self.clock.now())
+        except SQLAlchemyError as exc:
+            raise QueueUnavailable(f"the state database failed: {exc}") from exc
         if job is not None:
             log.info(
                 "queued: file=%s job=%d folder=%s batch=%r size=%d",
@@ -241,6 +268,18 @@ class FolderSet:
                     "health": health,
                     "message": message,
                     "settling": watch.status.settling if watch else 0,
+                    "problems": [
+                        {"file": printable(path), "reason": reason}
+                        for path, reason in sorted(
+                            dict(watch.status.problems if watch else {}).items()
+                        )
+                    ],
                 }
             )
         return rows
+
+
+def _file_problems(watch: FolderWatch | None) -> list[dict[str, str]]:
+    """The files a folder cannot take, for status (a copy: the folder's thread edits them)."""
+    problems = dict(watch.status.problems) if watch else {}
+    return [{"file": printable(p), "reason": r} for p, r in sorted(problems.items())]

@@ -74,8 +74,18 @@ def refresh_health(
             if f["health"] != "ok"
         },
     )
+    board.replace_prefix(
+        "files ",
+        {f"files {f['name']}": _files_problem(f["problems"]) for f in folders if f.get("problems")},
+    )
     board.set("authentication", auth_error)
     board.set("disk", disk_problem(state_dir))
+
+
+def _files_problem(problems: list[dict[str, str]]) -> str:
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more; see `watchd status`)" if len(problems) > 1 else ""
+    return f"{len(problems)} file(s) cannot be taken: {first['file']}: {first['reason']}{more}"
 
 
 def counted_jobs(db: Database, board: HealthBoard) -> dict[str, int]:

@@ -1,7 +1,10 @@
 """Log set-up: stderr (for journald) and a logrotate-friendly file, text or JSON lines.
 
 Every handler carries the redacting filter, so no API key, token or presigned
-URL signature reaches a log, whatever module wrote the line.
+URL signature reaches a log, whatever module wrote the line, and the escaping
+filter, so a file name cannot forge a line (a newline in a name) or garble a
+terminal: arguments are escaped, and a ``key=%s`` value is quoted when it holds
+spaces or quotes, so every line keeps its ``key=value`` form.
 """
 
 from __future__ import annotations
@@ -9,10 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import re
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import Any
 
+from watchd.base.names import printable, shown
 from watchd.flowcapture.redact import RedactingFilter, install_log_filter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -32,6 +38,44 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, _value: object) -> None:
         pass
+
+
+# A %-style conversion, as logging's default formatting understands them.
+_CONVERSION = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[a-zA-Z%]")
+
+
+class EscapingFilter(logging.Filter):
+    """Escapes every text argument of a record; quotes ``key=%s`` values that need it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "watchd_escaped", False) or not record.args:
+            return True
+        record.watchd_escaped = True
+        if isinstance(record.args, tuple) and isinstance(record.msg, str):
+            kinds = _string_conversions(record.msg)
+            record.args = tuple(
+                _escaped(arg, kinds.get(index)) for index, arg in enumerate(record.args)
+            )
+        return True
+
+
+def _string_conversions(message: str) -> dict[int, bool]:
+    """Return, for each ``%s`` argument, whether it is a ``key=%s`` field."""
+    found, index = {}, 0
+    for match in _CONVERSION.finditer(message):
+        if match.group() == "%%":
+            continue
+        if match.group().endswith("s"):
+            found[index] = match.start() > 0 and message[match.start() - 1] == "="
+        index += 1
+    return found
+
+
+def _escaped(arg: Any, field: bool | None) -> Any:
+    """Escape a text argument of a ``%s`` (quoting it in a field); leave others alone."""
+    if field is None or not isinstance(arg, str | PurePath):
+        return arg
+    return shown(arg) if field else printable(arg)
 
 
 class JsonFormatter(logging.Formatter):
@@ -70,6 +114,7 @@ def configure_logging(
         handlers.append(logging.handlers.WatchedFileHandler(file, encoding="utf-8"))
     for handler in handlers:
         handler.setFormatter(formatter)
+        handler.addFilter(EscapingFilter())
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)
     numeric = getattr(logging, level.upper(), logging.INFO)

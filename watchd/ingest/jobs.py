@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 UPLOAD_STATES = frozenset({JobState.QUEUED, JobState.UPLOADING})
 PROCESSING_POLL_SECONDS = 3.0  # how often to look for an asset Flow Capture is processing
 PROCESSING_PATIENCE_SECONDS = 3600.0  # after this, each further look counts as an attempt
+RENAME_GRACE_SECONDS = 5.0  # a file gone mid-upload is looked for again (renamed?) after this
+VANISHED_TEXT = "the file is gone; looking for it once more (was it renamed?)"
 
 
 class JobRunner:
@@ -97,7 +99,7 @@ class JobRunner:
             if exc.vanished and not self.available(job.folder):
                 # An unmounted share is not "every file was deleted": wait for it.
                 self._fail(job, OSError(errno.EHOSTDOWN, f"drop folder unavailable ({exc})"))
-            else:
+            elif not (exc.vanished and self._looking_for_it(job)):
                 self._cancel(job, str(exc), vanished=exc.vanished)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
             self._fail(job, exc)
@@ -202,6 +204,29 @@ class JobRunner:
                 next_attempt_at=now + timedelta(seconds=PROCESSING_POLL_SECONDS),
             )
         log.debug("waiting for Flow Capture to process asset=%s job=%d", job.asset_id, job.id)
+
+    def _looking_for_it(self, job: Job) -> bool:
+        """A file gone from under its job may have been renamed: follow it or look again once.
+
+        Returns False when it is gone for good (looked for once already).
+        """
+        current = self.load(job.id)
+        if current.path != job.path:
+            log.info("following the rename: file=%s job=%d", current.path, job.id)
+            return True  # the watcher moved the job to the new name; it runs again at once
+        if current.last_error == VANISHED_TEXT:
+            return False
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            return move_job(
+                session,
+                job.id,
+                JobState.WAITING,
+                allowed=(JobState.QUEUED, JobState.UPLOADING),
+                now=now,
+                next_attempt_at=now + timedelta(seconds=RENAME_GRACE_SECONDS),
+                last_error=VANISHED_TEXT,
+            )
 
     def _cancel(self, job: Job, reason: str, *, vanished: bool) -> None:
         """The file changed or vanished: cancel (not sticky) and abort the upload."""

@@ -19,9 +19,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from watchd.base.fileversion import SettledFile
+from watchd.base.names import display_name, is_plain
 from watchd.config.templates import BatchNameValues, render_batch_name
 from watchd.store.database import Database
-from watchd.store.models import Batch, BatchState, Job, JobState
+from watchd.store.models import TERMINAL_JOB_STATES, Batch, BatchState, Job, JobState
 from watchd.store.queries import same_version
 
 log = logging.getLogger(__name__)
@@ -44,17 +45,51 @@ def known_version(session: Session, file: SettledFile) -> Job | None:
     return session.scalars(select(Job).where(same_version(file), counts).limit(1)).first()
 
 
+def follow_rename(session: Session, job: Job, file: SettledFile) -> bool:
+    """If ``job`` (not finished) is ``file`` under its old name, move it to the new one.
+
+    Returns True when it followed. Until the upload has begun, Flow Capture gets
+    the new name; an upload under way keeps the name it started with (its
+    parts are kept: nothing is sent twice).
+    """
+    if job.state in TERMINAL_JOB_STATES or (job.folder, job.relpath) == (file.folder, file.relpath):
+        return False
+    if job.inode != file.fingerprint.inode:
+        return False
+    old = job.path
+    job.path, job.relpath = str(file.path), file.relpath
+    if job.upload_id is None:
+        job.filename = display_name(file.path.name)
+    log.info(
+        "renamed: file=%s to=%s job=%d%s",
+        old,
+        file.path,
+        job.id,
+        ""
+        if job.upload_id is None
+        else f"; it goes up under the name it started with, {job.filename!r}",
+    )
+    return True
+
+
 def enqueue(db: Database, file: SettledFile, rule: BatchRule, now: datetime) -> Job | None:
     """Queue ``file`` in its batch; return the new job, or None if already known."""
     with db.transaction() as session:
         if known_version(session, file) is not None:
             return None
         batch = join_batch(session, file, rule, now)
+        if not is_plain(file.path.name):
+            log.warning(
+                "odd name: file=%s goes up to Flow Capture as %r (its name holds bytes that "
+                "are not UTF-8 or control characters)",
+                file.path,
+                display_name(file.path.name),
+            )
         job = Job(
             folder=file.folder,
             path=str(file.path),
             relpath=file.relpath,
-            filename=file.path.name,
+            filename=display_name(file.path.name),
             device=file.fingerprint.device,
             inode=file.fingerprint.inode,
             size=file.fingerprint.size,

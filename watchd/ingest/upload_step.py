@@ -157,6 +157,7 @@ class UploadStep:
             # The upload exists whatever happened meanwhile: record it so it can be aborted.
             row = session.get_one(Job, job.id)
             row.upload_id, row.key, row.part_size = upload.upload_id, upload.key, part_size
+            row.filename = job.filename  # complete must name what init named (a rename may not)
             row.complete_sent_at = None
             session.execute(delete(Part).where(Part.job_id == job.id))
             for planned in plan_parts(job.size, part_size):

@@ -6,7 +6,9 @@ proves the models and the migrations agree.
 
 from __future__ import annotations
 
+import base64
 import enum
+import os
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -52,6 +54,34 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class FsText(TypeDecorator[str]):
+    """A file system path or name, stored losslessly as text.
+
+    A name that is not valid UTF-8 reaches Python with surrogate escapes,
+    which SQLite and PostgreSQL text cannot hold. Such a value is stored as a
+    marker and the base64 of its bytes; the marker starts with NUL, which no
+    path can contain, so it never collides with a real name.
+    """
+
+    impl = Text
+    cache_ok = True
+    RAW_MARK = "\x00fs64:"
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return self.RAW_MARK + base64.b64encode(os.fsencode(value)).decode("ascii")
+        return value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is not None and value.startswith(self.RAW_MARK):
+            return os.fsdecode(base64.b64decode(value[len(self.RAW_MARK) :]))
+        return value
 
 
 class Base(DeclarativeBase):
@@ -127,8 +157,8 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     folder: Mapped[str] = mapped_column(String(255))
-    path: Mapped[str] = mapped_column(Text)  # absolute path at queue time
-    relpath: Mapped[str] = mapped_column(Text)  # path below the drop folder
+    path: Mapped[str] = mapped_column(FsText())  # absolute path (follows a rename)
+    relpath: Mapped[str] = mapped_column(FsText())  # path below the drop folder
     filename: Mapped[str] = mapped_column(String(1024))  # display name sent to Flow Capture
     # The fingerprint: the same file (device, inode) with the same size and mtime.
     device: Mapped[int] = mapped_column(BigInteger)
@@ -156,7 +186,7 @@ class Job(Base):
     uploaded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     tagged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    archived_to: Mapped[str | None] = mapped_column(Text)  # where the post-upload move put it
+    archived_to: Mapped[str | None] = mapped_column(FsText())  # where the post-upload move put it
     # /upload/asset/complete was sent for the current upload. From then on a cancel cannot
     # undo it, and a NoSuchUpload answer means the upload most likely was completed.
     complete_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -49,6 +49,10 @@ class WatchSettings:
     settle_seconds: float = 10.0
 
 
+class QueueUnavailable(Exception):
+    """Settled files cannot be taken now (the database failed): the scan stops, to run again."""
+
+
 @dataclass
 class FolderStatus:
     """What `watchd status` shows for a folder."""
@@ -57,7 +61,8 @@ class FolderStatus:
     message: str = ""
     settling: int = 0
     last_scan_files: int = 0
-    skipped: set[str] = field(default_factory=set)
+    skipped: set[str] = field(default_factory=set)  # paths left out (logged once each)
+    problems: dict[str, str] = field(default_factory=dict)  # path -> why it cannot be taken
 
 
 class FolderWatch:
@@ -83,6 +88,7 @@ class FolderWatch:
         self.tracker = SettleTracker(settings.settle_seconds, clock)
         self.status = FolderStatus()
         self._handled: dict[str, Fingerprint] = {}  # path -> version already queued or known
+        self._scan_problems: dict[str, str] | None = None  # problems found by the scan running
         self._hints: set[str] = set()
         self._hint_lock = threading.Lock()
         self._rescan = threading.Event()
@@ -153,7 +159,10 @@ class FolderWatch:
         with self._hint_lock:
             hints, self._hints = self._hints, set()
         for path in hints:
-            self._consider_path(Path(path))
+            try:
+                self._consider_path(Path(path))
+            except OSError as exc:  # e.g. its folder cannot be read: the other hints go on
+                self._skip(Path(path), f"cannot read it: {exc.strerror or exc}", True)
         self._settle_pending()
         self.status.settling = len(self.tracker)
 
@@ -214,7 +223,9 @@ class FolderWatch:
             self._set_health(FolderHealth.OK, "")
 
     def _full_scan(self) -> None:
+        """Look at every file; one that cannot be taken costs only itself."""
         count = 0
+        self._scan_problems = {}
         for candidate in scan(
             self.root,
             recursive=self.settings.recursive,
@@ -223,13 +234,32 @@ class FolderWatch:
         ):
             self._stop.check()  # a stop ends a long scan at once
             count += 1
-            self._consider(candidate)
+            self._guarded(candidate.path, self._consider, candidate)
+        self.status.problems, self._scan_problems = self._scan_problems, None
         self.status.last_scan_files = count
 
-    def _skip(self, path: Path, reason: str) -> None:
-        if str(path) not in self.status.skipped:
-            self.status.skipped.add(str(path))
-            log.warning("skipped: file=%s folder=%s: %s", path, self.settings.name, reason)
+    def _guarded(self, path: Path, step: Callable[[Candidate], None], arg: Candidate) -> None:
+        try:
+            step(arg)
+        except (QueueUnavailable, Stopped):
+            raise
+        except Exception as exc:
+            first = str(path) not in self.status.problems
+            self._skip(path, f"cannot be taken: {type(exc).__name__}: {exc}", True)
+            if first:
+                log.exception("folder=%s: file=%s could not be taken", self.settings.name, path)
+
+    def _skip(self, path: Path, reason: str, problem: bool) -> None:
+        """Note a path left out: logged once; a problem shows in status until it is gone."""
+        key = str(path)
+        if problem:
+            self.status.problems[key] = reason
+            if self._scan_problems is not None:
+                self._scan_problems[key] = reason
+        if key not in self.status.skipped:
+            self.status.skipped.add(key)
+            level = logging.ERROR if problem else logging.WARNING
+            log.log(level, "skipped: file=%s folder=%s: %s", path, self.settings.name, reason)
 
     def _consider_path(self, path: Path) -> None:
         if not self.settings.recursive and path.parent != self.root:
@@ -238,7 +268,7 @@ class FolderWatch:
         if candidate is None:
             self._drop(str(path))
         else:
-            self._consider(candidate)
+            self._guarded(path, self._consider, candidate)
 
     def _consider(self, candidate: Candidate) -> None:
         key = str(candidate.path)
@@ -258,6 +288,7 @@ class FolderWatch:
             log.info("disappeared while settling: file=%s folder=%s", path, self.settings.name)
         self.tracker.forget(path)
         self._handled.pop(path, None)
+        self.status.problems.pop(path, None)
 
     def _settle_pending(self) -> None:
         ready: dict[str, tuple[Fingerprint, Candidate]] = {}
@@ -272,16 +303,19 @@ class FolderWatch:
         if not ready:
             return
         busy = open_for_writing(ready)
-        for key, (fingerprint, candidate) in ready.items():
+        for key, (_fingerprint, candidate) in ready.items():
             if key in busy:
                 log.debug("still open for writing: file=%s", key)
                 self.tracker.restart(key)
                 continue
-            settled = SettledFile(
-                self.settings.name, candidate.path, candidate.relpath, fingerprint
-            )
-            if not self.on_settled(settled):
-                self.tracker.restart(key)
-                continue
-            self._handled[key] = fingerprint
-            self.tracker.forget(key)
+            self._guarded(candidate.path, self._hand_over, candidate)
+
+    def _hand_over(self, candidate: Candidate) -> None:
+        key = str(candidate.path)
+        fingerprint = Fingerprint.of(candidate.stat)
+        settled = SettledFile(self.settings.name, candidate.path, candidate.relpath, fingerprint)
+        if not self.on_settled(settled):
+            self.tracker.restart(key)
+            return
+        self._handled[key] = fingerprint
+        self.tracker.forget(key)

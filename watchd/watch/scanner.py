@@ -7,6 +7,7 @@ is seen first; a link pointing outside the drop folder is skipped.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat
@@ -17,6 +18,10 @@ from pathlib import Path
 from watchd.watch.filters import PathFilter
 
 log = logging.getLogger(__name__)
+
+
+# Told of a path left out: (path, why, whether it is a problem rather than a rule's choice).
+Skip = Callable[[Path, str, bool], None]
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,7 @@ def resolve_candidate(
     root: Path,
     path: Path,
     path_filter: PathFilter,
-    on_skip: Callable[[Path, str], None] | None = None,
+    on_skip: Skip | None = None,
 ) -> Candidate | None:
     """Return the candidate for ``path`` in the drop folder ``root``, or None if not wanted.
 
@@ -45,19 +50,26 @@ def resolve_candidate(
         return None
     if not path_filter.wants_file(relpath):
         return None
-    if path.is_symlink():
-        target = path.resolve()
-        if not target.is_relative_to(root):
-            if on_skip is not None:
-                on_skip(path, f"symlink points outside the drop folder, to {target}")
-            return None
-        path, relpath = target, target.relative_to(root).as_posix()
-        if not path_filter.wants_file(relpath):
-            return None
     try:
+        if path.is_symlink():
+            target = path.resolve(strict=True)
+            if not target.is_relative_to(root):
+                if on_skip is not None:
+                    on_skip(path, f"symlink points outside the drop folder, to {target}", False)
+                return None
+            path, relpath = target, target.relative_to(root).as_posix()
+            if not path_filter.wants_file(relpath):
+                return None
         status = path.stat()
-    except OSError:
+    except FileNotFoundError:
         return None  # vanished, or a dangling link
+    except RuntimeError:  # Python 3.11's "Symlink loop" (3.13 raises OSError ELOOP)
+        _problem(on_skip, path, "symlink loop: it points back to itself through other links")
+        return None
+    except OSError as exc:
+        reason = "symlink loop" if exc.errno == errno.ELOOP else f"cannot read it: {exc.strerror}"
+        _problem(on_skip, path, reason)
+        return None
     if not _is_regular(status):
         return None
     return Candidate(path=path, relpath=relpath, stat=status)
@@ -68,17 +80,17 @@ def scan(
     *,
     recursive: bool,
     path_filter: PathFilter,
-    on_skip: Callable[[Path, str], None] | None = None,
+    on_skip: Skip | None = None,
 ) -> Iterator[Candidate]:
     """Yield the wanted files below ``root`` (absolute, resolved).
 
-    Raises OSError if ``root`` itself cannot be listed; unreadable subfolders
-    are logged and skipped.
+    Raises OSError if ``root`` itself cannot be listed; an unreadable
+    subfolder or file is reported through ``on_skip`` and the walk goes on.
     """
     os.listdir(root)  # fail loudly if the drop folder itself is unreadable
 
     def walk_error(error: OSError) -> None:
-        log.warning("cannot list %s: %s", error.filename, error.strerror)
+        _problem(on_skip, Path(error.filename), f"cannot list this folder: {error.strerror}")
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=walk_error):
         here = Path(dirpath)
@@ -94,6 +106,11 @@ def scan(
             candidate = resolve_candidate(root, here / name, path_filter, on_skip)
             if candidate is not None:
                 yield candidate
+
+
+def _problem(on_skip: Skip | None, path: Path, reason: str) -> None:
+    if on_skip is not None:
+        on_skip(path, reason, True)
 
 
 def _is_regular(status: os.stat_result) -> bool:
