@@ -9,7 +9,7 @@ from tests.e2e.test_operations import watchd
 
 def test_a_cancel_during_a_slow_init_leaves_nothing_behind_and_sticks(site):
     site.emulator.set_faults(
-        {"rules": [{"endpoint": "/upload/asset/init", "latency_ms": 5000, "count": 1}]}
+        {"rules": [{"endpoint": "/upload/asset/init", "latency_ms": 15000, "count": 1}]}
     )
     drop = site.add_folder()
     site.start()

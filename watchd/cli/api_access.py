@@ -61,6 +61,8 @@ def reports_failures(command: Command) -> Command:
             print(f"watchd {name}: {exc}", file=sys.stderr)
         except ConfigError as exc:
             print(f"watchd {name}: the configuration has problems:\n{exc}", file=sys.stderr)
+        except BrokenPipeError:
+            raise  # the reader of our output went away (`| head`): main() ends quietly
         except OSError as exc:
             print(f"watchd {name}: {exc.strerror}: {exc.filename}", file=sys.stderr)
         except SQLAlchemyError as exc:

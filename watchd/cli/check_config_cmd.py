@@ -14,9 +14,8 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from watchd.config.checks import check_environment
-from watchd.config.loader import load_config
-from watchd.config.problems import UNKNOWN_ORIGIN, ConfigError, Problem
+from watchd.config.loader import check_config
+from watchd.config.problems import UNKNOWN_ORIGIN, Problem
 from watchd.config.schema import Config
 from watchd.config.secrets import ApiKeyError, describe_source, read_api_key
 from watchd.flowcapture.client import FlowCaptureClient
@@ -57,12 +56,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print every problem (exit 1) or one OK line (exit 0); return the exit status."""
     path: Path = args.config or default_config_path()
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        return _report(exc.problems)
-    problems = check_environment(config)
+    # Problems of the files and of this machine together: an overlap between two
+    # folders must not hide that a third one is missing.
+    config, problems = check_config(path)
+    if config is None:
+        return _report(problems)
     resolved: dict[str, int] = {}
     if args.online and not any(p.key.startswith("flowcapture") for p in problems):
         online_problems, resolved = check_online(config)

@@ -3,12 +3,21 @@
 Each command module exposes ``register(subparsers)``, which adds its parser and
 sets ``func`` (a callable taking the parsed namespace and returning an exit
 code) as the parser default.
+
+A reader that stops early (``watchd jobs | head``, quitting ``less``) is
+handled here once for every command: the command ends quietly with status 141,
+as a program killed by SIGPIPE would, instead of a BrokenPipeError traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import select
+import signal
+import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from watchd import __version__
 from watchd.cli import (
@@ -50,6 +59,8 @@ COMMAND_MODULES = (
 
 
 SERVICE_COMMANDS = frozenset({"run", "demo", "emulator"})
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as a shell reports Ctrl-C
+EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE  # 141, as a shell reports `... | head`
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +88,22 @@ def default_log_level(command: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command named in ``argv`` and return its exit code."""
+    """Run the command named in ``argv`` and return its exit code.
+
+    Returns EXIT_OUTPUT_CLOSED when the reader of stdout (or stderr) went away;
+    a BrokenPipeError that did not come from them is raised.
+    """
+    try:
+        code = _run_command(argv)
+        sys.stdout.flush()  # a reader gone shows here, not in the interpreter's last flush
+    except BrokenPipeError:
+        if not _silence_closed_outputs():
+            raise
+        return EXIT_OUTPUT_CLOSED
+    return code
+
+
+def _run_command(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -87,4 +113,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _silence_closed_outputs() -> bool:
+    """Point stdout and stderr at /dev/null where their reader is gone; return True if any was.
+
+    What is still buffered then goes nowhere, so Python's own flush at exit
+    cannot raise BrokenPipeError again (the recipe in the docs of ``signal``).
+    """
+    closed = [stream for stream in (sys.stdout, sys.stderr) if _reader_gone(stream)]
+    if closed:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in closed:
+            os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    return bool(closed)
+
+
+def _reader_gone(stream: TextIO | None) -> bool:
+    """Return True if ``stream`` is a pipe or socket whose other end is closed."""
+    try:
+        fd = stream.fileno() if stream is not None else -1
+    except (OSError, ValueError):  # replaced by an object without a descriptor, or closed
+        return False
+    if fd < 0:
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))

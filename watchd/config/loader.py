@@ -3,19 +3,23 @@
 The main file, then each folder (inline under ``folders:``, then one file each
 in ``folders_dir``, sorted), are validated separately so one broken file does
 not hide the problems of the others. Cross-folder rules (unique names, no
-overlaps or loops) run once every folder is valid. Any problem raises one
-:class:`ConfigError` listing them all as ``FILE:LINE: key.path: message``.
+overlaps or loops) run on every valid folder. Any problem raises one
+:class:`ConfigError` listing them all as ``FILE:LINE: key.path: message``,
+followed by what :mod:`watchd.config.checks` finds wrong on this machine
+(missing folders, the API key), so one run shows everything to fix.
+:func:`check_config` returns the same list, for ``watchd check-config``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from watchd.config.checks import check_environment, check_folder
 from watchd.config.fieldtypes import absolute_path
 from watchd.config.folder_schema import FolderConfig
 from watchd.config.layout import check_folders, check_own_files
@@ -47,14 +51,46 @@ class _FolderSource:
 def load_config(path: Path) -> Config:
     """Read and validate ``path`` and its drop folders; return the config.
 
-    Raises ConfigError listing every problem found, each with file, key path and line.
+    Raises ConfigError listing every problem found, each with file, key path and
+    line; when there is any, this machine's problems are listed after them.
     """
+    read = _read(path)
+    if read.config is None or read.problems:
+        raise ConfigError(_sorted(read.problems) + _machine_problems(read))
+    log.debug("loaded %s: %d folders", path, len(read.config.folders))
+    return read.config
+
+
+def check_config(
+    path: Path, environ: Mapping[str, str] | None = None
+) -> tuple[Config | None, list[Problem]]:
+    """Return (the config, every problem of it and of this machine), for check-config.
+
+    The config is None when its main file cannot be used; otherwise it holds
+    the drop folders that are valid, even if others are not. Problems of the
+    files come first (by file, then line), then this machine's. Never raises
+    ConfigError.
+    """
+    read = _read(path)
+    return read.config, _sorted(read.problems) + _machine_problems(read, environ)
+
+
+@dataclass
+class _Read:
+    """What could be read: the config (None if unusable), its valid folders, the problems."""
+
+    config: Config | None
+    folders: list[FolderConfig]
+    problems: list[Problem]
+
+
+def _read(path: Path) -> _Read:
     path = Path(os.path.abspath(path))
     main = read_yaml(path)
     problems = list(main.problems)
     data = _top_mapping(main, problems)
     if data is None:
-        raise ConfigError(problems)
+        return _Read(None, [], problems)
     problems += _pop_secrets(data, main.origin, ())
     inline = data.pop("folders", None)
     top, found = validate(Config, {**data, "folders": []}, main.origin, path.parent)
@@ -64,14 +100,18 @@ def load_config(path: Path) -> Config:
     folders = _validate_folders(sources, problems)
     problems += check_folders(folders)
     if top is None:
-        raise ConfigError(_sorted(problems))
+        return _Read(None, folders, problems)
     config = top.model_copy(update={"folders": folders})
     config._origin = main.origin
     problems += check_own_files(config)
-    if problems:
-        raise ConfigError(_sorted(problems))
-    log.debug("loaded %s: %d folders", path, len(folders))
-    return config
+    return _Read(config, folders, problems)
+
+
+def _machine_problems(read: _Read, environ: Mapping[str, str] | None = None) -> list[Problem]:
+    """Return this machine's problems for what was read (only the folders' without a config)."""
+    if read.config is not None:
+        return check_environment(read.config, environ)
+    return [problem for folder in read.folders for problem in check_folder(folder)]
 
 
 def _top_mapping(main: YamlFile, problems: list[Problem]) -> dict[str, Any] | None:

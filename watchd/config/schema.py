@@ -117,7 +117,9 @@ class TransferSettings(Model):
         default=4, description="parts of one file sent at the same time"
     )
     bandwidth: Rate = Field(
-        default=None, description="upload rate cap for all files together, e.g. 40MB/s"
+        default=None,
+        description="upload rate cap for all files together, with its unit: e.g. 40MB/s or "
+        "100Mbit/s (at least 64KiB/s), or unlimited",
     )
 
 

@@ -1,10 +1,11 @@
 """Durations, sizes and transfer rates as people write them in YAML.
 
 ``10s``, ``5m``, ``500ms``, ``1h30m`` (a plain number is seconds); ``16MiB``,
-``5MB`` (a plain number is bytes); ``40MB/s``, ``100Mbit/s`` or ``unlimited``.
-Each is a pydantic-compatible annotated type that turns the text into float
-seconds, int bytes, or int bytes per second (None for unlimited), and says
-what was expected when it cannot.
+``5MB`` (a plain number is bytes); ``40MB/s``, ``100Mbit/s`` or ``unlimited``
+(a rate always needs its unit, and is at least 64 KiB/s). Each is a
+pydantic-compatible annotated type that turns the text into float seconds, int
+bytes, or int bytes per second (None for unlimited), and says what was expected
+when it cannot.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ BIT_RATE_UNITS_BYTES = {
     "Gbps": 1000**3 / 8,
 }
 UNLIMITED = "unlimited"
+# The lowest rate cap accepted: below it a 16 MiB part takes minutes and uploads look
+# stalled; it also catches a unit slip (40 bytes/s where 40MB/s was meant).
+MIN_RATE_KIB_PER_SECOND = 64
+MIN_RATE_BYTES_PER_SECOND = MIN_RATE_KIB_PER_SECOND * 1024
 
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
 _DURATION_PART_RE = re.compile(rf"({_NUMBER})(ms|s|m|h|d)")
@@ -49,6 +54,8 @@ _QUANTITY_RE = re.compile(rf"({_NUMBER})\s*([A-Za-z]*)")
 DURATION_HINT = "use e.g. 10s, 5m, 1h30m or 500ms"
 SIZE_HINT = "use e.g. 16MiB, 5MB or 1GiB"
 RATE_HINT = "use e.g. 40MB/s, 100Mbit/s or unlimited"
+RATE_UNIT_HINT = "write e.g. 40MB/s, 5MiB/s or unlimited"
+ZERO_RATE_MESSAGE = "would stop every upload; write unlimited for no cap, or e.g. 40MB/s"
 
 
 def _plain_number(value: Any) -> float | None:
@@ -116,27 +123,40 @@ def parse_size(value: Any) -> int:
 def parse_rate(value: Any) -> int | None:
     """Return a rate in bytes per second, or None for ``unlimited`` (or null).
 
-    Raises ValueError naming the accepted forms; zero is refused because it
-    would mean "never send anything" (write ``unlimited`` for no limit).
+    Raises ValueError saying what to write instead: for a rate without a unit
+    (a bare ``40`` would be 40 bytes/s, which stalls every upload), for zero
+    (write ``unlimited`` for no limit), and for a rate below
+    ``MIN_RATE_BYTES_PER_SECOND``.
     """
     if value is None:
         return None
     number = _plain_number(value)
     if number is not None:
-        rate = round(number) if number >= 0 and math.isfinite(number) else -1
-    else:
-        text = _text(value, "a transfer rate", RATE_HINT)
-        if text.lower() == UNLIMITED:
-            return None
-        rate = _rate_from_text(text)
-    if rate <= 0:
+        if number == 0:
+            raise ValueError(f"{_shown(value)} {ZERO_RATE_MESSAGE}")
+        if number > 0 and math.isfinite(number):
+            raise ValueError(f"{_shown(value)} has no unit; {RATE_UNIT_HINT}")
         raise ValueError(f"{_shown(value)} is not a usable rate; {RATE_HINT}")
+    text = _text(value, "a transfer rate", RATE_HINT)
+    if text.lower() == UNLIMITED:
+        return None
+    rate = _rate_from_text(text)
+    if rate <= 0:
+        raise ValueError(f"{text!r} {ZERO_RATE_MESSAGE}")
+    if rate < MIN_RATE_BYTES_PER_SECOND:
+        lowest = f"{MIN_RATE_KIB_PER_SECOND}KiB/s"
+        raise ValueError(
+            f"{text} is below the lowest cap of {MIN_RATE_KIB_PER_SECOND} KiB/s; "
+            f"write {lowest} or more, or {UNLIMITED}"
+        )
     return rate
 
 
 def _rate_from_text(text: str) -> int:
     compact = text.replace(" ", "").removesuffix("/s")
     amount, unit = _quantity(compact, "a transfer rate", RATE_HINT)
+    if not unit:
+        raise ValueError(f"{text!r} has no unit; {RATE_UNIT_HINT}")
     if unit in BIT_RATE_UNITS_BYTES:
         return round(amount * BIT_RATE_UNITS_BYTES[unit])
     if unit.endswith("ps") and unit[:-2] in SIZE_UNITS_BYTES:  # MBps
@@ -212,4 +232,5 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 """Bytes, from ``16MiB``, ``5MB`` or a plain number of bytes."""
 Rate = Annotated[int | None, BeforeValidator(parse_rate)]
-"""Bytes per second from ``40MB/s`` or ``100Mbit/s``; None from ``unlimited``."""
+"""Bytes per second from ``40MB/s`` or ``100Mbit/s`` (never a bare number, at least
+64 KiB/s); None from ``unlimited``."""

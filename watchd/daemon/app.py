@@ -16,12 +16,10 @@ import os
 import signal
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import func, select
 
 from watchd import __version__
 from watchd.base.clock import SYSTEM_CLOCK
@@ -29,30 +27,30 @@ from watchd.base.stop import StopToken, join_all
 from watchd.config import Config, load_config
 from watchd.config.secrets import read_api_key
 from watchd.daemon.folders import PROJECTS_CACHE, FolderSet
-from watchd.daemon.health import HealthBoard, counted_jobs, refresh_health, status_line
+from watchd.daemon.health import HealthBoard, store_write_problem
 from watchd.daemon.metrics import MetricsServer, daemon_metrics, render
 from watchd.daemon.notify import SystemdNotifier
+from watchd.daemon.periodic import PeriodicWork
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, DaemonLock, write_status
-from watchd.daemon.scheduler import every, make_scheduler
+from watchd.daemon.scheduler import make_scheduler
+from watchd.daemon.state_guard import DatabaseGuard
+from watchd.daemon.status_report import StatusSources, build_report
 from watchd.flowcapture.client import FlowCaptureClient
-from watchd.ingest.aborts import SWEEP_EVERY_SECONDS
 from watchd.ingest.dispatcher import Dispatcher
 from watchd.ingest.failures import RetryPolicy
+from watchd.ingest.known_assets import KnownAssets
 from watchd.ingest.pipeline import PipelineSources, build_pipeline
 from watchd.ingest.policy import TransferPolicy
 from watchd.ingest.projects import ProjectResolver
 from watchd.store.database import Database, database_url
 from watchd.store.migrate import upgrade
-from watchd.store.queries import totals, uploads_to_abort
+from watchd.store.models import Job
+from watchd.store.queries import totals
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_DEADLINE_SECONDS = 8.0  # systemd's stop timeout is longer; stay well inside 10 s
 CUT_CONNECTIONS_BEFORE_DEADLINE_SECONDS = 3.0  # then requests still waiting are cut
-STATUS_EVERY_SECONDS = 2.0
-BATCH_CLOSE_EVERY_SECONDS = 1.0
-REQUEUE_EVERY_SECONDS = 1.0
-PROJECT_RETRY_EVERY_SECONDS = 60.0
 STOPPING = "the daemon is stopping"
 
 
@@ -69,9 +67,11 @@ def retry_policy(config: Config) -> RetryPolicy:
 class Daemon:
     """One running watchd; ``run()`` blocks until it is asked to stop."""
 
-    def __init__(self, config_path: Path, config: Config):
+    def __init__(self, config_path: Path, config: Config, *, reupload: bool = False):
         self.config_path = config_path
         self.config = config
+        self.reupload = reupload  # with a new database, upload even what Flow Capture has
+        self.fatal: str | None = None  # why the daemon stopped itself
         self.stop = StopToken()
         self.reload_requested = threading.Event()
         self.started_at = time.time()
@@ -91,6 +91,8 @@ class Daemon:
         """Bring every part up in order; raises if the daemon cannot run."""
         self.lock.acquire()
         upgrade(self.db.engine)
+        self.db_guard = DatabaseGuard(self.db.url)
+        fresh = self._database_is_new()
         key = read_api_key(self.config.flowcapture)
         pool = self.transfer.parallel_files * self.transfer.parallel_parts + 4
         self.client = FlowCaptureClient(
@@ -101,7 +103,13 @@ class Daemon:
             stop=self.stop,
         )
         projects = ProjectResolver(self.client, self.config.state_dir / PROJECTS_CACHE)
-        self.folders = FolderSet(self.db, projects, self._poke, self.stop, SYSTEM_CLOCK)
+        known = None
+        if fresh and not self.reupload:
+            log.info("the state database is new: files already in Flow Capture are not uploaded")
+            known = KnownAssets(self.client, time.monotonic, self.stop)
+        self.folders = FolderSet(
+            self.db, projects, self._poke, self.stop, SYSTEM_CLOCK, known, self._store_problem
+        )
         sources = PipelineSources(
             self.folders.policies, lambda: self.transfer, lambda: self.retry, self.folders.available
         )
@@ -112,10 +120,30 @@ class Daemon:
             self.transfer.parallel_files,
             self.folders.policies,
             self.stop,
+            self._store_problem,
+        )
+        self.report_sources = StatusSources(
+            self.config_path,
+            self.config.state_dir,
+            self.health,
+            self.folders,
+            self.client,
+            self.db,
+            self.pipeline.board,
+            self.dispatcher.running,
+            self.started_at,
         )
         self.folders.apply(self.config.folders)
         self.scheduler = make_scheduler()
-        self._schedule()
+        periodic = PeriodicWork(
+            self.pipeline,
+            self.folders,
+            self.dispatcher,
+            self.stop,
+            self.write_status,
+            self._store_problem,
+        )
+        periodic.schedule(self.scheduler, self.config.scan.rescan_interval)
         self.scheduler.start()
         self.dispatcher.start()
         self._start_metrics()
@@ -127,6 +155,10 @@ class Daemon:
             len(self.config.folders),
             self.config.state_dir,
         )
+
+    def _database_is_new(self) -> bool:
+        with self.db.reading() as session:
+            return session.scalar(select(func.count(Job.id))) == 0
 
     def _start_metrics(self) -> None:
         self.metrics: MetricsServer | None = None
@@ -145,33 +177,12 @@ class Daemon:
             figures = totals(session)
         return render(daemon_metrics(figures, self.folders.status(), self.health.problems()))
 
-    def _schedule(self) -> None:
-        every(self.scheduler, REQUEUE_EVERY_SECONDS, "requeue", self._requeue)
-        every(self.scheduler, BATCH_CLOSE_EVERY_SECONDS, "close-batches", self._close_batches)
-        every(self.scheduler, self.config.scan.rescan_interval, "rescan", self.folders.rescan_all)
-        every(
-            self.scheduler,
-            PROJECT_RETRY_EVERY_SECONDS,
-            "projects",
-            self.folders.resolve_pending,
-            first_in=timedelta(0),
-        )
-        every(self.scheduler, STATUS_EVERY_SECONDS, "status", self.write_status)
-        every(self.scheduler, SWEEP_EVERY_SECONDS, "abort-sweep", self._sweep_aborts)
-
     def _poke(self) -> None:
         self.dispatcher.poke()
 
-    def _requeue(self) -> None:
-        if self.pipeline.requeue():
-            self.dispatcher.poke()
-
-    def _close_batches(self) -> None:
-        if self.pipeline.closer.run_once():
-            self.dispatcher.poke()
-
-    def _sweep_aborts(self) -> None:
-        self.pipeline.aborts.sweep(self.stop)
+    def _store_problem(self, error: Exception | None) -> None:
+        problem = None if error is None else store_write_problem(error, self.config.state_dir)
+        self.health.set("database writes", problem)
 
     # --- main loop ------------------------------------------------------------------------
 
@@ -264,23 +275,13 @@ class Daemon:
 
     def write_status(self, stopped: bool = False) -> None:
         """Refresh health, status.json and systemd's STATUS= line."""
-        folders = self.folders.status()
-        refresh_health(self.health, folders, self.client.auth_error, self.config.state_dir)
-        counts = counted_jobs(self.db, self.health)
-        self.summary = status_line(len(folders), counts, self.health.problems())
-        status: dict[str, Any] = {
-            "pid": os.getpid(),
-            "version": __version__,
-            "config": str(self.config_path),
-            "started_at": self.started_at,
-            "stopped": stopped,
-            "summary": self.summary,
-            "problems": self.health.problems(),
-            "folders": folders,
-            "transfers": self.pipeline.board.snapshot(),
-            "running_jobs": self.dispatcher.running(),
-            "uploads_to_abort": self._uploads_to_abort(),
-        }
+        gone = self.db_guard.problem()
+        if gone is not None and self.fatal is None:
+            self.fatal = gone
+            log.error("%s", gone)
+            self.stop.stop(STOPPING)
+            return
+        self.summary, status = build_report(self.report_sources, stopped=stopped)
         try:
             write_status(self.config.state_dir, status)
         except OSError as exc:
@@ -289,10 +290,3 @@ class Daemon:
             self.health.set("state", None)
             self._status_written = time.monotonic()
         self.notifier.status(self.summary)
-
-    def _uploads_to_abort(self) -> int | None:
-        try:
-            with self.db.reading() as session:
-                return uploads_to_abort(session)
-        except SQLAlchemyError:
-            return None  # the "database" health problem says why

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,11 +22,19 @@ from watchd.base.stop import StopToken
 from watchd.config import FolderConfig
 from watchd.config.checks import write_access_problem
 from watchd.flowcapture.errors import FlowCaptureError
+from watchd.ingest.known_assets import KnownAssets
 from watchd.ingest.policy import DELETE, FolderPolicy
 from watchd.ingest.projects import ProjectResolutionError, ProjectResolver
-from watchd.ingest.queueing import BatchRule, enqueue, follow_rename, known_version
+from watchd.ingest.queueing import (
+    BatchRule,
+    enqueue,
+    follow_rename,
+    known_version,
+    record_known_asset,
+)
 from watchd.store.database import Database
-from watchd.store.models import Job
+from watchd.store.models import Job, JobState
+from watchd.store.transitions import move_jobs
 from watchd.watch.folder_watch import FolderWatch, QueueUnavailable, WatchSettings
 
 log = logging.getLogger(__name__)
@@ -73,13 +82,21 @@ class FolderSet:
         on_queued: Callable[[], None],
         stop: StopToken,
         clock: Clock = SYSTEM_CLOCK,
+        known_assets: KnownAssets | None = None,
+        store_problem: Callable[[Exception | None], None] = lambda _error: None,
     ):
         self.db = db
         self.projects = projects
         self.on_queued = on_queued
         self.stop = stop
         self.clock = clock
+        # With a new database: files older than this run are looked for in Flow Capture first.
+        self.known_assets = known_assets
+        self.started_ns = time.time_ns()
+        self.store_problem = store_problem  # told when queueing cannot write the database
         self._retired: list[FolderWatch] = []  # removed watches whose threads may still end
+        # Removed folders' rules, kept so their uploads in flight finish and batches close.
+        self._removed_policies: dict[str, FolderPolicy] = {}
         self._lock = threading.Lock()
         self._configs: dict[str, FolderConfig] = {}
         self._watches: dict[str, FolderWatch] = {}
@@ -109,6 +126,7 @@ class FolderSet:
         )
         with self._lock:
             self._configs[folder.name] = folder
+            self._removed_policies.pop(folder.name, None)
             self._unresolved[folder.name] = UNRESOLVED_YET
             if problem:
                 self._read_only[folder.name] = problem
@@ -129,14 +147,34 @@ class FolderSet:
         with self._lock:
             watch = self._watches.pop(name, None)
             self._configs.pop(name, None)
-            self._policies.pop(name, None)
+            policy = self._policies.pop(name, None)
+            if policy is not None:
+                self._removed_policies[name] = policy
             self._unresolved.pop(name, None)
             self._read_only.pop(name, None)
             if watch is not None:
                 self._retired.append(watch)
         if watch is not None:
             watch.request_stop()  # its thread ends within a tick; never waited for here
-        log.info("stopped watching: folder=%s", name)
+        dropped = self._cancel_unstarted(name)
+        log.info(
+            "stopped watching: folder=%s; uploads under way finish and open batches close, "
+            "%d file(s) not started are cancelled (queued again if the folder comes back)",
+            name,
+            dropped,
+        )
+
+    def _cancel_unstarted(self, name: str) -> int:
+        """Cancel (not sticky) the removed folder's files whose upload has not begun."""
+        with self.db.transaction() as session:
+            return move_jobs(
+                session,
+                JobState.CANCELLED,
+                allowed=(JobState.QUEUED, JobState.WAITING),
+                now=self.clock.now(),
+                where=(Job.folder == name) & Job.upload_id.is_(None) & Job.uploaded_at.is_(None),
+                last_error=f"its drop folder {name!r} was removed from the configuration",
+            )
 
     def threads(self) -> list[threading.Thread]:
         """The watcher threads (current and removed), for joining against the stop deadline."""
@@ -193,6 +231,7 @@ class FolderSet:
                     if renamed is not None:
                         follow_rename(session, renamed, file)
         except SQLAlchemyError as exc:
+            self.store_problem(exc)
             raise QueueUnavailable(f"the state database failed: {exc}") from exc
         return job is not None
 
@@ -212,10 +251,22 @@ class FolderSet:
             return True
         rule = BatchRule(project_id=policy.project_id, template=policy.batch_template)
         try:
+            if self._already_there(settled, rule):
+                return True
             job = enqueue(self.db, settled, rule, self.clock.now())
         except SQLAlchemyError as exc:
+            self.store_problem(exc)
             raise QueueUnavailable(f"the state database failed: {exc}") from exc
+        except FlowCaptureError as exc:
+            log.warning(
+                "cannot look for file=%s in Flow Capture (%s); it waits, so nothing is "
+                "uploaded twice",
+                settled.path,
+                exc,
+            )
+            return False
         if job is not None:
+            self.store_problem(None)  # a row was written: the database takes writes again
             log.info(
                 "queued: file=%s job=%d folder=%s batch=%r size=%d",
                 settled.path,
@@ -227,11 +278,32 @@ class FolderSet:
             self.on_queued()
         return True
 
+    def _already_there(self, settled: SettledFile, rule: BatchRule) -> bool:
+        """With a new database: True (recorded as done) if Flow Capture has this file."""
+        if self.known_assets is None or settled.fingerprint.mtime_ns >= self.started_ns:
+            return False
+        fp = settled.fingerprint
+        asset = self.known_assets.find(rule.project_id, settled.path.name, fp.size)
+        if asset is None:
+            return False
+        job = record_known_asset(self.db, settled, rule, self.clock.now(), asset.id)
+        if job is not None:
+            log.info(
+                "already in Flow Capture, not uploaded again: file=%s job=%d asset=%d "
+                "(the state database was new; `watchd run --reupload` uploads such files)",
+                settled.path,
+                job.id,
+                asset.id,
+            )
+        return True
+
     # --- views --------------------------------------------------------------------------
 
     def policies(self) -> dict[str, FolderPolicy]:
+        """The rules of the folders being served: configured ones, and removed ones whose
+        uploads in flight and open batches still finish."""
         with self._lock:
-            return dict(self._policies)
+            return {**self._removed_policies, **self._policies}
 
     def rescan_all(self) -> None:
         with self._lock:

@@ -64,8 +64,9 @@ def refresh_health(
     folders: list[dict[str, Any]],
     auth_error: str | None,
     state_dir: Path,
+    outage: str | None = None,
 ) -> None:
-    """Bring the board up to date with the folders, the API login and the disk."""
+    """Bring the board up to date with the folders, the API login, the service and the disk."""
     board.replace_prefix(
         "folder ",
         {
@@ -79,6 +80,13 @@ def refresh_health(
         {f"files {f['name']}": _files_problem(f["problems"]) for f in folders if f.get("problems")},
     )
     board.set("authentication", auth_error)
+    board.set(
+        "flowcapture",
+        None
+        if outage is None or auth_error is not None
+        else f"cannot reach Flow Capture ({outage}); files wait without spending attempts "
+        "and go on when it answers",
+    )
     board.set("disk", disk_problem(state_dir))
 
 
@@ -98,6 +106,21 @@ def counted_jobs(db: Database, board: HealthBoard) -> dict[str, int]:
         return {}
     board.set("database", None)
     return counts
+
+
+def store_write_problem(error: Exception, state_dir: Path) -> str:
+    """Return the health sentence for a failed database write (uploads pause meanwhile)."""
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if "full" in text.lower():
+        try:
+            free = shutil.disk_usage(state_dir).free // (1024 * 1024)
+        except OSError:
+            free = 0
+        return (
+            f"state disk full: {free} MiB free in {state_dir}; uploads are paused and go on "
+            "by themselves once there is room"
+        )
+    return f"cannot write the state database ({text}); uploads are paused and tried again"
 
 
 def disk_problem(state_dir: Path) -> str | None:

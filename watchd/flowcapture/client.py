@@ -21,6 +21,7 @@ from watchd.flowcapture.errors import (
     AuthenticationError,
     FlowCaptureError,
     RateLimitedError,
+    service_wide,
 )
 from watchd.flowcapture.models import (
     Asset,
@@ -65,6 +66,7 @@ class FlowCaptureClient:
         self._token: str | None = None
         self._token_lock = threading.Lock()
         self.auth_error: str | None = None  # why the last authentication failed, until one works
+        self.outage: str | None = None  # why the last API call failed service-wide, until one works
         self.retries = retries
         self._sleep = sleep
         self.stop = stop  # the daemon's stop: waits between retries end when it is set
@@ -140,8 +142,10 @@ class FlowCaptureClient:
             if token is not None:
                 token.check()
             try:
-                return self._call_once(path, params)
+                payload = self._call_once(path, params)
             except FlowCaptureError as exc:
+                if service_wide(exc):
+                    self.outage = str(exc)
                 attempt += 1
                 if not (idempotent and exc.retryable and attempt <= self.retries):
                     raise
@@ -151,6 +155,9 @@ class FlowCaptureClient:
                     token.sleep(delay)
                 else:
                     self._sleep(delay)
+            else:
+                self.outage = None
+                return payload
 
     def _call_once(self, path: str, params: Mapping[str, Any]) -> Any:
         token = self._current_token()

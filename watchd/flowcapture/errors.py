@@ -137,6 +137,15 @@ def outcome_unknown(error: BaseException) -> bool:
     return isinstance(error, ServerError) and error.status not in NOT_HANDLED_STATUSES
 
 
+def service_wide(error: BaseException) -> bool:
+    """Return True for a failure of the service (or the way to it), not of one request.
+
+    The key refused, the API unreachable (no answer), or a request to slow
+    down: every file would fail the same way now, so none should count it.
+    """
+    return isinstance(error, AuthenticationError | TransportError | RateLimitedError)
+
+
 def error_for_status(
     status: int, message: str, *, code: str | None = None, retry_after: float | None = None
 ) -> FlowCaptureError:

@@ -71,6 +71,7 @@ class Asset(WireModel):
     uuid: str | None = None
     project_id: int | None = None
     batch_name: str | None = None
+    size: int | None = None  # bytes; a field of the listing we rely on only when present
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,12 @@ from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.stop import StopToken
 from watchd.failpoints import failpoint
 from watchd.flowcapture.client import FlowCaptureClient
-from watchd.flowcapture.errors import BadRequestError, FlowCaptureError, outcome_unknown
+from watchd.flowcapture.errors import (
+    BadRequestError,
+    FlowCaptureError,
+    RateLimitedError,
+    outcome_unknown,
+)
 from watchd.flowcapture.redact import redact
 from watchd.ingest.failures import RetryPolicy, retry_delay_seconds
 from watchd.ingest.presence import AssetPresence
@@ -268,6 +273,8 @@ class BatchCloser:
             row = session.get_one(Batch, batch.id)
             row.attempts += 1
             delay = retry_delay_seconds(row.attempts, self.retry(), self.rng)
+            if isinstance(error, RateLimitedError) and error.retry_after is not None:
+                delay = max(delay, error.retry_after)  # the service asked for this wait
             row.next_attempt_at = now + timedelta(seconds=delay)
             row.last_error = redact(str(error))
             if answered:  # the service answered: it did not act on the close

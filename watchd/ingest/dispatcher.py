@@ -14,12 +14,15 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import case, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.stop import StopToken
+from watchd.ingest.failures import SERVICE
 from watchd.store.database import Database
 from watchd.store.models import Job, JobState
 from watchd.store.operator_actions import OPERATOR_CANCEL_TEXT
@@ -30,19 +33,20 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5  # longest a runnable job, or a cancel of a running one, waits to be seen
 RUNNABLE_STATES = (JobState.INGESTING, JobState.UPLOADING, JobState.QUEUED)
 CRASH_PAUSE_SECONDS = 1.0  # a worker whose job crashed waits this long before the next
+STORE_PAUSE_SECONDS = 5.0  # no new work this long after the database could not be written
 
 
-def requeue_due(db: Database, clock: Clock = SYSTEM_CLOCK) -> int:
-    """Put waiting jobs whose next attempt is due back in line; return how many."""
+def requeue_due(db: Database, clock: Clock = SYSTEM_CLOCK, *, service_ok: bool = False) -> int:
+    """Put waiting jobs whose next attempt is due back in line; return how many.
+
+    ``service_ok``: Flow Capture answers again, so jobs that waited on it go now.
+    """
     now = clock.now()
+    due = Job.next_attempt_at <= now
+    if service_ok:
+        due = due | (Job.waiting_on == SERVICE)
     with db.transaction() as session:
-        return move_jobs(
-            session,
-            RESUME,
-            allowed=(JobState.WAITING,),
-            now=now,
-            where=Job.next_attempt_at <= now,
-        )
+        return move_jobs(session, RESUME, allowed=(JobState.WAITING,), now=now, where=due)
 
 
 class Dispatcher:
@@ -55,8 +59,12 @@ class Dispatcher:
         workers: int,
         folders: Callable[[], Iterable[str]],
         stop: StopToken,
+        store_problem: Callable[[Exception | None], None] = lambda _error: None,
     ):
         self.db = db
+        # Told when writing the database fails (a full disk) and when a job's writes work again.
+        self.store_problem = store_problem
+        self._store_failed_at = 0.0
         self.run_job = run_job
         self.folders = folders  # only jobs of configured folders are run
         self.workers = max(1, workers)
@@ -97,7 +105,10 @@ class Dispatcher:
         while not self.stop.stopped:
             try:
                 self._stop_cancelled()
-                self._fill()
+                if time.monotonic() - self._store_failed_at >= STORE_PAUSE_SECONDS:
+                    self._fill()
+            except SQLAlchemyError as exc:
+                self._store_failed(exc)
             except Exception:
                 log.exception("dispatcher could not look for work; trying again")
             self._wake.wait(POLL_SECONDS)
@@ -151,6 +162,11 @@ class Dispatcher:
                 )
             )
 
+    def _store_failed(self, error: SQLAlchemyError) -> None:
+        """Writing the database failed: pause handing out work; the daemon says why once."""
+        self._store_failed_at = time.monotonic()
+        self.store_problem(error)
+
     # --- the worker threads ----------------------------------------------------------------
 
     def _serve(self) -> None:
@@ -164,6 +180,11 @@ class Dispatcher:
             try:
                 if not token.stopped:
                     self.run_job(job_id, token)
+                    if self._store_failed_at:
+                        self._store_failed_at = 0.0
+                        self.store_problem(None)
+            except SQLAlchemyError as exc:
+                self._store_failed(exc)
             except Exception:
                 log.exception(
                     "job=%d: unexpected error in the worker; it will be tried again", job_id

@@ -21,7 +21,9 @@ from watchd.flowcapture.errors import (
     AuthenticationError,
     FlowCaptureError,
     NotFoundError,
+    RateLimitedError,
     UploadNotFoundError,
+    service_wide,
 )
 from watchd.flowcapture.redact import redact
 from watchd.store.models import Job, JobState
@@ -41,12 +43,29 @@ class RetryPolicy:
     backoff_max_seconds: float
 
 
+SERVICE = "service"  # Flow Capture or the way to it: the key, the network, "slow down"
+FOLDER = "folder"  # the drop folder or its archive: unmounted, full
+SERVICE_PROBE_SECONDS = 15.0  # a job waiting on the service looks again after this (or sooner)
+FOLDER_PROBE_SECONDS = 5.0  # a job waiting on its folder looks again after this
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """How to treat a failure: retry later or not, and the reason to record."""
+    """How to treat a failure: retry later or not, the reason to record, and whose it is.
+
+    ``scope`` None: the file's own failure, which spends one of its attempts.
+    SERVICE or FOLDER: an outage every file would hit; the job waits without
+    spending an attempt and goes again when the outage ends.
+    """
 
     retryable: bool
     reason: str
+    scope: str | None = None
+    retry_after: float | None = None  # the service asked for this wait (seconds)
+
+
+class FolderUnavailable(OSError):
+    """The drop folder or its archive cannot be used now (unmounted, full): wait for it."""
 
 
 # OS errors that a later try may not hit: a share that hiccupped, a full disk freed.
@@ -62,8 +81,17 @@ def judge(error: BaseException, *, ingesting: bool = False) -> Verdict:
     the asset is still being processed, not that it is gone.
     """
     text = redact(f"{type(error).__name__}: {error}")[:MAX_ERROR_CHARS]
+    if isinstance(error, FolderUnavailable):
+        return Verdict(True, f"waiting for the folder: {error.strerror}", FOLDER)
     if isinstance(error, AuthenticationError):
-        return Verdict(True, f"authentication failed ({error}); check the API key")
+        reason = f"waiting for Flow Capture: authentication failed ({error}); check the API key"
+        return Verdict(True, reason, SERVICE)
+    if isinstance(error, RateLimitedError):
+        reason = f"waiting for Flow Capture: asked to slow down ({error})"
+        return Verdict(True, reason[:MAX_ERROR_CHARS], SERVICE, error.retry_after)
+    if service_wide(error):
+        reason = f"waiting for Flow Capture: {redact(str(error))}"
+        return Verdict(True, reason[:MAX_ERROR_CHARS], SERVICE)
     if isinstance(error, UploadNotFoundError):
         return Verdict(True, "Flow Capture no longer knows the upload; it starts over")
     if isinstance(error, NotFoundError) and ingesting:
@@ -110,10 +138,13 @@ def record_failure(
 ) -> Recorded | None:
     """Count a failed attempt: WAITING with a next attempt time, or FAILED.
 
-    Returns None, recording nothing, if the job is no longer running (an
-    operator cancelled it meanwhile).
+    A failure of the service or the folder (``verdict.scope``) spends no
+    attempt: the job waits for the outage to end. Returns None, recording
+    nothing, if the job is no longer running (an operator cancelled it).
     """
     job = session.get_one(Job, job_id)
+    if verdict.scope is not None:
+        return _wait_on_outage(session, job, verdict, now, rng)
     attempts = job.attempts + 1
     if verdict.retryable and attempts < policy.max_attempts:
         next_at: datetime | None = now + timedelta(
@@ -133,3 +164,23 @@ def record_failure(
         next_attempt_at=next_at,
     )
     return Recorded(target, attempts, next_at) if won else None
+
+
+def _wait_on_outage(
+    session: Session, job: Job, verdict: Verdict, now: datetime, rng: random.Random | None
+) -> Recorded | None:
+    probe = SERVICE_PROBE_SECONDS if verdict.scope == SERVICE else FOLDER_PROBE_SECONDS
+    jitter = (rng or random).uniform(0.8, 1.2)
+    delay = max(probe * jitter, verdict.retry_after or 0.0)
+    next_at = now + timedelta(seconds=delay)
+    won = move_job(
+        session,
+        job.id,
+        JobState.WAITING,
+        allowed=RUNNING_STATES,
+        now=now,
+        last_error=verdict.reason,
+        next_attempt_at=next_at,
+        waiting_on=verdict.scope,
+    )
+    return Recorded(JobState.WAITING, job.attempts, next_at) if won else None

@@ -11,6 +11,7 @@ for its asset to be listed too, whatever the folder does afterwards.
 
 from __future__ import annotations
 
+import errno
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.stop import StopToken
 from watchd.failpoints import failpoint
 from watchd.flowcapture.client import FlowCaptureClient
+from watchd.ingest.failures import FolderUnavailable
 from watchd.ingest.metadata import metadata_for
 from watchd.ingest.policy import DELETE, FolderPolicy
 from watchd.ingest.post_upload import delete_source, move_source, source_unchanged
@@ -114,7 +116,10 @@ class FinishStep:
             )
             return None
         if folder.move_to is not None:
-            moved = move_source(source, folder.move_to, job.relpath, stop)
+            try:
+                moved = move_source(source, folder.move_to, job.relpath, stop)
+            except OSError as exc:
+                raise _archive_error(folder.move_to, exc) from exc
             log.info("moved: file=%s job=%d to=%s", job.path, job.id, moved)
             return str(moved)
         delete_source(source)
@@ -135,3 +140,14 @@ class FinishStep:
                 when=Job.operator_cancelled_at.is_(None),
                 source_action_at=self.clock.now(),
             )
+
+
+def _archive_error(archive: Path, error: OSError) -> OSError:
+    """Name the archive in a failed move; a full or read-only archive is the folder's outage."""
+    text = (
+        f"moving to the archive {archive} failed: {error.strerror or error}; "
+        "the source stays where it is and the move is tried again"
+    )
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        return FolderUnavailable(error.errno, text)
+    return OSError(error.errno, text)

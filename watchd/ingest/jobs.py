@@ -22,7 +22,7 @@ from watchd.base.fileversion import SettledFile
 from watchd.base.stop import Stopped, StopToken
 from watchd.flowcapture.errors import NotFoundError
 from watchd.ingest.aborts import Aborts
-from watchd.ingest.failures import RetryPolicy, judge, record_failure
+from watchd.ingest.failures import FolderUnavailable, RetryPolicy, judge, record_failure
 from watchd.ingest.finish_step import AssetNotReady, FinishStep
 from watchd.ingest.policy import FolderPolicy
 from watchd.ingest.queueing import BatchRule, join_batch
@@ -98,7 +98,9 @@ class JobRunner:
         except SourceChanged as exc:
             if exc.vanished and not self.available(job.folder):
                 # An unmounted share is not "every file was deleted": wait for it.
-                self._fail(job, OSError(errno.EHOSTDOWN, f"drop folder unavailable ({exc})"))
+                self._fail(
+                    job, FolderUnavailable(errno.EHOSTDOWN, f"drop folder unavailable ({exc})")
+                )
             elif not (exc.vanished and self._looking_for_it(job)):
                 self._cancel(job, str(exc), vanished=exc.vanished)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
@@ -254,6 +256,11 @@ class JobRunner:
             )
         if recorded is None:
             self.aborts.abort(job.id)  # cancelled meanwhile; the sweep retries a failed abort
+            return
+        if verdict.scope is not None:
+            log.debug(
+                "waiting (%s): file=%s job=%d: %s", verdict.scope, job.path, job.id, verdict.reason
+            )
             return
         if recorded.state == JobState.FAILED:
             log.error(

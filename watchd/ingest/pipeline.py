@@ -41,6 +41,7 @@ class Pipeline:
     """The connected parts: run a job, close batches, requeue, sweep aborts."""
 
     db: Database
+    client: FlowCaptureClient
     runner: JobRunner
     closer: BatchCloser
     aborts: Aborts
@@ -50,7 +51,7 @@ class Pipeline:
 
     def requeue(self) -> int:
         """Put waiting jobs whose time has come back in line; return how many."""
-        return requeue_due(self.db, self.clock)
+        return requeue_due(self.db, self.clock, service_ok=self.client.outage is None)
 
 
 def build_pipeline(
@@ -85,4 +86,4 @@ def build_pipeline(
         return policy.batch_idle_seconds if policy else None
 
     closer = BatchCloser(db, client, idle_seconds, sources.retry, stop, clock, rng)
-    return Pipeline(db, runner, closer, aborts, board, throttle, clock)
+    return Pipeline(db, client, runner, closer, aborts, board, throttle, clock)

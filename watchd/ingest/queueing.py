@@ -24,6 +24,7 @@ from watchd.config.templates import BatchNameValues, render_batch_name
 from watchd.store.database import Database
 from watchd.store.models import TERMINAL_JOB_STATES, Batch, BatchState, Job, JobState
 from watchd.store.queries import same_version
+from watchd.store.transitions import move_job
 
 log = logging.getLogger(__name__)
 
@@ -85,25 +86,48 @@ def enqueue(db: Database, file: SettledFile, rule: BatchRule, now: datetime) -> 
                 file.path,
                 display_name(file.path.name),
             )
-        job = Job(
-            folder=file.folder,
-            path=str(file.path),
-            relpath=file.relpath,
-            filename=display_name(file.path.name),
-            device=file.fingerprint.device,
-            inode=file.fingerprint.inode,
-            size=file.fingerprint.size,
-            mtime_ns=file.fingerprint.mtime_ns,
-            attempts=0,
-            uuid=str(uuid.uuid4()),
-            project_id=rule.project_id,
-            batch=batch,
-            created_at=now,
-            updated_at=now,
-        )
+        job = _new_job(file, rule, batch, now)
         session.add(job)
         session.flush()
         return job
+
+
+def record_known_asset(
+    db: Database, file: SettledFile, rule: BatchRule, now: datetime, asset_id: int
+) -> Job | None:
+    """Record ``file`` as done without uploading it: Flow Capture has it as ``asset_id``.
+
+    Returns the job, or None if this version was known already.
+    """
+    with db.transaction() as session:
+        if known_version(session, file) is not None:
+            return None
+        job = _new_job(file, rule, None, now)
+        session.add(job)
+        session.flush()
+        move_job(
+            session, job.id, JobState.DONE, allowed=(JobState.QUEUED,), now=now, asset_id=asset_id
+        )
+        return job
+
+
+def _new_job(file: SettledFile, rule: BatchRule, batch: Batch | None, now: datetime) -> Job:
+    return Job(
+        folder=file.folder,
+        path=str(file.path),
+        relpath=file.relpath,
+        filename=display_name(file.path.name),
+        device=file.fingerprint.device,
+        inode=file.fingerprint.inode,
+        size=file.fingerprint.size,
+        mtime_ns=file.fingerprint.mtime_ns,
+        attempts=0,
+        uuid=str(uuid.uuid4()),
+        project_id=rule.project_id,
+        batch=batch,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def join_batch(session: Session, file: SettledFile, rule: BatchRule, now: datetime) -> Batch:

@@ -35,6 +35,7 @@ from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import (
     ConflictError,
     FlowCaptureError,
+    RateLimitedError,
     UploadNotFoundError,
     outcome_unknown,
 )
@@ -312,6 +313,8 @@ class UploadStep:
                         self._complete_refused(job.id)
                     raise
                 delay = retry_delay_seconds(attempt, COMPLETE_RETRY, None)
+                if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+                    delay = max(delay, exc.retry_after)  # the service asked for this wait
                 log.warning(
                     "complete of file=%s job=%d failed (%s); trying again in %.1fs",
                     job.path,

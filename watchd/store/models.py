@@ -195,6 +195,9 @@ class Job(Base):
     operator_cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # The post-upload move or delete began; from then on a cancel comes too late.
     source_action_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # WAITING for the service or the drop folder (an outage), not for itself: no attempt is
+    # spent, and it goes again as soon as the outage ends. None: waiting on its own account.
+    waiting_on: Mapped[str | None] = mapped_column(String(16))
 
     batch: Mapped[Batch | None] = relationship(back_populates="jobs")
 

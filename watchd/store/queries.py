@@ -116,6 +116,8 @@ def job_row(job: Job) -> dict[str, Any]:
 def _note(job: Job) -> str | None:
     if job.operator_cancelled_at is not None and job.state != JobState.CANCELLED:
         return "cancelled by an operator after its upload: the source is kept"
+    if job.state == JobState.DONE and job.uploaded_at is None:
+        return f"already in Flow Capture as asset {job.asset_id}: not uploaded again"
     return None
 
 

@@ -42,6 +42,7 @@ def state_fields(to: Target, now: datetime) -> dict[str, Any]:
     fields: dict[str, Any] = {"updated_at": now}
     if to is None:
         return fields
+    fields["waiting_on"] = None  # set again by the caller for a wait on an outage
     fields["state"] = Job.resume_state if to is RESUME else to
     if to is RESUME or to in (JobState.QUEUED, JobState.INGESTING):
         fields.update(next_attempt_at=None, finished_at=None)

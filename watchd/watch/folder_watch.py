@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0  # how often settling files are looked at
 MAX_HINTS = 10_000  # queued event paths; beyond this a full rescan replaces them
+QUEUE_RETRY_SECONDS = 5.0  # how long to wait when settled files cannot be queued
 
 
 @dataclass(frozen=True)
@@ -138,11 +139,19 @@ class FolderWatch:
     # --- the folder's own thread --------------------------------------------------------
 
     def _loop(self) -> None:
+        queue_down = False
         while not self._stop.stopped:
             try:
                 self._step()
+                queue_down = False
             except Stopped:
                 break
+            except QueueUnavailable as exc:
+                if not queue_down:  # the daemon reports the database itself; say it once here
+                    log.warning("folder=%s: files wait: %s", self.settings.name, exc)
+                queue_down = True
+                self._rescan.set()  # what the failed scan did not take is looked at again
+                self._stop.wait(QUEUE_RETRY_SECONDS)
             except Exception:
                 log.exception("folder=%s: watching failed; trying again", self.settings.name)
                 self._stop.wait(5)

@@ -143,6 +143,11 @@ def test_the_daemons_own_cancel_does_not_stick(core):
     stat = source.stat()
     source.rename(core.drop / "elsewhere.tmp")  # gone while queued
     core.run(job_id)
+    assert core.job(job_id).state == JobState.WAITING, "looked for once more: renamed?"
+    assert core.job(job_id).attempts == 0
+    core.clock.advance(10)
+    core.requeue()
+    core.run(job_id)
     assert core.job(job_id).state == JobState.CANCELLED
     assert core.job(job_id).operator_cancelled_at is None
     (core.drop / "elsewhere.tmp").rename(source)
@@ -154,7 +159,7 @@ def test_retry_refuses_a_cancelled_job_whose_file_is_already_queued_again(core):
     job_id = core.queue("A001.mov", 6 * MIB)
     source = core.drop / "A001.mov"
     source.rename(core.drop / "away.tmp")
-    core.run(job_id)  # the daemon cancels: the file vanished
+    core.drive(job_id)  # the daemon cancels: the file vanished (looked for twice)
     (core.drop / "away.tmp").rename(source)
     settled = SettledFile("dailies", source, "A001.mov", Fingerprint.of(source.stat()))
     again = enqueue(core.db, settled, BatchRule(1000, "{subdir}"), core.clock.now())

@@ -27,9 +27,14 @@ def _scenario(root: str, report: str) -> None:
         os.setuid(NOBODY)
     base = Path(root)
     taken: list[str] = []
+
+    def take(file) -> bool:
+        taken.append(file.relpath)
+        return True
+
     watch = FolderWatch(
         WatchSettings(name="drop", root=base, settle_seconds=0.3),
-        lambda file: taken.append(file.relpath) or True,
+        take,
         lambda _file: False,
     )
     watch.start()

@@ -45,3 +45,36 @@ def test_a_missing_config_file_is_one_clear_problem(tmp_path, capsys):
     assert run("--config", str(tmp_path / "nope.yaml")) == 1
     err = capsys.readouterr().err
     assert f"{tmp_path / 'nope.yaml'}: cannot read: No such file or directory" in err
+
+
+def test_an_overlap_does_not_hide_a_file_or_a_missing_folder(cfg, capsys):
+    shared = cfg.drop("shared")
+    not_a_dir = cfg.root / "notes.txt"
+    not_a_dir.write_text("a file, not a folder\n")
+    cfg.write_main(
+        f"folders:\n  - {{name: one, path: {shared}, project_id: 1}}\n"
+        f"  - {{name: two, path: {shared}, project_id: 2}}\n"
+    )
+    cfg.write_folder("file.yaml", f"path: {not_a_dir}\nproject_id: 3\n")
+    cfg.write_folder("gone.yaml", f"path: {cfg.root}/gone\nproject_id: 4\n")
+    assert run("--config", str(cfg.main)) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"{cfg.main}:8: folders[1].path: same path as drop folder 'one'")
+    assert (
+        err[1]
+        == f"{cfg.folders_d / 'file.yaml'}:1: path: drop folder {not_a_dir} is not a directory"
+    )
+    assert err[2].startswith(
+        f"{cfg.folders_d / 'gone.yaml'}:1: path: drop folder {cfg.root}/gone does not exist"
+    )
+    assert err[3:] == ["3 problems found"]
+
+
+def test_a_broken_main_file_does_not_hide_a_missing_folder(cfg, capsys):
+    cfg.write_main("transfer: {bandwidth: 40}\n")
+    cfg.write_folder("gone.yaml", f"path: {cfg.root}/gone\nproject_id: 4\n")
+    assert run("--config", str(cfg.main)) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"{cfg.main}:6: transfer.bandwidth: 40 has no unit")
+    assert err[1].startswith(f"{cfg.folders_d / 'gone.yaml'}:1: path: drop folder {cfg.root}/gone")
+    assert err[2:] == ["2 problems found"]

@@ -94,3 +94,17 @@ def test_the_state_directory_inside_a_drop_folder_is_refused(cfg):
     )
     (problem,) = cfg.problems()
     assert "state_dir: the state directory is inside drop folder 'a'" in problem
+
+
+def test_a_refused_layout_also_lists_the_problems_of_the_folders_on_this_machine(cfg):
+    shared = cfg.drop("shared")
+    cfg.write_main(
+        f"folders:\n  - {{name: one, path: {shared}, project_id: 1}}\n"
+        f"  - {{name: two, path: {shared}, project_id: 2}}\n"
+        f"  - {{name: three, path: {cfg.root}/gone, project_id: 3}}\n"
+    )
+    overlap, missing = cfg.problems()
+    assert overlap.startswith(f"{cfg.main}:8: folders[1].path: same path as drop folder 'one'")
+    assert missing.startswith(
+        f"{cfg.main}:9: folders[2].path: drop folder {cfg.root}/gone does not"
+    )

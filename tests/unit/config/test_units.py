@@ -81,3 +81,26 @@ def test_values_are_formatted_back_the_way_they_are_written():
     assert format_size(16 * 1024**2) == "16MiB"
     assert format_rate(40_000_000) == "40MB/s"
     assert format_rate(None) == "unlimited"
+
+
+@pytest.mark.parametrize(
+    ("bare", "shown"), [(40, "40"), (2.5, "2.5"), ("40", "'40'"), ("40/s", "'40/s'")]
+)
+def test_a_rate_without_a_unit_is_refused_with_what_to_write(bare, shown):
+    with pytest.raises(ValueError) as caught:
+        parse_rate(bare)
+    assert str(caught.value) == f"{shown} has no unit; write e.g. 40MB/s, 5MiB/s or unlimited"
+
+
+@pytest.mark.parametrize("slow", ["10KB/s", "500kbit/s", "65535B/s", "0.06MiB/s"])
+def test_a_rate_below_64_kib_per_second_is_refused(slow):
+    with pytest.raises(ValueError) as caught:
+        parse_rate(slow)
+    assert str(caught.value) == (
+        f"{slow} is below the lowest cap of 64 KiB/s; write 64KiB/s or more, or unlimited"
+    )
+
+
+def test_the_lowest_rate_cap_is_64_kib_per_second():
+    assert parse_rate("64KiB/s") == 64 * 1024
+    assert parse_rate("1Mbit/s") == 125_000

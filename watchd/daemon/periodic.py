@@ -1,0 +1,76 @@
+"""The daemon's periodic work: requeue due jobs, close batches, rescan, resolve projects,
+write the status, sweep uploads left open.
+
+A job that cannot write the database reports it once as a health problem
+(uploads pause), instead of a traceback at every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import SQLAlchemyError
+
+from watchd.base.stop import StopToken
+from watchd.daemon.folders import FolderSet
+from watchd.daemon.scheduler import every
+from watchd.ingest.aborts import SWEEP_EVERY_SECONDS
+from watchd.ingest.dispatcher import Dispatcher
+from watchd.ingest.pipeline import Pipeline
+
+STATUS_EVERY_SECONDS = 2.0
+BATCH_CLOSE_EVERY_SECONDS = 1.0
+REQUEUE_EVERY_SECONDS = 1.0
+PROJECT_RETRY_EVERY_SECONDS = 60.0
+
+
+@dataclass
+class PeriodicWork:
+    """What the scheduler runs, and what it needs."""
+
+    pipeline: Pipeline
+    folders: FolderSet
+    dispatcher: Dispatcher
+    stop: StopToken
+    write_status: Callable[[], None]
+    store_problem: Callable[[Exception | None], None]
+
+    def schedule(self, scheduler: BackgroundScheduler, rescan_seconds: float) -> None:
+        """Add every periodic job to ``scheduler`` (projects resolve at once)."""
+        every(scheduler, REQUEUE_EVERY_SECONDS, "requeue", self.requeue)
+        every(scheduler, BATCH_CLOSE_EVERY_SECONDS, "close-batches", self.close_batches)
+        every(scheduler, rescan_seconds, "rescan", self.folders.rescan_all)
+        every(
+            scheduler,
+            PROJECT_RETRY_EVERY_SECONDS,
+            "projects",
+            self.folders.resolve_pending,
+            first_in=timedelta(0),
+        )
+        every(scheduler, STATUS_EVERY_SECONDS, "status", self.write_status)
+        every(scheduler, SWEEP_EVERY_SECONDS, "abort-sweep", self.sweep_aborts)
+
+    def requeue(self) -> None:
+        with self._store_guard():
+            if self.pipeline.requeue():
+                self.dispatcher.poke()
+
+    def close_batches(self) -> None:
+        with self._store_guard():
+            if self.pipeline.closer.run_once():
+                self.dispatcher.poke()
+
+    def sweep_aborts(self) -> None:
+        with self._store_guard():
+            self.pipeline.aborts.sweep(self.stop)
+
+    @contextmanager
+    def _store_guard(self) -> Iterator[None]:
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            self.store_problem(exc)
