@@ -1,7 +1,8 @@
 """`watchd status`: is the daemon running, are the folders healthy, what is it doing.
 
 Exit codes for monitoring scripts: 0 running and healthy, 1 running with a
-problem (a folder unhealthy, jobs failed), 3 not running.
+problem (a folder unhealthy, jobs failed) or a database that cannot be read
+(running or not: it needs someone either way), 3 not running.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from watchd.cli.store_access import NoDatabase, open_database
 from watchd.config import Config
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, daemon_pid, read_status
 from watchd.ingest.aborts import SWEEP_EVERY_SECONDS
+from watchd.store.database import database_problem, database_url
 from watchd.store.queries import job_counts, open_batches, recent_errors, uploads_to_abort
 
 EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_NOT_RUNNING = 0, 1, 3
+NOT_CREATED = "not created yet"
+DATABASE_FINE = frozenset({"ok", NOT_CREATED})
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "status",
         help="show folders, queues, uploads in flight, open batches and recent errors",
         description="Show what the daemon is doing. Exit code: 0 healthy, 1 a problem "
-        "(unhealthy folder, failed jobs), 3 daemon not running.",
+        "(unhealthy folder, failed jobs, a database that cannot be read), 3 daemon not running.",
     )
     add_config_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -79,12 +83,15 @@ def _from_database(config: Config) -> dict[str, Any]:
                 "database": "ok",
             }
     except NoDatabase:
-        return {**empty, "database": "not created yet"}
-    except SQLAlchemyError as exc:
-        return {**empty, "database": f"error: {exc}"}
+        return {**empty, "database": NOT_CREATED}
+    except SQLAlchemyError as exc:  # one line naming the file and what to do
+        url = database_url(config.database, config.state_dir)
+        return {**empty, "database": str(database_problem(exc, url))}
 
 
 def exit_code(report: dict[str, Any]) -> int:
+    if report["database"] not in DATABASE_FINE:
+        return EXIT_UNHEALTHY  # running or not: nothing works until someone sees to it
     if not report["running"]:
         return EXIT_NOT_RUNNING
     unhealthy = (
@@ -112,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
 def render(report: dict[str, Any], state_dir: Path) -> str:
     """Return the report as text for people."""
     lines = [_daemon_line(report, state_dir)]
+    if report["database"] != "ok":  # first: nothing below can be trusted without it
+        lines += ["", f"Database: {report['database']}"]
     if report["problems"]:
         lines += ["", "Problems:"]
         lines += [f"  {name}: {text}" for name, text in report["problems"].items()]
@@ -154,8 +163,6 @@ def render(report: dict[str, Any], state_dir: Path) -> str:
             lines.append(
                 f"  job {e['job']} {e['state']} {printable(e['file'])}: {printable(e['error'])}"
             )
-    if report["database"] != "ok":
-        lines += ["", f"Database: {report['database']}"]
     return "\n".join(lines)
 
 

@@ -2,7 +2,8 @@
 
 Commands read in transactions that take no write lock, and write in short
 BEGIN IMMEDIATE transactions that wait their turn (busy timeout), so they
-neither corrupt nor lock out the daemon.
+neither corrupt nor lock out the daemon. A database that cannot be used (damaged,
+unreadable) is one line naming the file and what to do, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,14 +13,22 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from watchd.cli.config_path import load_or_report
 from watchd.config import Config
 from watchd.daemon.runtime_files import daemon_pid
-from watchd.store.database import DATABASE_FILENAME, Database, database_url
+from watchd.store.database import (
+    DATABASE_FILENAME,
+    Database,
+    DatabaseProblem,
+    database_problem,
+    database_url,
+)
 
 T = TypeVar("T")
 
@@ -30,17 +39,40 @@ class NoDatabase(Exception):
 
 @contextmanager
 def open_database(config: Config) -> Iterator[Database]:
-    """Yield the configured database; raises NoDatabase if it was never created."""
-    if config.database is None and not (config.state_dir / DATABASE_FILENAME).exists():
+    """Yield the configured database.
+
+    Raises NoDatabase if it was never created, and DatabaseProblem (one line)
+    for any database error inside the block, or if the state folder may not be
+    looked into.
+    """
+    path = config.state_dir / DATABASE_FILENAME
+    if config.database is None and not _exists(path):
         raise NoDatabase(
             f"no database in {config.state_dir} yet: "
             "has `watchd run` been started with this config?"
         )
-    db = Database(database_url(config.database, config.state_dir))
+    url = database_url(config.database, config.state_dir)
+    try:
+        db = Database(url)
+    except SQLAlchemyError as exc:  # a URL whose driver is not installed, say
+        raise database_problem(exc, url) from exc
     try:
         yield db
+    except SQLAlchemyError as exc:
+        raise database_problem(exc, db.url) from exc
     finally:
         db.close()
+
+
+def _exists(path: Path) -> bool:
+    """Return whether ``path`` exists; raises DatabaseProblem if its folder may not be read."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        raise DatabaseProblem(
+            f"cannot look into the state folder {path.parent} ({exc.strerror}); run the "
+            "command as root (sudo) or as a member of the watchd group"
+        ) from exc
 
 
 def note_daemon(config: Config, action: str) -> None:
@@ -59,7 +91,7 @@ def in_database(
     try:
         with open_database(config) as db, db.transaction() if write else db.reading() as session:
             return config, work(session)
-    except NoDatabase as exc:
+    except (NoDatabase, DatabaseProblem) as exc:
         print(f"watchd {command}: {exc}", file=sys.stderr)
         return 1
 

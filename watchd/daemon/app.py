@@ -43,6 +43,7 @@ from watchd.ingest.pipeline import PipelineSources, build_pipeline
 from watchd.ingest.policy import TransferPolicy
 from watchd.ingest.projects import ProjectResolver
 from watchd.store.database import Database, database_url
+from watchd.store.integrity import RECOVERED_SUFFIX
 from watchd.store.migrate import upgrade
 from watchd.store.models import Job
 from watchd.store.queries import totals
@@ -157,6 +158,12 @@ class Daemon:
         )
 
     def _database_is_new(self) -> bool:
+        """True for an empty database, or one `watchd db recover` made (consumed here)."""
+        database = self.db_guard.path
+        marker = database.with_name(database.name + RECOVERED_SUFFIX) if database else None
+        if marker is not None and marker.exists():
+            marker.unlink(missing_ok=True)
+            return True
         with self.db.reading() as session:
             return session.scalar(select(func.count(Job.id))) == 0
 

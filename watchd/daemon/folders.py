@@ -286,13 +286,13 @@ class FolderSet:
         asset = self.known_assets.find(rule.project_id, settled.path.name, fp.size)
         if asset is None:
             return False
-        job = record_known_asset(self.db, settled, rule, self.clock.now(), asset.id)
-        if job is not None:
+        job_id = record_known_asset(self.db, settled, rule, self.clock.now(), asset.id)
+        if job_id is not None:
             log.info(
                 "already in Flow Capture, not uploaded again: file=%s job=%d asset=%d "
                 "(the state database was new; `watchd run --reupload` uploads such files)",
                 settled.path,
-                job.id,
+                job_id,
                 asset.id,
             )
         return True

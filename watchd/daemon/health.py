@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from watchd.store.database import Database
 from watchd.store.queries import job_counts
@@ -110,7 +110,8 @@ def counted_jobs(db: Database, board: HealthBoard) -> dict[str, int]:
 
 def store_write_problem(error: Exception, state_dir: Path) -> str:
     """Return the health sentence for a failed database write (uploads pause meanwhile)."""
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    text = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
     if "full" in text.lower():
         try:
             free = shutil.disk_usage(state_dir).free // (1024 * 1024)

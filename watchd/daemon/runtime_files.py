@@ -9,6 +9,7 @@ health, transfers in flight), rewritten atomically every few seconds.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -25,6 +26,35 @@ class AlreadyRunningError(Exception):
     """Another daemon holds the state folder's lock."""
 
 
+class StateFolderError(Exception):
+    """The state folder cannot be created or written; the message says which and what to do."""
+
+
+def state_folder_error(state_dir: Path, exc: OSError) -> StateFolderError:
+    """Return the one-line failure for ``exc``, met creating or writing in ``state_dir``."""
+    blocker = _file_in_the_way(state_dir)
+    if blocker is not None:
+        reason = f"{blocker} is a file, not a folder"
+    elif exc.filename and Path(exc.filename) != state_dir:
+        reason = f"{exc.strerror}: {exc.filename}"  # the lock file itself, say
+    else:
+        reason = exc.strerror or str(exc)
+    return StateFolderError(
+        f"the state folder {state_dir} is not writable ({reason}); "
+        "give the watchd user write access or set state_dir"
+    )
+
+
+def _file_in_the_way(state_dir: Path) -> Path | None:
+    """Return the nearest of ``state_dir`` and its parents that exists but is no folder."""
+    for path in (state_dir, *state_dir.parents):
+        if path.exists():
+            return None if path.is_dir() else path
+        if path.is_symlink():
+            return None  # a dangling link: the OS error says it best
+    return None
+
+
 class DaemonLock:
     """An exclusive lock on the state folder, held for the daemon's lifetime."""
 
@@ -33,9 +63,16 @@ class DaemonLock:
         self._handle: IO[str] | None = None
 
     def acquire(self) -> None:
-        """Take the lock; raises AlreadyRunningError naming the holder's pid."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
+        """Take the lock.
+
+        Raises AlreadyRunningError naming the holder's pid, or StateFolderError
+        when the state folder cannot be created or the lock file not written.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = self.path.open("a+")
+        except OSError as exc:
+            raise state_folder_error(self.path.parent, exc) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -45,10 +82,14 @@ class DaemonLock:
             raise AlreadyRunningError(
                 f"another watchd (pid {holder}) is running with state folder {self.path.parent}"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+        except OSError as exc:
+            handle.close()
+            raise state_folder_error(self.path.parent, exc) from None
         self._handle = handle
 
     def release(self) -> None:
@@ -62,8 +103,8 @@ def daemon_pid(state_dir: Path) -> int | None:
     path = state_dir / LOCK_FILENAME
     try:
         handle = path.open("r")
-    except FileNotFoundError:
-        return None
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # no daemon ever ran there (or could: the state folder is not a folder)
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -75,16 +116,32 @@ def daemon_pid(state_dir: Path) -> int | None:
 
 
 def write_status(state_dir: Path, status: dict[str, Any]) -> None:
-    """Replace status.json atomically (readers never see half a file)."""
+    """Replace status.json atomically (readers never see half a file).
+
+    On a full disk, where no new file can be made, the old file is rewritten
+    in place (compact, so it fits the space it has): a status that says
+    "disk full" is worth more than an atomic but stale one. Raises OSError.
+    """
     path = state_dir / STATUS_FILENAME
+    document = {**status, "written_at": time.time()}
     temp = path.with_name(f".{STATUS_FILENAME}.{os.getpid()}")
-    temp.write_text(json.dumps({**status, "written_at": time.time()}, indent=1))
-    os.replace(temp, path)
+    try:
+        temp.write_text(json.dumps(document, indent=1))
+        os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not path.exists():
+            raise
+        with path.open("r+b") as handle:
+            handle.write(json.dumps(document, separators=(",", ":")).encode())
+            handle.truncate()
 
 
 def read_status(state_dir: Path) -> dict[str, Any] | None:
     """Return the last status the daemon wrote, or None."""
-    with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
-        data = json.loads((state_dir / STATUS_FILENAME).read_text())
-        return data if isinstance(data, dict) else None
+    for _ in range(3):  # a rewrite in place (full disk) may be caught half done: read again
+        with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
+            data = json.loads((state_dir / STATUS_FILENAME).read_text())
+            return data if isinstance(data, dict) else None
+        time.sleep(0.05)
     return None

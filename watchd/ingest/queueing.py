@@ -94,10 +94,10 @@ def enqueue(db: Database, file: SettledFile, rule: BatchRule, now: datetime) -> 
 
 def record_known_asset(
     db: Database, file: SettledFile, rule: BatchRule, now: datetime, asset_id: int
-) -> Job | None:
+) -> int | None:
     """Record ``file`` as done without uploading it: Flow Capture has it as ``asset_id``.
 
-    Returns the job, or None if this version was known already.
+    Returns the new job's id, or None if this version was known already.
     """
     with db.transaction() as session:
         if known_version(session, file) is not None:
@@ -105,10 +105,11 @@ def record_known_asset(
         job = _new_job(file, rule, None, now)
         session.add(job)
         session.flush()
+        job_id = job.id
         move_job(
-            session, job.id, JobState.DONE, allowed=(JobState.QUEUED,), now=now, asset_id=asset_id
+            session, job_id, JobState.DONE, allowed=(JobState.QUEUED,), now=now, asset_id=asset_id
         )
-        return job
+        return job_id
 
 
 def _new_job(file: SettledFile, rule: BatchRule, batch: Batch | None, now: datetime) -> Job:

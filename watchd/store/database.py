@@ -9,13 +9,15 @@ locked"); the busy timeout makes the second one wait its turn instead.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for the lock before failing
@@ -33,10 +35,145 @@ def database_url(configured: str | None, state_dir: Path) -> str:
     return configured or sqlite_url(state_dir)
 
 
+DAMAGE_ERRORS = ("SQLITE_CORRUPT", "SQLITE_NOTADB")  # SQLite error names that mean a bad file
+DAMAGED_ADVICE = (
+    "run `watchd db check`, then `watchd db recover` (it moves the damaged file aside and "
+    "starts a new one), or restore it from a backup"
+)
+
+
+class DatabaseProblem(SQLAlchemyError):
+    """The state database cannot be used; ``str()`` is one line naming it and what to do.
+
+    An SQLAlchemyError, so that code handling raw database errors handles these too.
+    """
+
+
+class DatabaseDamaged(DatabaseProblem):
+    """SQLite found the database file corrupt, or not a database at all."""
+
+
+def sqlite_path(url: str | URL) -> Path | None:
+    """Return the file of a SQLite URL; None for another database or an in-memory one."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def damaged_message(path: Path, detail: str) -> str:
+    """Return the one line that says the database at ``path`` is damaged and what to do."""
+    return f"the state database {path} is damaged ({detail}); {DAMAGED_ADVICE}"
+
+
+def database_problem(exc: BaseException, url: str | URL) -> DatabaseProblem:
+    """Return ``exc`` (a database error met using ``url``) as a one-line DatabaseProblem."""
+    if isinstance(exc, DatabaseProblem):
+        return exc
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    detail = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    path = sqlite_path(url)
+    if path is None:
+        where = make_url(url).render_as_string(hide_password=True)
+        return DatabaseProblem(
+            f"the database {where} could not be used ({detail}); check that it is reachable "
+            "and that the watchd user may use it"
+        )
+    name = getattr(cause, "sqlite_errorname", "") or _errorname_from(detail)
+    if name.startswith(DAMAGE_ERRORS):
+        return DatabaseDamaged(damaged_message(path, detail))
+    return DatabaseProblem(_sqlite_message(path, name, detail))
+
+
+def _errorname_from(detail: str) -> str:
+    """Return SQLite's error name for a message that came without one (older drivers)."""
+    if "not a database" in detail:
+        return "SQLITE_NOTADB"
+    return "SQLITE_CORRUPT" if "malformed" in detail else ""
+
+
+def _sqlite_message(path: Path, name: str, detail: str) -> str:
+    """Return the one line for SQLite error ``name`` (not damage) met on ``path``."""
+    folder = path.parent
+    if name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
+        return (
+            f"cannot open the state database {path} ({_why_not_open(path, detail)}); the watchd "
+            f"user needs read and write access to it and to its folder {folder}, "
+            "or set state_dir"
+        )
+    if name.startswith("SQLITE_READONLY"):
+        return (
+            f"the state database {path} is read-only ({_why_read_only(path, detail)}); give "
+            f"the watchd user write access to it and to its folder {folder}"
+        )
+    if name.startswith("SQLITE_FULL"):
+        return f"the disk holding the state database {path} is full ({detail}); free some space"
+    if name.startswith("SQLITE_IOERR"):
+        return (
+            f"reading or writing the state database {path} failed ({detail}); check the disk "
+            "(dmesg), then run `watchd db check`"
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return (
+            f"the state database {path} stayed locked by another process ({detail}); try again, "
+            f"and check that nothing but watchd uses {folder}"
+        )
+    return f"the state database {path} could not be used ({detail}); run `watchd db check`"
+
+
+def _why_read_only(path: Path, detail: str) -> str:
+    """Return what keeps SQLite from writing ``path``, as far as the filesystem tells."""
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "it is on a read-only file system"
+        if not os.access(path, os.W_OK):
+            return "this user may not write it"
+        if not os.access(path.parent, os.W_OK):
+            return f"this user may not write to {path.parent}, where its journal goes"
+    except OSError:
+        return detail
+    return detail
+
+
+def _why_not_open(path: Path, detail: str) -> str:
+    """Return what keeps SQLite from opening ``path``, as far as the filesystem tells."""
+    try:
+        for ancestor in path.parents:
+            if ancestor.exists():
+                if not ancestor.is_dir():
+                    return f"{ancestor} is a file, not a folder"
+                break
+        if path.is_dir():
+            return "it is a folder, not a file"
+        if not path.parent.is_dir():
+            return f"its folder {path.parent} does not exist"
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return f"{path.parent} is on a read-only file system"
+        if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+            return "this user may not read and write it"
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            return f"this user may not write to {path.parent}"
+    except PermissionError:
+        return f"this user may not look inside {path.parent}"
+    except OSError:
+        pass  # the filesystem tells no more than SQLite did
+    return detail
+
+
 def make_engine(url: str) -> Engine:
-    """Return an engine for ``url``, configured for safe concurrent use."""
+    """Return an engine for ``url``, configured for safe concurrent use.
+
+    Raises DatabaseProblem if the URL's database driver is not installed.
+    """
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except ImportError as exc:
+            where = make_url(url).render_as_string(hide_password=True)
+            raise DatabaseProblem(
+                f"the driver for the database {where} is not installed ({exc}); install it "
+                "into watchd's Python environment, e.g. `pip install 'psycopg[binary]'`"
+            ) from exc
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},

@@ -2,19 +2,27 @@
 
 The daemon upgrades at start; ``watchd db upgrade`` does it by hand. A
 database stamped with a revision this watchd does not know was written by a
-newer watchd: it is refused, never altered.
+newer watchd: it is refused, never altered. So is a SQLite database that
+fails SQLite's quick check: migrating a damaged file would spread the damage,
+and a daemon working from half-readable state could send files twice.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from watchd.store.database import DatabaseDamaged, damaged_message, database_problem, sqlite_path
+from watchd.store.models import Base
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +48,11 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> set[str]:
+    """Return every revision this watchd knows."""
+    return {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
 def current_revision(engine: Engine) -> str | None:
     """Return the revision the database is stamped with (None for a new database)."""
     with engine.connect() as connection:
@@ -51,9 +64,7 @@ def check_not_newer(engine: Engine) -> None:
     current = current_revision(engine)
     if current is None:
         return
-    scripts = ScriptDirectory.from_config(alembic_config())
-    known = {rev.revision for rev in scripts.walk_revisions()}
-    if current not in known:
+    if current not in known_revisions():
         raise SchemaError(
             f"the database {engine.url.render_as_string(hide_password=True)} has schema "
             f"revision {current}, which this watchd does not know: it was written by a newer "
@@ -62,15 +73,86 @@ def check_not_newer(engine: Engine) -> None:
         )
 
 
-def upgrade(engine: Engine) -> str:
-    """Upgrade the database to the newest revision; return that revision."""
-    check_not_newer(engine)
-    before = current_revision(engine)
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-    after = head_revision()
+def upgrade(engine: Engine, revision: str = "head") -> str:
+    """Upgrade the database to ``revision`` (the newest by default); return that revision.
+
+    Raises SchemaError for a database from a newer watchd, DatabaseDamaged for
+    a damaged SQLite file, and DatabaseProblem (one line, naming the file) for
+    any other database error.
+    """
+    try:
+        check_not_newer(engine)
+        before = current_revision(engine)
+        config = alembic_config()
+        with engine.begin() as connection:
+            refuse_damaged(connection)
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            # A write that changes nothing: a read-only file fails here, not in a worker later.
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+    except SQLAlchemyError as exc:
+        raise database_problem(exc, engine.url) from exc
+    after = head_revision() if revision == "head" else revision
     if before != after:
         log.info("database schema upgraded from %s to %s", before or "empty", after)
     return after
+
+
+def refuse_damaged(connection: Connection) -> None:
+    """Raise DatabaseDamaged if SQLite's quick check finds a problem in a SQLite database.
+
+    The quick check reads every page but skips the slower index cross-checks
+    that ``watchd db check`` makes (``PRAGMA integrity_check``).
+    """
+    path = sqlite_path(connection.engine.url)
+    if path is None:
+        return
+    found = problem_lines(connection.exec_driver_sql("PRAGMA quick_check").scalars())
+    if found:
+        more = f" and {len(found) - 1} more problem(s)" if len(found) > 1 else ""
+        raise DatabaseDamaged(damaged_message(path, f"{found[0]}{more}"))
+
+
+def problem_lines(rows: Iterable[Any]) -> list[str]:
+    """Return the problems in the rows of SQLite's quick or integrity check (none: "ok").
+
+    A row may hold several lines, and headings such as ``*** in database main ***``.
+    """
+    found = [str(row) for row in rows]
+    if found == ["ok"]:
+        return []
+    return [
+        line.strip()
+        for row in found
+        for line in row.splitlines()
+        if line.strip() and not line.startswith("***")
+    ]
+
+
+def schema_problems(revision: str | None, tables: dict[str, set[str]]) -> list[str]:
+    """Return what keeps this watchd from using a database's schema (none: nothing).
+
+    ``tables`` are the database's tables and their columns. An older revision
+    is no problem (the daemon upgrades it at start); a newer one is, and so is
+    a table or column missing at this watchd's own revision.
+    """
+    if revision is not None and revision not in known_revisions():
+        return [
+            f"schema revision {revision} is not one this watchd knows: a newer watchd wrote "
+            "it; upgrade watchd"
+        ]
+    ours = Base.metadata.tables
+    if revision is None:
+        if any(name in tables for name in ours):
+            return ["watchd's tables are there but no schema revision is recorded"]
+        return []
+    if revision != head_revision():
+        return []
+    problems = [f"table {name} is missing" for name in ours if name not in tables]
+    for name, table in ours.items():
+        problems += [
+            f"table {name} has no column {column.name}"
+            for column in table.columns
+            if name in tables and column.name not in tables[name]
+        ]
+    return problems
