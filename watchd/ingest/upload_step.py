@@ -96,7 +96,7 @@ class Uploaded:
     """The outcome of a completed upload step."""
 
     asset_id: int | None  # None: complete's answer was lost; presumed complete
-    seconds: float
+    seconds: float  # since the upload began (init), across retries and restarts
 
 
 class UploadStep:
@@ -146,7 +146,10 @@ class UploadStep:
             raise
         check_source(job)
         asset_id = self._complete(job, etags, unsaved, stop)
-        return Uploaded(asset_id, self.clock.monotonic() - started)
+        seconds = self.clock.monotonic() - started
+        if job.started_at is not None:  # a resumed upload: its whole time, not this run's
+            seconds = max(seconds, (self.clock.now() - job.started_at).total_seconds())
+        return Uploaded(asset_id, seconds)
 
     # --- init -----------------------------------------------------------------------------
 

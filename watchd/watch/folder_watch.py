@@ -8,6 +8,7 @@ overflow turns into a full rescan), and the scheduler only asks for rescans.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -276,6 +277,8 @@ class FolderWatch:
         candidate = resolve_candidate(self.root, path, self.filter, self._skip)
         if candidate is None:
             self._drop(str(path))
+            if not os.path.lexists(path):
+                self.status.problems.pop(str(path), None)  # gone: no longer a problem
         else:
             self._guarded(path, self._consider, candidate)
 
@@ -297,7 +300,6 @@ class FolderWatch:
             log.info("disappeared while settling: file=%s folder=%s", path, self.settings.name)
         self.tracker.forget(path)
         self._handled.pop(path, None)
-        self.status.problems.pop(path, None)
 
     def _settle_pending(self) -> None:
         ready: dict[str, tuple[Fingerprint, Candidate]] = {}

@@ -125,3 +125,20 @@ def test_a_missing_folder_is_unhealthy_and_recovers(tmp_path, settled):
         wait_for(lambda: [f.relpath for f in found] == ["back.mov"])
     finally:
         watch.stop()
+
+
+def test_a_symlink_loop_made_while_watching_is_a_problem_until_it_is_removed(tmp_path, settled):
+    found, on_settled = settled
+    watch = start(tmp_path, on_settled)
+    try:
+        (tmp_path / "loopB.mov").symlink_to("loopA.mov")
+        (tmp_path / "loopA.mov").symlink_to("loopB.mov")
+        (tmp_path / "fine.mov").write_bytes(b"x" * 100)
+        wait_for(lambda: len(watch.status.problems) == 2)
+        wait_for(lambda: [f.relpath for f in found] == ["fine.mov"])
+        assert all("symlink loop" in reason for reason in watch.status.problems.values())
+        (tmp_path / "loopA.mov").unlink()
+        (tmp_path / "loopB.mov").unlink()
+        wait_for(lambda: not watch.status.problems)
+    finally:
+        watch.stop()
