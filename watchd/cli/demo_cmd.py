@@ -32,7 +32,7 @@ flowcapture:
   api_key_file: api_key            # mode 600; never put the key itself in YAML
 state_dir: state
 log: {{file: watchd.log, level: info}}
-transfer: {{part_size: 5MiB, parallel_files: 2, parallel_parts: 4}}
+transfer: {{part_size: 5MiB}}
 retry: {{max_attempts: 5, backoff_initial: 5s, backoff_max: 1m}}
 scan: {{rescan_interval: 30s}}
 folders:

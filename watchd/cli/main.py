@@ -2,7 +2,9 @@
 
 Each command module exposes ``register(subparsers)``, which adds its parser and
 sets ``func`` (a callable taking the parsed namespace and returning an exit
-code) as the parser default.
+code) as the parser default. Only the module of the command being run is
+imported (``watchd upload`` need not load the daemon, the emulator and
+Alembic first); ``watchd --help`` imports them all to list them.
 
 A reader that stops early (``watchd jobs | head``, quitting ``less``) is
 handled here once for every command: the command ends quietly with status 141,
@@ -12,6 +14,7 @@ as a program killed by SIGPIPE would, instead of a BrokenPipeError traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import select
 import signal
@@ -20,42 +23,28 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from watchd import __version__
-from watchd.cli import (
-    batches_cmd,
-    browse_cmd,
-    check_config_cmd,
-    comments_cmd,
-    db_cmd,
-    demo_cmd,
-    download_cmd,
-    emulator_cmd,
-    jobs_cmd,
-    retry_cmd,
-    run_cmd,
-    sample_cmd,
-    status_cmd,
-    upload_cmd,
-)
 from watchd.daemon.logs import configure_logging
 
-# In the order `watchd --help` lists them: the daemon and its operators first,
-# then the Flow Capture commands for people, then tools.
-COMMAND_MODULES = (
-    run_cmd,
-    status_cmd,
-    jobs_cmd,
-    retry_cmd,
-    batches_cmd,
-    check_config_cmd,
-    sample_cmd,
-    db_cmd,
-    browse_cmd,
-    comments_cmd,
-    download_cmd,
-    upload_cmd,
-    demo_cmd,
-    emulator_cmd,
-)
+# Command module -> the commands it registers, in the order `watchd --help` lists
+# them: the daemon and its operators first, then the Flow Capture commands for
+# people, then tools.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "run_cmd": ("run",),
+    "status_cmd": ("status",),
+    "jobs_cmd": ("jobs", "cancel"),
+    "retry_cmd": ("retry",),
+    "batches_cmd": ("batches",),
+    "check_config_cmd": ("check-config",),
+    "sample_cmd": ("sample-config",),
+    "db_cmd": ("db",),
+    "browse_cmd": ("productions", "folders", "assets"),
+    "comments_cmd": ("comments", "comment", "tag"),
+    "download_cmd": ("download",),
+    "upload_cmd": ("upload",),
+    "demo_cmd": ("demo",),
+    "emulator_cmd": ("emulator",),
+}
+GLOBAL_OPTIONS_WITH_VALUE = frozenset({"--log-level"})
 
 
 SERVICE_COMMANDS = frozenset({"run", "demo", "emulator"})
@@ -63,8 +52,8 @@ EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as a shell reports Ctrl-C
 EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE  # 141, as a shell reports `... | head`
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the top-level parser with every command registered."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Return the top-level parser: with the command ``argv`` names, or every command."""
     parser = argparse.ArgumentParser(
         prog="watchd",
         description="Watch-folder ingest daemon for Autodesk Flow Capture.",
@@ -77,9 +66,23 @@ def build_parser() -> argparse.ArgumentParser:
         "warning for the other commands, whose output says what happened)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMAND_MODULES:
-        module.register(subparsers)
+    for name in _modules_for(argv):
+        importlib.import_module(f"watchd.cli.{name}").register(subparsers)
     return parser
+
+
+def _modules_for(argv: Sequence[str] | None) -> list[str]:
+    """Return the command module ``argv`` needs, or all of them (help, a typo)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    while words and words[0].startswith("-"):
+        option = words.pop(0)
+        if option in GLOBAL_OPTIONS_WITH_VALUE and "=" not in option and words:
+            words.pop(0)
+    command = words[0] if words else None
+    for name, commands in COMMAND_MODULES.items():
+        if command in commands:
+            return [name]
+    return list(COMMAND_MODULES)
 
 
 def default_log_level(command: str) -> str:
@@ -104,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_command(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -12,7 +12,9 @@ import argparse
 import os
 import signal
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import select
@@ -36,7 +38,7 @@ from watchd.ingest.failures import RetryPolicy
 from watchd.ingest.pipeline import Pipeline, PipelineSources, build_pipeline
 from watchd.ingest.policy import FolderPolicy, TransferPolicy
 from watchd.ingest.progress import TransferBoard
-from watchd.ingest.queueing import BatchRule, enqueue, known_version
+from watchd.ingest.queueing import BatchRule, known_version, queue_in
 from watchd.store.database import Database, database_url, sqlite_url
 from watchd.store.migrate import upgrade
 from watchd.store.models import Job, JobState
@@ -68,7 +70,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--tag", action="append", default=[], help="a tag (repeatable)")
     parser.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--part-size", default="16MiB", help="part size (default 16MiB)")
-    parser.add_argument("--parallel", type=int, default=4, help="parts in flight (default 4)")
+    parser.add_argument(
+        "--parallel", type=int, default=8, help="parts of one file in flight (default 8)"
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=16,
+        help="requests in flight, all files together; as many files go up side by side "
+        "(default 16)",
+    )
     parser.add_argument("--state-dir", type=Path, help="where the resumable state is kept")
     parser.set_defaults(func=run)
 
@@ -85,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
             try:
                 upgrade(db.engine)
                 policy = _policy(args, project_id)
-                job_ids = [_job_for(db, policy, path) for path in files]
-                _run_all(db, client, policy, job_ids, _transfer(args), stop)
+                job_ids = _jobs_for(db, policy, files)
+                _run_all(db, client, policy, job_ids, files, _transfer(args), stop)
                 rows = _report(db, job_ids)
             finally:
                 db.close()
@@ -147,27 +158,32 @@ def _policy(args: argparse.Namespace, project_id: int) -> FolderPolicy:
     )
 
 
-def _job_for(db: Database, policy: FolderPolicy, path: Path) -> int:
-    """Return the job for this version of the file: resumed if known, else new."""
-    settled = SettledFile(policy.name, path, path.name, Fingerprint.of(path.stat()))
-    with db.transaction() as session:
-        job = known_version(session, settled)
-        if job is not None:
-            move_jobs(
-                session,
-                RESUME,
-                allowed=RESUMABLE_STATES,
-                now=SYSTEM_CLOCK.now(),
-                where=Job.id == job.id,
-                attempts=0,
-                operator_cancelled_at=None,
-            )
-            return job.id
+def _jobs_for(db: Database, policy: FolderPolicy, paths: list[Path]) -> list[int]:
+    """Return each file's job: resumed if its version is known, else new (one commit)."""
+    files = [SettledFile(policy.name, p, p.name, Fingerprint.of(p.stat())) for p in paths]
     rule = BatchRule(project_id=policy.project_id, template=policy.batch_template)
-    new = enqueue(db, settled, rule, SYSTEM_CLOCK.now())
-    if new is None:
-        raise CommandError(f"{path} changed while it was being queued; try again")
-    return new.id
+    now = SYSTEM_CLOCK.now()
+    with db.transaction() as session:
+        known = [known_version(session, file) for file in files]
+        ids = [job.id for job in known if job is not None]
+        move_jobs(
+            session,
+            RESUME,
+            allowed=RESUMABLE_STATES,
+            now=now,
+            where=Job.id.in_(ids),
+            attempts=0,
+            operator_cancelled_at=None,
+        )
+        new = iter(
+            queue_in(
+                session, [f for f, j in zip(files, known, strict=True) if j is None], rule, now
+            )
+        )
+        jobs = [job if job is not None else next(new) for job in known]
+        if any(job is None for job in jobs):
+            raise CommandError("a file changed while it was being queued; try again")
+        return [job.id for job in jobs if job is not None]
 
 
 def _transfer(args: argparse.Namespace) -> TransferPolicy:
@@ -175,9 +191,15 @@ def _transfer(args: argparse.Namespace) -> TransferPolicy:
         part_size = parse_size(args.part_size)
     except ValueError as exc:
         raise CommandError(f"--part-size: {exc}") from None
-    if not 1 <= args.parallel <= MAX_PARALLEL:
-        raise CommandError(f"--parallel must be between 1 and {MAX_PARALLEL}")
-    return TransferPolicy(part_size=part_size, parallel_parts=args.parallel)
+    for option, value in (("--parallel", args.parallel), ("--connections", args.connections)):
+        if not 1 <= value <= MAX_PARALLEL:
+            raise CommandError(f"{option} must be between 1 and {MAX_PARALLEL}")
+    return TransferPolicy(
+        part_size=part_size,
+        parallel_files=args.connections,
+        parallel_parts=args.parallel,
+        connections=args.connections,
+    )
 
 
 def _run_all(
@@ -185,6 +207,7 @@ def _run_all(
     client: FlowCaptureClient,
     policy: FolderPolicy,
     job_ids: list[int],
+    paths: list[Path],
     transfer: TransferPolicy,
     stop: StopToken,
 ) -> None:
@@ -192,16 +215,25 @@ def _run_all(
     sources = PipelineSources(
         lambda: {policy.name: policy}, lambda: transfer, lambda: KEEP_RESUMABLE
     )
-    pipeline = build_pipeline(db, client, sources, stop, board=_ProgressBoard())
-    for job_id in job_ids:
-        if not stop.stopped and _state(db, job_id) in (JobState.QUEUED, JobState.UPLOADING):
-            pipeline.runner.run(job_id, stop)
+    total = sum(path.stat().st_size for path in paths)
+    board = _ProgressBoard(total, len(job_ids))
+    pipeline = build_pipeline(db, client, sources, stop, board=board)
+    to_send = _in_states(db, job_ids, JobState.QUEUED, JobState.UPLOADING)
+    _run_each(pipeline, to_send, transfer.parallel_files, stop)
+    board.close()
     if not stop.stopped:
         pipeline.closer.run_once()
-    _finish_all(pipeline, job_ids, stop)
+    _finish_all(pipeline, job_ids, transfer.parallel_files, stop)
 
 
-def _finish_all(pipeline: Pipeline, job_ids: list[int], stop: StopToken) -> None:
+def _run_each(pipeline: Pipeline, job_ids: list[int], at_once: int, stop: StopToken) -> None:
+    """Run the jobs, ``at_once`` side by side (each with its own stop token)."""
+    with ThreadPoolExecutor(max(1, at_once), thread_name_prefix="file") as pool:
+        for _ in pool.map(lambda job_id: pipeline.runner.run(job_id, stop.child()), job_ids):
+            pass
+
+
+def _finish_all(pipeline: Pipeline, job_ids: list[int], at_once: int, stop: StopToken) -> None:
     """Tag the closed files; wait a little for uploads presumed complete to be listed."""
     deadline = time.monotonic() + PROCESSING_PATIENCE_SECONDS
     while not stop.stopped:
@@ -213,13 +245,20 @@ def _finish_all(pipeline: Pipeline, job_ids: list[int], stop: StopToken) -> None
                 now=pipeline.clock.now(),
                 where=Job.id.in_(job_ids) & Job.uploaded_at.is_not(None),
             )
-        pending = [j for j in job_ids if _state(pipeline.db, j) == JobState.INGESTING]
-        for job_id in pending:
-            pipeline.runner.run(job_id, stop)
+        pending = _in_states(pipeline.db, job_ids, JobState.INGESTING)
+        _run_each(pipeline, pending, at_once, stop)
         waiting = [j for j in pending if _state(pipeline.db, j) != JobState.DONE]
         if not waiting or time.monotonic() > deadline:
             return
         stop.wait(PROCESSING_POLL_SECONDS)
+
+
+def _in_states(db: Database, job_ids: list[int], *states: JobState) -> list[int]:
+    with db.reading() as session:
+        found = set(
+            session.scalars(select(Job.id).where(Job.id.in_(job_ids), Job.state.in_(states)))
+        )
+    return [j for j in job_ids if j in found]
 
 
 def _state(db: Database, job_id: int) -> JobState:
@@ -245,26 +284,37 @@ def _report(db: Database, job_ids: list[int]) -> list[dict[str, object]]:
 
 
 class _ProgressBoard(TransferBoard):
-    """The daemon's transfer board, drawing a progress bar per file on a terminal."""
+    """The daemon's transfer board, drawing one progress line for all files on a terminal."""
 
-    def __init__(self) -> None:
+    def __init__(self, total_bytes: int, files: int) -> None:
         super().__init__()
-        self._lines: dict[int, ProgressLine] = {}
-        self._totals: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self._sent: dict[int, int] = {}  # job -> bytes sent of the files under way or done
+        self._done_files = 0
+        self._files = files
+        self._total = total_bytes
+        self._line = ProgressLine(f"{files} file(s)")
 
     def start(self, job_id: int, folder: str, filename: str, total: int, done: int) -> None:
         super().start(job_id, folder, filename, total, done)
-        self._lines[job_id] = ProgressLine(filename)
-        self._totals[job_id] = total
+        self._record(job_id, done)
 
     def update(self, job_id: int, done: int) -> None:
         super().update(job_id, done)
-        line = self._lines.get(job_id)
-        if line is not None:
-            line.update(done, self._totals[job_id])
+        self._record(job_id, done)
 
     def finish(self, job_id: int) -> None:
         super().finish(job_id)
-        line = self._lines.pop(job_id, None)
-        if line is not None:
-            line.finish("sent")
+        with self._lock:
+            self._done_files += 1
+
+    def _record(self, job_id: int, done: int) -> None:
+        with self._lock:
+            self._sent[job_id] = done
+            sent, finished = sum(self._sent.values()), self._done_files
+        self._line.label = f"{finished}/{self._files} file(s)"
+        self._line.update(sent, self._total)
+
+    def close(self) -> None:
+        """End the progress line."""
+        self._line.finish("sent")

@@ -59,6 +59,9 @@ def _database_url(value: str) -> str:
 
 Parallel = Annotated[StrictInt, between(1, MAX_PARALLEL, str)]
 PartSize = Annotated[Size, between(MIN_PART_BYTES, MAX_PART_BYTES, format_size)]
+MIN_BUFFER_BYTES = 16 * MIB  # less memory for parts in flight than this stalls big files
+MAX_BUFFER_BYTES = 64 * 1024 * MIB
+BufferSize = Annotated[Size, between(MIN_BUFFER_BYTES, MAX_BUFFER_BYTES, format_size)]
 Level = Annotated[Literal["debug", "info", "warning", "error"], LowerStr]
 LogFormat = Annotated[Literal["text", "json"], LowerStr]
 
@@ -110,11 +113,23 @@ class TransferSettings(Model):
     part_size: PartSize = Field(
         default=16 * MIB, description="multipart upload part size (5MiB..5GiB)"
     )
-    parallel_files: Parallel = Field(
-        default=2, description="files uploaded at the same time (1..64)"
+    connections: Parallel = Field(
+        default=16,
+        description="requests in flight at once, all files together (1..64): many small "
+        "files go up side by side, a big one in several parts",
+    )
+    buffer: BufferSize = Field(
+        default=256 * MIB,
+        description="memory for parts being sent, all files together (each part is read "
+        "once into it)",
+    )
+    parallel_files: Parallel | None = Field(
+        default=None,
+        description="at most this many files at once (default: as many as connections)",
+        json_schema_extra=SAMPLE_COMMENTED,
     )
     parallel_parts: Parallel = Field(
-        default=4, description="parts of one file sent at the same time"
+        default=8, description="at most this many parts of one file at once"
     )
     bandwidth: Rate = Field(
         default=None,

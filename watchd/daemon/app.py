@@ -57,7 +57,10 @@ STOPPING = "the daemon is stopping"
 
 def transfer_policy(config: Config) -> TransferPolicy:
     t = config.transfer
-    return TransferPolicy(t.part_size, t.parallel_files, t.parallel_parts, t.bandwidth)
+    files = t.parallel_files or t.connections
+    return TransferPolicy(
+        t.part_size, files, t.parallel_parts, t.bandwidth, t.connections, t.buffer
+    )
 
 
 def retry_policy(config: Config) -> RetryPolicy:
@@ -95,7 +98,7 @@ class Daemon:
         self.db_guard = DatabaseGuard(self.db.url)
         fresh = self._database_is_new()
         key = read_api_key(self.config.flowcapture)
-        pool = self.transfer.parallel_files * self.transfer.parallel_parts + 4
+        pool = self.transfer.connections + self.transfer.parallel_files + 4
         self.client = FlowCaptureClient(
             self.config.flowcapture.email,
             key,
@@ -237,8 +240,9 @@ class Daemon:
         self.transfer = transfer_policy(config)
         self.retry = retry_policy(config)
         self.pipeline.throttle.set_rate(self.transfer.bandwidth_bytes_per_second)
-        if config.transfer.parallel_files != self.config.transfer.parallel_files:
-            log.warning("transfer.parallel_files changes take effect at the next restart")
+        for key in ("parallel_files", "connections", "buffer"):
+            if getattr(config.transfer, key) != getattr(self.config.transfer, key):
+                log.warning("transfer.%s changes take effect at the next restart", key)
         self.folders.apply(config.folders)
         self.config = config
         self.scheduler.modify_job("projects", next_run_time=SYSTEM_CLOCK.now())  # resolve new ones

@@ -15,6 +15,7 @@ import threading
 import weakref
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -43,7 +44,7 @@ STREAM_CHUNK_BYTES = 1024 * 1024  # size of each read when streaming bodies
 class Body(Protocol):
     """A streamed request body: read in chunks, with a known length."""
 
-    def read(self, amount: int = -1) -> bytes: ...
+    def read(self, amount: int = -1) -> bytes | memoryview: ...
 
     def __len__(self) -> int: ...
 
@@ -116,6 +117,37 @@ class _LargeBlockAdapter(HTTPAdapter):
         return cut
 
 
+class _Session(requests.Session):
+    """A session that reads the proxy and CA settings of the environment once per host.
+
+    requests looks them up in os.environ for every request (a third of a
+    small request's CPU time); they do not change while watchd runs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[str, str], Any] = {}
+        self._environment_lock = threading.Lock()
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        if proxies or stream is not None or verify is not None or cert is not None or not url:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url if isinstance(url, str) else url.decode())
+        key = (parts.scheme, parts.netloc)
+        with self._environment_lock:
+            cached = self._environment.get(key)
+        if cached is None:
+            cached = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            with self._environment_lock:
+                self._environment[key] = cached
+        return {
+            name: (dict(value) if isinstance(value, dict) else value)
+            for name, value in cached.items()
+        }
+
+
 class Transport:
     """Sends API calls and object-store requests over one pooled session."""
 
@@ -130,7 +162,7 @@ class Transport:
         install_log_filter()
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
-        self.session = requests.Session()
+        self.session: requests.Session = _Session()
         self.session.headers["User-Agent"] = f"watchd/{__version__}"
         self._adapter = _LargeBlockAdapter(
             pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0
@@ -154,16 +186,57 @@ class Transport:
             log.info("cut %d open connection(s) to stop requests in flight", cut)
         return cut
 
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        json_body: Any = None,
+        data: Any = None,
+        stream: bool = False,
+    ) -> requests.Response:
+        """Send one request straight through the pooled adapter; raises requests' errors.
+
+        A requests Session would merge cookies, hooks and the environment's
+        settings for every request, most of a small request's CPU time; none
+        of it is used here (no cookies, no redirects: an answer is final), and
+        the environment's proxy and CA settings are read once per host.
+        """
+        request = requests.PreparedRequest()
+        request.prepare(
+            method=method,
+            url=url,
+            headers={**self.session.headers, **headers},
+            data=data,
+            json=json_body,
+        )
+        settings = self.session.merge_environment_settings(url, {}, None, None, None)
+        return self._adapter.send(
+            request,
+            stream=stream,
+            timeout=self.timeout,
+            verify=True if settings["verify"] is None else settings["verify"],
+            cert=settings["cert"],
+            proxies=settings["proxies"],
+        )
+
     def call(self, path: str, params: Mapping[str, Any], token: str | None) -> Any:
         """POST an API call and return its decoded payload; raises a FlowCaptureError."""
         headers = {wire.TOKEN_HEADER: token} if token else {}
         url = self.base_url + path
         try:
-            response = self.session.post(
-                url, json=wire.request_body(dict(params)), headers=headers, timeout=self.timeout
-            )
+            response = self._send("POST", url, headers, json_body=wire.request_body(dict(params)))
         except requests.RequestException as exc:
             raise transport_error(path, exc) from None
+        if response.is_redirect:
+            where = redact_url(response.headers.get("Location", "?"))
+            raise TransportError(
+                f"{path}: the API answered with a redirect to {where}; set flowcapture.url to "
+                "the address it names",
+                status=response.status_code,
+                maybe_sent=False,
+            )
         body = _json_or_none(response)
         failure = wire.error_of(body)
         if response.status_code >= 300 or failure is not None:
@@ -185,7 +258,7 @@ class Transport:
         """PUT ``length`` bytes to a presigned URL; return the 2xx response or raise."""
         send_headers = {"Content-Length": str(length), **headers}
         try:
-            response = self.session.put(url, data=body, headers=send_headers, timeout=self.timeout)
+            response = self._send("PUT", url, send_headers, data=body)
         except requests.RequestException as exc:
             raise transport_error(f"PUT {redact_url(url)}", exc) from None
         if response.status_code >= 300:
@@ -195,9 +268,7 @@ class Transport:
     def get_stream(self, url: str, headers: Mapping[str, str]) -> requests.Response:
         """GET a URL as a stream; return the 2xx response (caller closes it) or raise."""
         try:
-            response = self.session.get(
-                url, headers=dict(headers), stream=True, timeout=self.timeout
-            )
+            response = self._send("GET", url, headers, stream=True)
         except requests.RequestException as exc:
             raise transport_error(f"GET {redact_url(url)}", exc) from None
         if response.status_code >= 300:

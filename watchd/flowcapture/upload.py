@@ -13,11 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from watchd.base.stop import StopToken
 from watchd.flowcapture.backoff import backoff_seconds
+from watchd.flowcapture.budget import Budget
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import (
     FlowCaptureError,
@@ -25,7 +27,7 @@ from watchd.flowcapture.errors import (
     PresignedUrlExpiredError,
     RateLimitedError,
 )
-from watchd.flowcapture.filedata import FileRange, md5_base64, range_md5
+from watchd.flowcapture.filedata import FileRange, PartData, md5_base64, range_md5
 from watchd.flowcapture.models import UploadSession
 from watchd.flowcapture.parts import Part, choose_part_size, plan_parts
 
@@ -36,6 +38,7 @@ PART_ATTEMPTS = 4  # tries of one part before its failure is handed to the calle
 PART_BACKOFF_INITIAL_SECONDS = 1.0  # first wait between tries of a part
 PART_BACKOFF_MAX_SECONDS = 15.0  # longest wait between tries of a part
 PRESIGNED_URL_REFRESHES = 3  # fresh URLs requested for one try when they keep expiring
+MAX_BUFFERED_PART_BYTES = 64 * 1024 * 1024  # bigger parts are streamed from disk (read twice)
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in total)
 
@@ -85,15 +88,41 @@ def upload_part(
     *,
     on_bytes: Callable[[int], None] | None = None,
     stop: StopToken | None = None,
+    budget: Budget | None = None,
+    slots: Budget | None = None,
 ) -> PartResult:
     """Send one part: MD5, presigned URL, PUT with Content-MD5; return its ETag.
 
-    Retries retryable failures (an expired URL, a reset connection, a 5xx, a
-    damaged body) a few times; raises the last FlowCaptureError otherwise, or
-    OSError/EOFError if the file can no longer be read as planned. Waits between
-    tries end early, raising Stopped, when ``stop`` is set.
+    A part up to ``MAX_BUFFERED_PART_BYTES`` is read once, into memory held
+    from ``budget`` (bytes), and hashed and sent from there, holding one of
+    ``slots`` (requests in flight) while it is sent; a bigger one is hashed in
+    a first pass and streamed from disk in a second. Retries retryable
+    failures (an expired URL, a reset connection, a 5xx, a damaged body) a few
+    times; raises the last FlowCaptureError otherwise, or OSError/EOFError if
+    the file can no longer be read as planned. Waits between tries end early,
+    raising Stopped, when ``stop`` is set.
     """
-    md5 = md5_base64(range_md5(path, part.offset, part.size))
+    if part.size > MAX_BUFFERED_PART_BYTES:
+        md5 = md5_base64(range_md5(path, part.offset, part.size))
+        with slots.hold(1, stop) if slots is not None else nullcontext():
+            return _send_part(client, upload, path, part, md5, None, on_bytes, stop)
+    with budget.hold(part.size, stop) if budget is not None else nullcontext():
+        data = PartData(path, part.offset, part.size)
+        with slots.hold(1, stop) if slots is not None else nullcontext():
+            return _send_part(client, upload, path, part, data.md5, data, on_bytes, stop)
+
+
+def _send_part(
+    client: FlowCaptureClient,
+    upload: UploadSession,
+    path: Path,
+    part: Part,
+    md5: str,
+    data: PartData | None,
+    on_bytes: Callable[[int], None] | None,
+    stop: StopToken | None,
+) -> PartResult:
+    """Send one part whose MD5 is known, trying again as upload_part says."""
     attempt = 0
     while True:
         sent = 0
@@ -105,7 +134,7 @@ def upload_part(
                 on_bytes(amount)
 
         try:
-            etag = _put_part(client, upload, path, part, md5, count, stop)
+            etag = _put_part(client, upload, path, part, md5, data, count, stop)
             return PartResult(number=part.number, size=part.size, md5=md5, etag=etag)
         except FlowCaptureError as exc:
             if on_bytes is not None and sent:
@@ -131,14 +160,19 @@ def _put_part(
     path: Path,
     part: Part,
     md5: str,
+    data: PartData | None,
     on_read: Callable[[int], None],
     stop: StopToken | None,
 ) -> str:
     for _ in range(PRESIGNED_URL_REFRESHES):
         url = client.upload_part_url(upload, part.number, md5, stop=stop)
         try:
-            with FileRange(path, part.offset, part.size, on_read) as body:
+            if data is not None:
+                body = data.body(on_read)
                 response = client.transport.put(url, body, part.size, {"Content-MD5": md5})
+            else:
+                with FileRange(path, part.offset, part.size, on_read) as stream:
+                    response = client.transport.put(url, stream, part.size, {"Content-MD5": md5})
         except PresignedUrlExpiredError:
             log.info("presigned URL for part %d of %s expired; asking again", part.number, path)
             continue
@@ -169,6 +203,8 @@ def upload_parts(
     progress: Progress | None = None,
     on_chunk: Callable[[int], None] | None = None,
     stop: StopToken | None = None,
+    budget: Budget | None = None,
+    slots: Budget | None = None,
 ) -> dict[int, str]:
     """Send every part not in ``done`` (part number -> ETag), ``parallel`` at a time.
 
@@ -178,7 +214,9 @@ def upload_parts(
     part starts, waits end, and the part in flight is abandoned at its next
     chunk (it is sent again next time); Stopped is raised. Returns every
     part's ETag by number. On the first failure no new part starts; the
-    failure is raised once running parts end.
+    failure is raised once running parts end. Parts held in memory count
+    against ``budget`` and parts being sent against ``slots`` (both shared by
+    every upload). A single part is sent from the calling thread.
     """
     etags = dict(done or {})
     total = sum(p.size for p in parts)
@@ -200,7 +238,9 @@ def upload_parts(
         senders.add(threading.get_ident())
         if stop is not None:
             stop.check()
-        result = upload_part(client, upload, path, part, on_bytes=on_bytes, stop=stop)
+        result = upload_part(
+            client, upload, path, part, on_bytes=on_bytes, stop=stop, budget=budget, slots=slots
+        )
         if on_part_done is not None:
             on_part_done(result)
         return result
@@ -212,6 +252,11 @@ def upload_parts(
 
     forget = stop.on_stop(cut_senders) if stop is not None else None
     try:
+        if len(todo) == 1:  # most files: no thread to start and join
+            only = run(todo[0])
+            assert only is not None  # nothing failed before it
+            etags[only.number] = only.etag
+            return etags
         with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="part") as pool:
             futures: list[Future[PartResult | None]] = [pool.submit(run, p) for p in todo]
             finished, _ = wait(futures, return_when=FIRST_EXCEPTION)

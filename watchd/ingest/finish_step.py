@@ -29,7 +29,7 @@ from watchd.ingest.presence import AssetPresence
 from watchd.ingest.upload_step import fingerprint_of
 from watchd.store.database import Database
 from watchd.store.models import Job, JobState
-from watchd.store.transitions import move_job
+from watchd.store.transitions import NOT_CANCELLED_BY_OPERATOR, move_job
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class FinishStep:
                 None,
                 allowed=(JobState.INGESTING,),
                 now=self.clock.now(),
-                when=Job.operator_cancelled_at.is_(None),
+                when=NOT_CANCELLED_BY_OPERATOR,
                 source_action_at=self.clock.now(),
             )
 

@@ -31,7 +31,7 @@ from watchd.store.database import Database
 from watchd.store.models import BatchState, Job, JobState
 from watchd.store.operator_actions import OPERATOR_CANCEL_TEXT
 from watchd.store.queries import load_job
-from watchd.store.transitions import move_job
+from watchd.store.transitions import COMPLETE_NOT_SENT, move_job
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ class JobRunner:
                 JobState.CANCELLED,
                 allowed=(JobState.QUEUED, JobState.UPLOADING),
                 now=self.clock.now(),
-                when=Job.complete_sent_at.is_(None),
+                when=COMPLETE_NOT_SENT,
                 last_error=reason,
             )
         if not moved:

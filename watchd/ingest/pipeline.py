@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.stop import StopToken
+from watchd.flowcapture.budget import Budget
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.aborts import Aborts
 from watchd.ingest.bandwidth import Throttle
@@ -22,7 +23,7 @@ from watchd.ingest.finish_step import FinishStep
 from watchd.ingest.jobs import JobRunner
 from watchd.ingest.policy import FolderPolicy, TransferPolicy
 from watchd.ingest.progress import TransferBoard
-from watchd.ingest.upload_step import UploadStep
+from watchd.ingest.upload_step import TransferBudgets, UploadStep
 from watchd.store.database import Database
 
 
@@ -66,9 +67,11 @@ def build_pipeline(
 ) -> Pipeline:
     """Return the pipeline connected to ``db`` and ``client``."""
     board = board or TransferBoard()
-    throttle = Throttle(sources.transfer().bandwidth_bytes_per_second, clock.monotonic)
+    transfer = sources.transfer()
+    throttle = Throttle(transfer.bandwidth_bytes_per_second, clock.monotonic)
     aborts = Aborts(db, client, clock)
-    upload = UploadStep(db, client, sources.transfer, board, throttle, aborts, clock)
+    budgets = TransferBudgets(Budget(transfer.buffer_bytes), Budget(transfer.connections))
+    upload = UploadStep(db, client, sources.transfer, board, throttle, aborts, clock, budgets)
     runner = JobRunner(
         db,
         upload,

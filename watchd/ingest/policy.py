@@ -31,9 +31,11 @@ class FolderPolicy:
 
 @dataclass(frozen=True)
 class TransferPolicy:
-    """How much is sent at once."""
+    """How much is sent at once: budgets shared by all files, and caps."""
 
     part_size: int = 16 * 1024 * 1024
-    parallel_files: int = 2
-    parallel_parts: int = 4
+    parallel_files: int = 16  # files uploading at once (the configured cap, or connections)
+    parallel_parts: int = 8  # parts of one file in flight at once
     bandwidth_bytes_per_second: int | None = None  # None: unlimited
+    connections: int = 16  # part requests in flight, all files together
+    buffer_bytes: int = 256 * 1024 * 1024  # parts held in memory, all files together

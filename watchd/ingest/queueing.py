@@ -76,9 +76,24 @@ def follow_rename(session: Session, job: Job, file: SettledFile) -> bool:
 def enqueue(db: Database, file: SettledFile, rule: BatchRule, now: datetime) -> Job | None:
     """Queue ``file`` in its batch; return the new job, or None if already known."""
     with db.transaction() as session:
+        return queue_in(session, [file], rule, now)[0]
+
+
+def queue_in(
+    session: Session, files: list[SettledFile], rule: BatchRule, now: datetime
+) -> list[Job | None]:
+    """Queue ``files`` (one folder's) in their batches within ``session``'s transaction.
+
+    Returns the new job of each file, None where its version was known
+    already. Many files queued together cost one commit.
+    """
+    batches: dict[str, Batch] = {}
+    jobs: list[Job | None] = []
+    for file in files:
         if known_version(session, file) is not None:
-            return None
-        batch = join_batch(session, file, rule, now)
+            jobs.append(None)
+            continue
+        batch = join_batch(session, file, rule, now, batches)
         if not is_plain(file.path.name):
             log.warning(
                 "odd name: file=%s goes up to Flow Capture as %r (its name holds bytes that "
@@ -88,8 +103,9 @@ def enqueue(db: Database, file: SettledFile, rule: BatchRule, now: datetime) -> 
             )
         job = _new_job(file, rule, batch, now)
         session.add(job)
-        session.flush()
-        return job
+        jobs.append(job)
+    session.flush()
+    return jobs
 
 
 def record_known_asset(
@@ -131,8 +147,17 @@ def _new_job(file: SettledFile, rule: BatchRule, batch: Batch | None, now: datet
     )
 
 
-def join_batch(session: Session, file: SettledFile, rule: BatchRule, now: datetime) -> Batch:
-    """Return the open batch the file belongs in (opening one if needed) and stamp it."""
+def join_batch(
+    session: Session,
+    file: SettledFile,
+    rule: BatchRule,
+    now: datetime,
+    seen: dict[str, Batch] | None = None,
+) -> Batch:
+    """Return the open batch the file belongs in (opening one if needed) and stamp it.
+
+    ``seen`` remembers batches already found in this transaction, by name.
+    """
     name = render_batch_name(
         rule.template,
         BatchNameValues(
@@ -142,6 +167,8 @@ def join_batch(session: Session, file: SettledFile, rule: BatchRule, now: dateti
             host=socket.gethostname().split(".")[0],
         ),
     )
+    if seen is not None and name in seen:
+        return seen[name]
     batch = session.scalars(
         select(Batch).where(
             Batch.folder == file.folder,
@@ -164,6 +191,8 @@ def join_batch(session: Session, file: SettledFile, rule: BatchRule, now: dateti
         log.info("batch opened: folder=%s batch=%r project=%s", file.folder, name, rule.project_id)
     else:
         batch.last_file_at = now
+    if seen is not None:
+        seen[name] = batch
     return batch
 
 

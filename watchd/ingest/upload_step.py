@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.orm import Session
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.fileversion import Fingerprint
 from watchd.base.stop import StopToken
 from watchd.failpoints import failpoint
+from watchd.flowcapture.budget import Budget
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import (
     ConflictError,
@@ -51,7 +52,7 @@ from watchd.ingest.progress import TransferBoard
 from watchd.store.database import Database
 from watchd.store.models import Job, JobState, Part
 from watchd.store.operator_actions import OPERATOR_CANCEL_TEXT
-from watchd.store.queries import load_job
+from watchd.store.queries import part_rows
 from watchd.store.transitions import move_job
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,36 @@ def check_source(job: Job) -> None:
 
 
 @dataclass(frozen=True)
+class TransferBudgets:
+    """What all uploads share: bytes of parts in memory, part requests in flight."""
+
+    memory: Budget
+    requests: Budget
+
+
+@dataclass(frozen=True)
+class OpenUpload:
+    """A job's multipart upload as this step drives it: handles, parts, ETags so far."""
+
+    session: UploadSession
+    parts: list[PlannedPart]
+    etags: dict[int, str]  # part number -> ETag, for the parts accepted and committed
+    uuid: str  # the asset uuid init was given (complete repeats it)
+
+    @classmethod
+    def of(cls, job: Job, db: Database) -> OpenUpload:
+        """Return the upload recorded on ``job``, with its parts from the database."""
+        with db.reading() as session:
+            rows = part_rows(session, job.id)
+        return cls(
+            UploadSession(upload_id=job.upload_id or "", key=job.key or ""),
+            [PlannedPart(number, offset, size) for number, offset, size, _ in rows],
+            {number: etag for number, _, _, etag in rows if etag},
+            job.uuid,
+        )
+
+
+@dataclass(frozen=True)
 class Uploaded:
     """The outcome of a completed upload step."""
 
@@ -111,8 +142,13 @@ class UploadStep:
         throttle: Throttle,
         aborts: Aborts,
         clock: Clock = SYSTEM_CLOCK,
+        budgets: TransferBudgets | None = None,
     ):
         self.db = db
+        policy = transfer()
+        self.budgets = budgets or TransferBudgets(
+            Budget(policy.buffer_bytes), Budget(policy.connections)
+        )
         self.client = client
         self.transfer = transfer
         self.board = board
@@ -127,12 +163,11 @@ class UploadStep:
         aborted), Stopped, SourceChanged, or the client's and the file's errors.
         """
         check_source(job)
-        if job.upload_id is None:
-            job = self._init(job, stop)
+        upload = self._init(job, stop) if job.upload_id is None else OpenUpload.of(job, self.db)
         started = self.clock.monotonic()
         unsaved: list[PartResult] = []  # accepted parts not committed yet (a one-part file)
         try:
-            etags = self._send_parts(job, stop, unsaved)
+            etags = self._send_parts(job, upload, stop, unsaved)
         except UploadNotFoundError:
             log.warning(
                 "upload no longer known to Flow Capture, starting over: file=%s job=%d",
@@ -145,7 +180,7 @@ class UploadStep:
             check_source(job)  # a file cut short or rewritten explains a failed part
             raise
         check_source(job)
-        asset_id = self._complete(job, etags, unsaved, stop)
+        asset_id = self._complete(job, upload, etags, unsaved, stop)
         seconds = self.clock.monotonic() - started
         if job.started_at is not None:  # a resumed upload: its whole time, not this run's
             seconds = max(seconds, (self.clock.now() - job.started_at).total_seconds())
@@ -153,22 +188,32 @@ class UploadStep:
 
     # --- init -----------------------------------------------------------------------------
 
-    def _init(self, job: Job, stop: StopToken) -> Job:
+    def _init(self, job: Job, stop: StopToken) -> OpenUpload:
         part_size = choose_part_size(job.size, self.transfer().part_size)
-        upload = self._init_call(job, stop)
+        handles, uuid = self._init_call(job, stop)
+        planned = plan_parts(job.size, part_size)
         now = self.clock.now()
         with self.db.transaction() as session:
             # The upload exists whatever happened meanwhile: record it so it can be aborted.
-            row = session.get_one(Job, job.id)
-            row.upload_id, row.key, row.part_size = upload.upload_id, upload.key, part_size
-            row.filename = job.filename  # complete must name what init named (a rename may not)
-            row.complete_sent_at = None
-            session.execute(delete(Part).where(Part.job_id == job.id))
-            for planned in plan_parts(job.size, part_size):
-                session.add(
-                    Part(job=row, number=planned.number, offset=planned.offset, size=planned.size)
-                )
-            session.flush()
+            # The filename is the one init named: complete must repeat it (a rename may not).
+            session.connection().execute(
+                _RECORD_UPLOAD,
+                {
+                    "b_job_id": job.id,
+                    "b_upload_id": handles.upload_id,
+                    "b_key": handles.key,
+                    "b_part_size": part_size,
+                    "b_filename": job.filename,
+                },
+            )
+            session.connection().execute(delete(Part).where(Part.job_id == job.id))
+            session.connection().execute(
+                insert(Part),
+                [
+                    {"job_id": job.id, "number": p.number, "offset": p.offset, "size": p.size}
+                    for p in planned
+                ],
+            )
             ours = move_job(
                 session,
                 job.id,
@@ -180,20 +225,20 @@ class UploadStep:
         if not ours:
             self._back_off(job, "after init")
         failpoint("upload:after-init")
-        job = self.load(job.id)
         log.info(
             "upload started: file=%s job=%d batch=%r size=%d parts=%d",
             job.path,
             job.id,
             job.batch.name if job.batch else None,
             job.size,
-            len(job.parts),
+            len(planned),
         )
-        return job
+        return OpenUpload(handles, planned, {}, uuid)
 
-    def _init_call(self, job: Job, stop: StopToken) -> UploadSession:
+    def _init_call(self, job: Job, stop: StopToken) -> tuple[UploadSession, str]:
+        """Start the multipart upload; return its handles and the uuid it was given."""
         try:
-            return self.client.upload_init(job.project_id, job.filename, job.uuid, stop=stop)
+            handles = self.client.upload_init(job.project_id, job.filename, job.uuid, stop=stop)
         except ConflictError as exc:
             # An upload with this uuid exists already: an earlier init whose answer was lost.
             fresh = str(uuidlib.uuid4())
@@ -213,7 +258,7 @@ class UploadStep:
                     .values(uuid=fresh)
                     .execution_options(synchronize_session=False)
                 )
-            return self.client.upload_init(job.project_id, job.filename, fresh, stop=stop)
+            return self.client.upload_init(job.project_id, job.filename, fresh, stop=stop), fresh
         except FlowCaptureError as exc:
             if outcome_unknown(exc):
                 log.warning(
@@ -224,18 +269,20 @@ class UploadStep:
                     exc,
                 )
             raise
+        return handles, job.uuid
 
     # --- parts ----------------------------------------------------------------------------
 
-    def _send_parts(self, job: Job, stop: StopToken, unsaved: list[PartResult]) -> list[str]:
+    def _send_parts(
+        self, job: Job, upload: OpenUpload, stop: StopToken, unsaved: list[PartResult]
+    ) -> list[str]:
         """Send the parts without an ETag; return every ETag in part order.
 
         Each accepted part is committed at once, except the only part of a
         one-part file: it goes into ``unsaved`` and is committed together with
         "complete sent" (after a crash, that one part is simply sent again).
         """
-        planned = [PlannedPart(p.number, p.offset, p.size) for p in job.parts]
-        done = {p.number: p.etag for p in job.parts if p.etag}
+        planned, done = upload.parts, upload.etags
 
         def on_part_done(result: PartResult) -> None:
             if len(planned) == 1:
@@ -244,12 +291,16 @@ class UploadStep:
                 self._commit_part(job.id, result, stop)
 
         self.board.start(
-            job.id, job.folder, job.filename, job.size, sum(p.size for p in job.parts if p.etag)
+            job.id,
+            job.folder,
+            job.filename,
+            job.size,
+            sum(p.size for p in planned if p.number in done),
         )
         try:
             etags = upload_parts(
                 self.client,
-                UploadSession(upload_id=job.upload_id or "", key=job.key or ""),
+                upload.session,
                 Path(job.path),
                 planned,
                 done=done,
@@ -258,6 +309,8 @@ class UploadStep:
                 progress=lambda sent, _total: self.board.update(job.id, sent),
                 on_chunk=lambda size: self.throttle.acquire(size, stop),
                 stop=stop,
+                budget=self.budgets.memory,
+                slots=self.budgets.requests,
             )
         finally:
             self.board.finish(job.id)
@@ -275,7 +328,12 @@ class UploadStep:
     # --- complete -------------------------------------------------------------------------
 
     def _complete(
-        self, job: Job, etags: list[str], unsaved: list[PartResult], stop: StopToken
+        self,
+        job: Job,
+        upload: OpenUpload,
+        etags: list[str],
+        unsaved: list[PartResult],
+        stop: StopToken,
     ) -> int | None:
         """Send complete (committed as sent first); return the asset id, None if presumed."""
         unknown = job.complete_sent_at is not None  # an earlier send got no answer
@@ -295,12 +353,12 @@ class UploadStep:
         for attempt in range(1, COMPLETE_RETRY.max_attempts + 1):
             try:
                 asset_id = self.client.upload_complete(
-                    UploadSession(upload_id=job.upload_id or "", key=job.key or ""),
+                    upload.session,
                     etags,
                     filename=job.filename,
                     project_id=job.project_id,
                     batch_name=job.batch.name if job.batch else None,
-                    uuid=job.uuid,
+                    uuid=upload.uuid,
                     stop=stop,
                 )
             except UploadNotFoundError:
@@ -360,11 +418,6 @@ class UploadStep:
         self.aborts.abort(job.id)
         raise JobLost(f"job {job.id} was moved elsewhere {where}")
 
-    def load(self, job_id: int) -> Job:
-        """Return the job with its parts and batch loaded."""
-        with self.db.reading() as session:
-            return load_job(session, job_id)
-
     def start_over(self, job_id: int) -> None:
         """Forget the job's multipart upload (it no longer exists); the next try starts afresh."""
         with self.db.transaction() as session:
@@ -384,11 +437,37 @@ class UploadStep:
             )
 
 
+_RECORD_UPLOAD = (
+    update(Job)
+    .where(Job.id == bindparam("b_job_id"))
+    .values(
+        upload_id=bindparam("b_upload_id"),
+        key=bindparam("b_key"),
+        part_size=bindparam("b_part_size"),
+        filename=bindparam("b_filename"),
+        complete_sent_at=None,
+    )
+)
+_SAVE_PART = (
+    update(Part)
+    .where(Part.job_id == bindparam("b_job_id"), Part.number == bindparam("b_number"))
+    .values(md5=bindparam("b_md5"), etag=bindparam("b_etag"), done_at=bindparam("b_done_at"))
+)
+
+
 def _save_parts(session: Session, job_id: int, results: list[PartResult], now: datetime) -> None:
     """Commit accepted parts' ETags (within the caller's transaction)."""
-    for result in results:
-        session.execute(
-            update(Part)
-            .where(Part.job_id == job_id, Part.number == result.number)
-            .values(md5=result.md5, etag=result.etag, done_at=now)
+    if results:
+        session.connection().execute(
+            _SAVE_PART,
+            [
+                {
+                    "b_job_id": job_id,
+                    "b_number": r.number,
+                    "b_md5": r.md5,
+                    "b_etag": r.etag,
+                    "b_done_at": now,
+                }
+                for r in results
+            ],
         )

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from watchd.base.fileversion import Fingerprint, SettledFile
 from watchd.store.models import ACTIVE_JOB_STATES, TERMINAL_JOB_STATES, Job, JobState
 from watchd.store.queries import same_version
-from watchd.store.transitions import RESUME, move_job
+from watchd.store.transitions import NOT_UPLOADED, RESUME, SOURCE_UNCLAIMED, move_job
 
 OPERATOR_CANCEL_TEXT = "cancelled by an operator"
 CANCELLABLE_STATES = (JobState.QUEUED, JobState.UPLOADING, JobState.WAITING)
@@ -61,14 +61,13 @@ def cancel_job(session: Session, job_id: int, now: datetime) -> Cancelled:
     batch = job.batch.name if job.batch else None
     if job.state in TERMINAL_JOB_STATES:
         return Cancelled(job_id, CancelOutcome.FINISHED, job.state.value, job.asset_id, batch)
-    not_sent = Job.complete_sent_at.is_(None) & Job.uploaded_at.is_(None)
     if move_job(
         session,
         job_id,
         JobState.CANCELLED,
         allowed=CANCELLABLE_STATES,
         now=now,
-        when=not_sent,
+        when=NOT_UPLOADED,
         operator_cancelled_at=now,
         last_error=OPERATOR_CANCEL_TEXT,
     ):
@@ -79,7 +78,7 @@ def cancel_job(session: Session, job_id: int, now: datetime) -> Cancelled:
         None,
         allowed=ACTIVE_JOB_STATES,
         now=now,
-        when=Job.source_action_at.is_(None),
+        when=SOURCE_UNCLAIMED,
         operator_cancelled_at=now,
     ):
         job = session.get_one(Job, job_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from watchd.base.fileversion import SettledFile
 from watchd.store.models import Batch, BatchState, Job, JobState, Part
@@ -51,10 +51,18 @@ def uploads_to_abort(session: Session) -> int:
 
 
 def load_job(session: Session, job_id: int) -> Job:
-    """Return the job with its parts and batch loaded (usable after the session ends)."""
-    return session.scalars(
-        select(Job).where(Job.id == job_id).options(selectinload(Job.parts), joinedload(Job.batch))
-    ).one()
+    """Return the job with its batch loaded (usable after the session ends; parts are not)."""
+    return session.get_one(Job, job_id, options=[joinedload(Job.batch)])
+
+
+def part_rows(session: Session, job_id: int) -> list[tuple[int, int, int, str | None]]:
+    """Return the job's parts as (number, offset, size, etag), in part order."""
+    rows = session.execute(
+        select(Part.number, Part.offset, Part.size, Part.etag)
+        .where(Part.job_id == job_id)
+        .order_by(Part.number)
+    )
+    return [(number, offset, size, etag) for number, offset, size, etag in rows]
 
 
 def job_counts(session: Session) -> dict[str, int]:

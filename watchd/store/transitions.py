@@ -17,11 +17,12 @@ decides races between writers.
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, true, update
+from sqlalchemy import ColumnElement, CursorResult, Update, bindparam, true, update
 from sqlalchemy.orm import Session
 
 from watchd.store.models import TERMINAL_JOB_STATES, Job, JobState
@@ -35,6 +36,15 @@ class Resume(enum.Enum):
 
 RESUME = Resume.RESUME
 Target = JobState | Resume | None  # None: the state stays, only guarded fields change
+
+# Conditions callers pass as ``when``: named once, so the statements using them are built once.
+COMPLETE_NOT_SENT = Job.complete_sent_at.is_(None)
+NOT_UPLOADED = Job.complete_sent_at.is_(None) & Job.uploaded_at.is_(None)
+SOURCE_UNCLAIMED = Job.source_action_at.is_(None)
+NOT_CANCELLED_BY_OPERATOR = Job.operator_cancelled_at.is_(None)
+_NAMED_CONDITIONS = (COMPLETE_NOT_SENT, NOT_UPLOADED, SOURCE_UNCLAIMED, NOT_CANCELLED_BY_OPERATOR)
+_statements: dict[tuple[Any, ...], Update] = {}  # one-job moves, built once each (hot path)
+_statements_lock = threading.Lock()
 
 
 def state_fields(to: Target, now: datetime) -> dict[str, Any]:
@@ -100,7 +110,51 @@ def move_job(
 ) -> bool:
     """Move one job to ``to`` if its state is in ``allowed`` (and ``when`` holds).
 
-    Returns True if it moved (the caller won), False if the job was elsewhere.
+    ``when`` is one of the named conditions of this module (COMPLETE_NOT_SENT,
+    ...) or any other expression (built anew each time). Returns True if it
+    moved (the caller won), False if the job was elsewhere.
     """
-    where = Job.id == job_id if when is None else (Job.id == job_id) & when
-    return move_jobs(session, to, allowed=allowed, now=now, where=where, **values) == 1
+    if to == JobState.WAITING and "next_attempt_at" not in values:
+        raise ValueError("a move to waiting needs next_attempt_at")
+    named = when is None or any(when is c for c in _NAMED_CONDITIONS)
+    if not named:
+        where = (Job.id == job_id) & when if when is not None else Job.id == job_id
+        return move_jobs(session, to, allowed=allowed, now=now, where=where, **values) == 1
+    fields = {**state_fields(to, now), **values}
+    state = fields.pop("state", None)
+    statement = _one_job_statement(to, tuple(sorted(allowed)), tuple(sorted(fields)), when)
+    params = {f"v_{name}": value for name, value in fields.items()}
+    params["b_job_id"] = job_id
+    if state is not None and to is not RESUME:
+        params["v_state"] = state
+    result = session.connection().execute(statement, params)
+    moved = int(result.rowcount or 0) == 1
+    if moved:
+        session.expire_all()  # objects loaded earlier in this session must not hide the move
+    return moved
+
+
+def _one_job_statement(
+    to: Target,
+    allowed: tuple[JobState, ...],
+    columns: tuple[str, ...],
+    when: ColumnElement[bool] | None,
+) -> Update:
+    """Return the cached ``UPDATE jobs ... WHERE id = :job_id AND state IN (...)``."""
+    key = (to, allowed, columns, None if when is None else id(when))
+    with _statements_lock:
+        statement = _statements.get(key)
+    if statement is not None:
+        return statement
+    condition = (Job.id == bindparam("b_job_id")) & Job.state.in_(list(allowed))
+    if when is not None:
+        condition = condition & when
+    assignments: dict[Any, Any] = {name: bindparam(f"v_{name}") for name in columns}
+    if to is RESUME:
+        assignments["state"] = Job.resume_state
+    elif to is not None:
+        assignments["state"] = bindparam("v_state")
+    statement = update(Job).where(condition).values(assignments)
+    with _statements_lock:
+        _statements[key] = statement
+    return statement

@@ -1,0 +1,49 @@
+"""Shared budgets for uploads in flight: bytes held in memory, requests on the wire.
+
+Every part read into memory holds its size from the byte budget until it has
+been sent, and every part being sent holds one request slot, so many files
+uploading at once (small ones by the dozen, big ones in several parts each)
+never hold more memory or open more requests than the budgets, whatever
+their number.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from watchd.base.stop import StopToken
+
+WAIT_SLICE_SECONDS = 0.5  # a wait for room looks at the stop token this often
+
+
+class Budget:
+    """Up to ``limit`` units held at once; asking for more than the limit takes it all."""
+
+    def __init__(self, limit: int):
+        self.limit = max(1, limit)
+        self._used = 0
+        self._room = threading.Condition()
+
+    @contextmanager
+    def hold(self, amount: int, stop: StopToken | None = None) -> Iterator[None]:
+        """Hold ``amount`` units while the block runs; waits for room (raises Stopped)."""
+        amount = min(max(amount, 0), self.limit)
+        with self._room:
+            while self._used + amount > self.limit:
+                if stop is not None:
+                    stop.check()
+                self._room.wait(WAIT_SLICE_SECONDS)
+            self._used += amount
+        try:
+            yield
+        finally:
+            with self._room:
+                self._used -= amount
+                self._room.notify_all()
+
+    @property
+    def used(self) -> int:
+        with self._room:
+            return self._used
