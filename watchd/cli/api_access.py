@@ -76,13 +76,17 @@ def reports_failures(command: Command) -> Command:
     return run
 
 
-def make_client(args: argparse.Namespace) -> FlowCaptureClient:
-    """Return a client for the user named by --email/$WATCHD_API_KEY or by the config."""
+def make_client(args: argparse.Namespace, pool_size: int = 8) -> FlowCaptureClient:
+    """Return a client for the user named by --email/$WATCHD_API_KEY or by the config.
+
+    ``pool_size``: connections kept open (as many as requests the command runs at once).
+    """
     if args.email:
         key = os.environ.get(API_KEY_ENV, "").strip()
         if not key:
             raise CommandError(f"--email needs the API key in ${API_KEY_ENV}")
-        return FlowCaptureClient(args.email, key, args.url or wire.DEFAULT_BASE_URL)
+        url = args.url or wire.DEFAULT_BASE_URL
+        return FlowCaptureClient(args.email, key, url, pool_size=pool_size)
     path: Path = args.config
     if not path.exists():
         raise CommandError(
@@ -91,7 +95,9 @@ def make_client(args: argparse.Namespace) -> FlowCaptureClient:
         )
     config = load_config(path)
     settings = config.flowcapture
-    return FlowCaptureClient(settings.email, read_api_key(settings), args.url or settings.url)
+    return FlowCaptureClient(
+        settings.email, read_api_key(settings), args.url or settings.url, pool_size=pool_size
+    )
 
 
 def resolve_folder(client: FlowCaptureClient, spec: str) -> int:

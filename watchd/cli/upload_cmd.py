@@ -90,14 +90,16 @@ def run(args: argparse.Namespace) -> int:
     stop = StopToken()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.stop("interrupted"))
     try:
-        with make_client(args) as client:
+        transfer = _transfer(args)
+        pool = transfer.connections + transfer.parallel_files + 4
+        with make_client(args, pool_size=pool) as client:
             project_id = resolve_folder(client, args.folder)
             db = Database(_database_url(args))
             try:
                 upgrade(db.engine)
                 policy = _policy(args, project_id)
                 job_ids = _jobs_for(db, policy, files)
-                _run_all(db, client, policy, job_ids, files, _transfer(args), stop)
+                _run_all(db, client, policy, job_ids, files, transfer, stop)
                 rows = _report(db, job_ids)
             finally:
                 db.close()

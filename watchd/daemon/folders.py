@@ -27,9 +27,9 @@ from watchd.ingest.policy import DELETE, FolderPolicy
 from watchd.ingest.projects import ProjectResolutionError, ProjectResolver
 from watchd.ingest.queueing import (
     BatchRule,
-    enqueue,
     follow_rename,
-    known_version,
+    known_versions,
+    queue_in,
     record_known_asset,
 )
 from watchd.store.database import Database
@@ -220,63 +220,90 @@ class FolderSet:
 
     # --- callbacks from the watchers ----------------------------------------------------
 
-    def _is_known(self, file: SettledFile) -> bool:
-        """True if this version has a job; a job of the same file under an old name follows."""
+    def _is_known(self, files: list[SettledFile]) -> set[str]:
+        """The paths of ``files`` whose version has a job (one folder's files).
+
+        A job of the same file under an old name follows it to the new one.
+        """
         try:
             with self.db.reading() as session:
-                job = known_version(session, file)
-            if job is not None and (job.folder, job.relpath) != (file.folder, file.relpath):
+                known = known_versions(session, files)
+            renamed = [
+                (file, known[str(file.path)])
+                for file in files
+                if str(file.path) in known
+                and (known[str(file.path)].folder, known[str(file.path)].relpath)
+                != (file.folder, file.relpath)
+            ]
+            if renamed:
                 with self.db.transaction() as session:
-                    renamed = session.get(Job, job.id)
-                    if renamed is not None:
-                        follow_rename(session, renamed, file)
+                    for file, job in renamed:
+                        row = session.get(Job, job.id)
+                        if row is not None:
+                            follow_rename(session, row, file)
         except SQLAlchemyError as exc:
             self.store_problem(exc)
             raise QueueUnavailable(f"the state database failed: {exc}") from exc
-        return job is not None
+        return set(known)
 
-    def _on_settled(self, settled: SettledFile) -> bool:
-        policy = self.policies().get(settled.folder)
+    def _on_settled(self, files: list[SettledFile]) -> set[str]:
+        """Queue the settled ``files`` (one folder's); return the paths taken."""
+        if not files:
+            return set()
+        folder = files[0].folder
+        policy = self.policies().get(folder)
         if policy is None:
-            return False
+            return set()  # its project is not resolved yet: the files wait
         with self._lock:
-            config = self._configs.get(settled.folder)
-        if settled.fingerprint.size == 0 and config is not None and not config.upload_empty:
-            log.info(
-                "skipped (empty): file=%s folder=%s; it goes up if it grows "
-                "(upload_empty: true uploads empty files)",
-                settled.path,
-                settled.folder,
-            )
-            return True
+            config = self._configs.get(folder)
         rule = BatchRule(project_id=policy.project_id, template=policy.batch_template)
+        taken, to_queue = set(), []
         try:
-            if self._already_there(settled, rule):
-                return True
-            job = enqueue(self.db, settled, rule, self.clock.now())
+            for file in files:
+                if file.fingerprint.size == 0 and config is not None and not config.upload_empty:
+                    log.info(
+                        "skipped (empty): file=%s folder=%s; it goes up if it grows "
+                        "(upload_empty: true uploads empty files)",
+                        file.path,
+                        folder,
+                    )
+                    taken.add(str(file.path))
+                elif self._already_there(file, rule):
+                    taken.add(str(file.path))
+                else:
+                    to_queue.append(file)
+            with self.db.transaction() as session:
+                jobs = queue_in(session, to_queue, rule, self.clock.now())
+                queued = [
+                    (file, job.id, job.batch.name if job.batch else None, job.size)
+                    for file, job in zip(to_queue, jobs, strict=True)
+                    if job is not None
+                ]
         except SQLAlchemyError as exc:
             self.store_problem(exc)
             raise QueueUnavailable(f"the state database failed: {exc}") from exc
         except FlowCaptureError as exc:
             log.warning(
-                "cannot look for file=%s in Flow Capture (%s); it waits, so nothing is "
+                "cannot look for files in Flow Capture (%s); folder=%s waits, so nothing is "
                 "uploaded twice",
-                settled.path,
                 exc,
+                folder,
             )
-            return False
-        if job is not None:
-            self.store_problem(None)  # a row was written: the database takes writes again
-            log.info(
-                "queued: file=%s job=%d folder=%s batch=%r size=%d",
-                settled.path,
-                job.id,
-                settled.folder,
-                job.batch.name if job.batch else None,
-                job.size,
-            )
+            return taken
+        taken.update(str(file.path) for file in to_queue)
+        if queued:
+            self.store_problem(None)  # rows were written: the database takes writes again
+            for file, job_id, batch, size in queued:
+                log.info(
+                    "queued: file=%s job=%d folder=%s batch=%r size=%d",
+                    file.path,
+                    job_id,
+                    folder,
+                    batch,
+                    size,
+                )
             self.on_queued()
-        return True
+        return taken
 
     def _already_there(self, settled: SettledFile, rule: BatchRule) -> bool:
         """With a new database: True (recorded as done) if Flow Capture has this file."""

@@ -29,6 +29,17 @@ class Budget:
     @contextmanager
     def hold(self, amount: int, stop: StopToken | None = None) -> Iterator[None]:
         """Hold ``amount`` units while the block runs; waits for room (raises Stopped)."""
+        taken = self.acquire(amount, stop)
+        try:
+            yield
+        finally:
+            self.release(taken)
+
+    def acquire(self, amount: int, stop: StopToken | None = None) -> int:
+        """Take ``amount`` units (at most the limit), waiting for room; return what was taken.
+
+        Raises Stopped when ``stop`` is set while waiting.
+        """
         amount = min(max(amount, 0), self.limit)
         with self._room:
             while self._used + amount > self.limit:
@@ -36,12 +47,13 @@ class Budget:
                     stop.check()
                 self._room.wait(WAIT_SLICE_SECONDS)
             self._used += amount
-        try:
-            yield
-        finally:
-            with self._room:
-                self._used -= amount
-                self._room.notify_all()
+        return amount
+
+    def release(self, amount: int) -> None:
+        """Give back units taken with :meth:`acquire`."""
+        with self._room:
+            self._used -= min(amount, self.limit)
+            self._room.notify_all()
 
     @property
     def used(self) -> int:

@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from watchd.flowcapture.errors import (
 )
 from watchd.flowcapture.filedata import FileRange, PartData, md5_base64, range_md5
 from watchd.flowcapture.models import UploadSession
+from watchd.flowcapture.part_pipeline import PartPipeline
 from watchd.flowcapture.parts import Part, choose_part_size, plan_parts
 
 log = logging.getLogger(__name__)
@@ -121,8 +121,12 @@ def _send_part(
     data: PartData | None,
     on_bytes: Callable[[int], None] | None,
     stop: StopToken | None,
+    url: str | None = None,
 ) -> PartResult:
-    """Send one part whose MD5 is known, trying again as upload_part says."""
+    """Send one part whose MD5 is known, trying again as upload_part says.
+
+    ``url``: a presigned URL already asked for this part (the first try uses it).
+    """
     attempt = 0
     while True:
         sent = 0
@@ -134,7 +138,7 @@ def _send_part(
                 on_bytes(amount)
 
         try:
-            etag = _put_part(client, upload, path, part, md5, data, count, stop)
+            etag = _put_part(client, upload, path, part, md5, data, count, stop, url)
             return PartResult(number=part.number, size=part.size, md5=md5, etag=etag)
         except FlowCaptureError as exc:
             if on_bytes is not None and sent:
@@ -152,6 +156,7 @@ def _send_part(
                 stop.sleep(delay)
             else:
                 time.sleep(delay)
+        url = None  # a retry asks for a fresh URL
 
 
 def _put_part(
@@ -163,9 +168,11 @@ def _put_part(
     data: PartData | None,
     on_read: Callable[[int], None],
     stop: StopToken | None,
+    prefetched: str | None = None,
 ) -> str:
     for _ in range(PRESIGNED_URL_REFRESHES):
-        url = client.upload_part_url(upload, part.number, md5, stop=stop)
+        url = prefetched or client.upload_part_url(upload, part.number, md5, stop=stop)
+        prefetched = None
         try:
             if data is not None:
                 body = data.body(on_read)
@@ -245,10 +252,18 @@ def upload_parts(
             on_part_done(result)
         return result
 
+    def send_prepared(part: Part, md5: str, data: PartData | None, url: str | None) -> PartResult:
+        result = _send_part(client, upload, path, part, md5, data, on_bytes, stop, url)
+        if on_part_done is not None:
+            on_part_done(result)
+        return result
+
     # A part whose body already sits in the socket buffers is past any chunk check: a
     # stop cuts the connections of the sending threads instead.
     def cut_senders() -> None:
         client.transport.interrupt(set(senders))
+
+    results: list[object] = []
 
     forget = stop.on_stop(cut_senders) if stop is not None else None
     try:
@@ -257,22 +272,26 @@ def upload_parts(
             assert only is not None  # nothing failed before it
             etags[only.number] = only.etag
             return etags
-        with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="part") as pool:
-            futures: list[Future[PartResult | None]] = [pool.submit(run, p) for p in todo]
-            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            if any(f.exception() for f in finished):
-                failed.set()
-            wait(futures)
+        pipeline = PartPipeline(
+            client,
+            upload,
+            path,
+            todo,
+            parallel=parallel,
+            send=send_prepared,
+            max_buffered=MAX_BUFFERED_PART_BYTES,
+            stop=stop,
+            budget=budget,
+            slots=slots,
+        )
+        senders = pipeline.senders
+        results = pipeline.run()
     finally:
         if forget is not None:
             forget()
-    for future in futures:
-        error = future.exception()
-        if error is not None:
-            raise error
-        result = future.result()
-        if result is not None:
-            etags[result.number] = result.etag
+    for result in results:
+        assert isinstance(result, PartResult)
+        etags[result.number] = result.etag
     return etags
 
 

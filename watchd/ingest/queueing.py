@@ -46,6 +46,38 @@ def known_version(session: Session, file: SettledFile) -> Job | None:
     return session.scalars(select(Job).where(same_version(file), counts).limit(1)).first()
 
 
+def known_versions(session: Session, files: list[SettledFile]) -> dict[str, Job]:
+    """Return, by path, the job standing for each of ``files`` that has one (one query).
+
+    The same rules as :func:`known_version`, for a batch of one folder's files.
+    """
+    if not files:
+        return {}
+    counts = or_(Job.state != JobState.CANCELLED, Job.operator_cancelled_at.is_not(None))
+    folder = files[0].folder
+    inodes = {f.fingerprint.inode for f in files}
+    relpaths = {f.relpath for f in files}
+    rows = session.scalars(
+        select(Job).where(
+            counts, or_(Job.inode.in_(inodes), (Job.folder == folder) & Job.relpath.in_(relpaths))
+        )
+    )
+    by_inode: dict[tuple[int, int, int], Job] = {}
+    by_path: dict[tuple[str, str, int, int], Job] = {}
+    for job in rows:
+        by_inode.setdefault((job.inode, job.size, job.mtime_ns), job)
+        by_path.setdefault((job.folder, job.relpath, job.size, job.mtime_ns), job)
+    found = {}
+    for file in files:
+        fp = file.fingerprint
+        match = by_inode.get((fp.inode, fp.size, fp.mtime_ns)) or by_path.get(
+            (file.folder, file.relpath, fp.size, fp.mtime_ns)
+        )
+        if match is not None:
+            found[str(file.path)] = match
+    return found
+
+
 def follow_rename(session: Session, job: Job, file: SettledFile) -> bool:
     """If ``job`` (not finished) is ``file`` under its old name, move it to the new one.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0  # how often settling files are looked at
 MAX_HINTS = 10_000  # queued event paths; beyond this a full rescan replaces them
 QUEUE_RETRY_SECONDS = 5.0  # how long to wait when settled files cannot be queued
+SCAN_CHUNK = 500  # files looked up or handed over together (one database round trip)
 
 
 @dataclass(frozen=True)
@@ -64,21 +66,29 @@ class FolderStatus:
     settling: int = 0
     last_scan_files: int = 0
     skipped: set[str] = field(default_factory=set)  # paths left out (logged once each)
+    queued: int = 0  # files handed over since the watch started
     problems: dict[str, str] = field(default_factory=dict)  # path -> why it cannot be taken
+
+
+# Given files, return the paths (str) of those taken (on_settled) or known (is_known).
+Files = Callable[[list[SettledFile]], set[str]]
 
 
 class FolderWatch:
     """Finds settled files in one drop folder and hands them to ``on_settled``.
 
-    ``on_settled`` returns False when it cannot take the file yet (the folder's
-    project is not resolved): the file then waits another settle period.
+    Both callbacks take files in batches (a scan of 100,000 files is a few
+    hundred database round trips, not 200,000) and return the paths they
+    took or know. A file ``on_settled`` did not take (the folder's project is
+    not resolved yet) waits another settle period. A full scan hands over
+    files while it is still walking.
     """
 
     def __init__(
         self,
         settings: WatchSettings,
-        on_settled: Callable[[SettledFile], bool],
-        is_known: Callable[[SettledFile], bool],
+        on_settled: Files,
+        is_known: Files,
         clock: Callable[[], float] = time.monotonic,
         stop: StopToken | None = None,
     ):
@@ -88,6 +98,7 @@ class FolderWatch:
         self.is_known = is_known
         self.filter = PathFilter(settings.include, settings.exclude)
         self.tracker = SettleTracker(settings.settle_seconds, clock)
+        self._clock = clock
         self.status = FolderStatus()
         self._handled: dict[str, Fingerprint] = {}  # path -> version already queued or known
         self._scan_problems: dict[str, str] | None = None  # problems found by the scan running
@@ -168,11 +179,16 @@ class FolderWatch:
             self._full_scan()
         with self._hint_lock:
             hints, self._hints = self._hints, set()
+        candidates = []
         for path in hints:
             try:
-                self._consider_path(Path(path))
+                candidate = self._candidate_for_hint(Path(path))
             except OSError as exc:  # e.g. its folder cannot be read: the other hints go on
                 self._skip(Path(path), f"cannot read it: {exc.strerror or exc}", True)
+                continue
+            if candidate is not None:
+                candidates.append(candidate)
+        self._consider_many(candidates)
         self._settle_pending()
         self.status.settling = len(self.tracker)
 
@@ -233,9 +249,15 @@ class FolderWatch:
             self._set_health(FolderHealth.OK, "")
 
     def _full_scan(self) -> None:
-        """Look at every file; one that cannot be taken costs only itself."""
-        count = 0
+        """Look at every file, handing over settled ones while the walk goes on.
+
+        One file that cannot be taken costs only itself.
+        """
+        started = self._clock()
+        count, settled_before = 0, self.status.queued
         self._scan_problems = {}
+        chunk: list[Candidate] = []
+        last_settle = started
         for candidate in scan(
             self.root,
             recursive=self.settings.recursive,
@@ -244,20 +266,55 @@ class FolderWatch:
         ):
             self._stop.check()  # a stop ends a long scan at once
             count += 1
-            self._guarded(candidate.path, self._consider, candidate)
+            chunk.append(candidate)
+            if len(chunk) >= SCAN_CHUNK:
+                self._consider_many(chunk)
+                chunk = []
+            if self._clock() - last_settle >= TICK_SECONDS:
+                self._settle_pending()  # the first files go up while the walk goes on
+                last_settle = self._clock()
+        self._consider_many(chunk)
         self.status.problems, self._scan_problems = self._scan_problems, None
         self.status.last_scan_files = count
+        log.info(
+            "scan: folder=%s files=%d settling=%d handed_over=%d problems=%d in %.1fs",
+            self.settings.name,
+            count,
+            len(self.tracker),
+            self.status.queued - settled_before,
+            len(self.status.problems),
+            self._clock() - started,
+        )
 
-    def _guarded(self, path: Path, step: Callable[[Candidate], None], arg: Candidate) -> None:
+    def _one_by_one(
+        self, candidates: list[Candidate], step: Callable[[list[Candidate]], None]
+    ) -> None:
+        """Run ``step`` on all; if it fails, on each alone, so a bad file costs only itself."""
         try:
-            step(arg)
+            step(candidates)
         except (QueueUnavailable, Stopped):
             raise
-        except Exception as exc:
-            first = str(path) not in self.status.problems
-            self._skip(path, f"cannot be taken: {type(exc).__name__}: {exc}", True)
-            if first:
-                log.exception("folder=%s: file=%s could not be taken", self.settings.name, path)
+        except Exception:  # noqa: BLE001 - whatever one file does, the others go on
+            if len(candidates) == 1:
+                self._cannot_take(candidates[0])
+                return
+        else:
+            return
+        for candidate in candidates:
+            try:
+                step([candidate])
+            except (QueueUnavailable, Stopped):
+                raise
+            except Exception:  # noqa: BLE001 - this file's own problem, shown in status
+                self._cannot_take(candidate)
+
+    def _cannot_take(self, candidate: Candidate) -> None:
+        path = candidate.path
+        first = str(path) not in self.status.problems
+        error = sys.exc_info()[1]
+        self._skip(path, f"cannot be taken: {type(error).__name__}: {error}", True)
+        if first:
+            log.exception("folder=%s: file=%s could not be taken", self.settings.name, path)
 
     def _skip(self, path: Path, reason: str, problem: bool) -> None:
         """Note a path left out: logged once; a problem shows in status until it is gone."""
@@ -271,29 +328,40 @@ class FolderWatch:
             level = logging.ERROR if problem else logging.WARNING
             log.log(level, "skipped: file=%s folder=%s: %s", path, self.settings.name, reason)
 
-    def _consider_path(self, path: Path) -> None:
+    def _candidate_for_hint(self, path: Path) -> Candidate | None:
         if not self.settings.recursive and path.parent != self.root:
-            return
+            return None
         candidate = resolve_candidate(self.root, path, self.filter, self._skip)
         if candidate is None:
             self._drop(str(path))
             if not os.path.lexists(path):
                 self.status.problems.pop(str(path), None)  # gone: no longer a problem
-        else:
-            self._guarded(path, self._consider, candidate)
+        return candidate
 
-    def _consider(self, candidate: Candidate) -> None:
-        key = str(candidate.path)
+    def _consider_many(self, candidates: list[Candidate]) -> None:
+        """Start settling the new versions among ``candidates`` (known ones are left alone)."""
+        fresh = []
+        for candidate in candidates:
+            handled = self._handled.get(str(candidate.path))
+            if handled is None or not handled.same_version(Fingerprint.of(candidate.stat)):
+                fresh.append(candidate)
+        if fresh:
+            self._one_by_one(fresh, self._look_up)
+
+    def _look_up(self, candidates: list[Candidate]) -> None:
+        known = self.is_known([self._settled(c) for c in candidates])
+        for candidate in candidates:
+            key = str(candidate.path)
+            fingerprint = Fingerprint.of(candidate.stat)
+            if key in known:
+                self._handled[key] = fingerprint
+                self.tracker.forget(key)
+            else:
+                self.tracker.observe(key, fingerprint)
+
+    def _settled(self, candidate: Candidate) -> SettledFile:
         fingerprint = Fingerprint.of(candidate.stat)
-        handled = self._handled.get(key)
-        if handled is not None and handled.same_version(fingerprint):
-            return
-        settled = SettledFile(self.settings.name, candidate.path, candidate.relpath, fingerprint)
-        if self.is_known(settled):
-            self._handled[key] = fingerprint
-            self.tracker.forget(key)
-            return
-        self.tracker.observe(key, fingerprint)
+        return SettledFile(self.settings.name, candidate.path, candidate.relpath, fingerprint)
 
     def _drop(self, path: str) -> None:
         if path in self.tracker:
@@ -302,31 +370,35 @@ class FolderWatch:
         self._handled.pop(path, None)
 
     def _settle_pending(self) -> None:
-        ready: dict[str, tuple[Fingerprint, Candidate]] = {}
-        for key in self.tracker.pending():
+        """Take a second look at the files whose wait is over; hand over the settled ones."""
+        ready: dict[str, Candidate] = {}
+        for key in self.tracker.due():
             candidate = resolve_candidate(self.root, Path(key), self.filter)
             if candidate is None:
                 self._drop(key)
                 continue
-            fingerprint = Fingerprint.of(candidate.stat)
-            if self.tracker.observe(key, fingerprint):
-                ready[key] = (fingerprint, candidate)
+            if self.tracker.observe(key, Fingerprint.of(candidate.stat)):
+                ready[key] = candidate
         if not ready:
             return
-        busy = open_for_writing(ready)
-        for key, (_fingerprint, candidate) in ready.items():
+        busy = open_for_writing(ready, resolved=True)
+        settled = []
+        for key, candidate in ready.items():
             if key in busy:
                 log.debug("still open for writing: file=%s", key)
                 self.tracker.restart(key)
-                continue
-            self._guarded(candidate.path, self._hand_over, candidate)
+            else:
+                settled.append(candidate)
+        for start in range(0, len(settled), SCAN_CHUNK):
+            self._one_by_one(settled[start : start + SCAN_CHUNK], self._hand_over)
 
-    def _hand_over(self, candidate: Candidate) -> None:
-        key = str(candidate.path)
-        fingerprint = Fingerprint.of(candidate.stat)
-        settled = SettledFile(self.settings.name, candidate.path, candidate.relpath, fingerprint)
-        if not self.on_settled(settled):
-            self.tracker.restart(key)
-            return
-        self._handled[key] = fingerprint
-        self.tracker.forget(key)
+    def _hand_over(self, candidates: list[Candidate]) -> None:
+        taken = self.on_settled([self._settled(c) for c in candidates])
+        for candidate in candidates:
+            key = str(candidate.path)
+            if key in taken:
+                self._handled[key] = Fingerprint.of(candidate.stat)
+                self.tracker.forget(key)
+                self.status.queued += 1
+            else:
+                self.tracker.restart(key)

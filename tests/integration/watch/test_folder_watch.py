@@ -28,10 +28,10 @@ def settled():
     found = []
     lock = threading.Lock()
 
-    def on_settled(file):
+    def on_settled(files):
         with lock:
-            found.append(file)
-        return True
+            found.extend(files)
+        return {str(file.path) for file in files}
 
     return found, on_settled
 
@@ -40,7 +40,7 @@ def start(tmp_path, on_settled, **settings):
     watch = FolderWatch(
         WatchSettings(name="drop", root=tmp_path, settle_seconds=0.5, **settings),
         on_settled,
-        lambda _file: False,
+        lambda _files: set(),
     )
     watch.start()
     return watch
@@ -111,7 +111,7 @@ def test_a_missing_folder_is_unhealthy_and_recovers(tmp_path, settled):
     root = tmp_path / "drop"
     root.mkdir()
     watch = FolderWatch(
-        WatchSettings(name="drop", root=root, settle_seconds=0.5), on_settled, lambda _f: False
+        WatchSettings(name="drop", root=root, settle_seconds=0.5), on_settled, lambda _f: set()
     )
     watch.start()
     try:

@@ -28,14 +28,14 @@ def _scenario(root: str, report: str) -> None:
     base = Path(root)
     taken: list[str] = []
 
-    def take(file) -> bool:
-        taken.append(file.relpath)
-        return True
+    def take(files):
+        taken.extend(file.relpath for file in files)
+        return {str(file.path) for file in files}
 
     watch = FolderWatch(
         WatchSettings(name="drop", root=base, settle_seconds=0.3),
         take,
-        lambda _file: False,
+        lambda _files: set(),
     )
     watch.start()
     (base / "ok_event.mov").write_bytes(b"y" * 100)  # arrives while the scan meets "locked"
