@@ -72,7 +72,7 @@ def test_parts_held_in_memory_never_exceed_the_budget(emulator, client, tmp_path
         most.append(budget.used)
         return taken
 
-    budget.acquire = watched
+    budget.acquire = watched  # type: ignore[method-assign]
     etags = upload_parts(
         client, upload, source, plan_parts(len(data), 5 * MIB), parallel=8, budget=budget
     )
