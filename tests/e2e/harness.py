@@ -131,6 +131,16 @@ class Site:
             except sqlite3.OperationalError:
                 return []
 
+    def committed_parts(self, job_id: int) -> list[int]:
+        """The part numbers whose ETag the daemon has written down for a job."""
+        db = self.state / "watchd.db"
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+            rows = conn.execute(
+                "SELECT number FROM parts WHERE job_id = ? AND etag IS NOT NULL ORDER BY number",
+                (job_id,),
+            )
+            return [number for (number,) in rows]
+
     def states(self) -> list[str]:
         return [j["state"] for j in self.jobs()]
 

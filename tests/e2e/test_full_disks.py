@@ -44,9 +44,13 @@ def test_a_full_state_disk_pauses_uploads_with_one_problem_and_they_go_on_after(
         write_file(drop / "during1.mov", 1 * MIB)
         write_file(drop / "during2.mov", 1 * MIB)
         wait_until(lambda: "health problem: database writes: state disk full" in site.log(), 30)
+        wait_until(  # status.json is rewritten every 2 s
+            lambda: "state disk full" in watchd("status", "--config", str(site.config_path)).stdout,
+            10,
+            "status naming the full state disk",
+        )
         status = watchd("status", "--config", str(site.config_path))
         assert status.returncode == 1
-        assert "state disk full" in status.stdout
         log = site.log()
         assert log.count("health problem: database writes") == 1
         assert "Traceback" not in log

@@ -42,6 +42,8 @@ def test_sigterm_mid_upload_stops_quickly_and_a_restart_resumes_without_resendin
     assert "stopping: watchers, scheduler and workers" in site.log()
     (job,) = site.jobs()
     assert job["state"] == "uploading"
+    committed = site.committed_parts(job["id"])
+    assert len(committed) >= 1, "at least one part's ETag was written down before the stop"
 
     site.emulator.set_faults({"bandwidth_bytes_per_s": None})
     site.start()
@@ -50,8 +52,7 @@ def test_sigterm_mid_upload_stops_quickly_and_a_restart_resumes_without_resendin
     (asset,) = site.visible_assets()
     assert asset["etag"] == multipart_etag(data)
     puts = site.snapshot()["part_puts"][job["key"]]
-    committed_before = 2
-    assert all(puts[str(n)] == 1 for n in range(1, committed_before + 1)), puts
+    assert all(puts[str(n)] == 1 for n in committed), (committed, puts)
 
 
 def test_status_reports_folders_counts_and_json_and_exit_codes(site):
@@ -82,9 +83,13 @@ def test_a_vanished_folder_is_unhealthy_others_carry_on_and_it_resumes(site, tmp
     wait_until(lambda: "running" in site.log(), 20)
     first.rename(tmp_path / "unmounted")
     wait_until(lambda: "folder unhealthy: folder=dailies health=missing" in site.log(), 15)
-    status = json.loads(watchd("status", "--config", str(site.config_path), "--json").stdout)
-    health = {f["name"]: f["health"] for f in status["folders"]}
-    assert health == {"dailies": "missing", "editorial": "ok"}
+
+    def health() -> dict[str, str]:
+        status = json.loads(watchd("status", "--config", str(site.config_path), "--json").stdout)
+        return {f["name"]: f["health"] for f in status["folders"]}
+
+    # status.json is rewritten every 2 s, so it may trail the log line a little
+    wait_until(lambda: health() == {"dailies": "missing", "editorial": "ok"}, 10, str(health()))
     assert watchd("status", "--config", str(site.config_path)).returncode == 1
 
     write_file(second / "cut.mov", MIB)

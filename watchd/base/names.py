@@ -54,6 +54,8 @@ def shown(text: str | PurePath) -> str:
 
 def display_name(name: str) -> str:
     """Return the name to show in Flow Capture for a file called ``name``."""
+    if name.isprintable():  # the common case: nothing to replace or drop
+        return name.strip() or "unnamed"
     decoded = os.fsencode(name).decode("utf-8", "replace")
     cleaned = "".join(c for c in decoded if not _is_control(c)).strip()
     return cleaned or "unnamed"
@@ -61,4 +63,6 @@ def display_name(name: str) -> str:
 
 def is_plain(name: str) -> bool:
     """Return True if ``name`` is valid UTF-8 without control characters."""
+    if name.isprintable():
+        return True
     return not any(0xD800 <= ord(c) <= 0xDFFF or _is_control(c) for c in name)

@@ -182,10 +182,16 @@ def _jobs_for(db: Database, policy: FolderPolicy, paths: list[Path]) -> list[int
                 session, [f for f, j in zip(files, known, strict=True) if j is None], rule, now
             )
         )
-        jobs = [job if job is not None else next(new) for job in known]
-        if any(job is None for job in jobs):
-            raise CommandError("a file changed while it was being queued; try again")
-        return [job.id for job in jobs if job is not None]
+        ids = []
+        for job in known:
+            if job is not None:
+                ids.append(job.id)
+                continue
+            queued = next(new)
+            if queued is None:
+                raise CommandError("a file changed while it was being queued; try again")
+            ids.append(queued.job_id)
+        return ids
 
 
 def _transfer(args: argparse.Namespace) -> TransferPolicy:

@@ -275,7 +275,7 @@ class FolderSet:
             with self.db.transaction() as session:
                 jobs = queue_in(session, to_queue, rule, self.clock.now())
                 queued = [
-                    (file, job.id, job.batch.name if job.batch else None, job.size)
+                    (file, job.job_id, job.batch, job.size)
                     for file, job in zip(to_queue, jobs, strict=True)
                     if job is not None
                 ]

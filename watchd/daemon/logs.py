@@ -9,6 +9,7 @@ spaces or quotes, so every line keeps its ``key=value`` form.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import logging.handlers
@@ -59,6 +60,7 @@ class EscapingFilter(logging.Filter):
         return True
 
 
+@functools.lru_cache(maxsize=1024)  # one entry per message format in the code
 def _string_conversions(message: str) -> dict[int, bool]:
     """Return, for each ``%s`` argument, whether it is a ``key=%s`` field."""
     found, index = {}, 0

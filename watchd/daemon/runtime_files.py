@@ -20,6 +20,7 @@ from typing import IO, Any
 LOCK_FILENAME = "watchd.lock"
 STATUS_FILENAME = "status.json"
 STATUS_STALE_SECONDS = 30.0  # a status older than this means the daemon is hung or gone
+STATUS_ROOM_BYTES = 16 * 1024  # blanks kept at the end of status.json for a full disk
 
 
 class AlreadyRunningError(Exception):
@@ -118,23 +119,32 @@ def daemon_pid(state_dir: Path) -> int | None:
 def write_status(state_dir: Path, status: dict[str, Any]) -> None:
     """Replace status.json atomically (readers never see half a file).
 
-    On a full disk, where no new file can be made, the old file is rewritten
-    in place (compact, so it fits the space it has): a status that says
-    "disk full" is worth more than an atomic but stale one. Raises OSError.
+    The file carries trailing blanks (valid JSON) as room to spare: on a full
+    disk, where no new file can be made, the old file is rewritten in place,
+    compact, within the blocks it already has. A status that says "disk full"
+    is worth more than an atomic but stale one. Raises OSError.
     """
     path = state_dir / STATUS_FILENAME
     document = {**status, "written_at": time.time()}
+    text = json.dumps(document, indent=1) + "\n"
     temp = path.with_name(f".{STATUS_FILENAME}.{os.getpid()}")
     try:
-        temp.write_text(json.dumps(document, indent=1))
+        temp.write_text(text + " " * STATUS_ROOM_BYTES)
         os.replace(temp, path)
     except OSError as exc:
         temp.unlink(missing_ok=True)
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not path.exists():
             raise
-        with path.open("r+b") as handle:
-            handle.write(json.dumps(document, separators=(",", ":")).encode())
-            handle.truncate()
+        _rewrite_in_place(path, json.dumps(document, separators=(",", ":")).encode(), exc)
+
+
+def _rewrite_in_place(path: Path, compact: bytes, full: OSError) -> None:
+    """Overwrite the file within its present size (no new blocks); raise ``full`` if too big."""
+    size = path.stat().st_size
+    if len(compact) > size:
+        raise full
+    with path.open("r+b") as handle:
+        handle.write(compact + b" " * (size - len(compact)))
 
 
 def read_status(state_dir: Path) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import case, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
@@ -145,22 +145,26 @@ class Dispatcher:
             self._work.put(job_id)
 
     def _next_jobs(self, limit: int, busy: list[int]) -> list[int]:
-        priority = case(
-            (Job.state == JobState.INGESTING, 0), (Job.state == JobState.UPLOADING, 1), else_=2
-        )
+        """Return up to ``limit`` runnable jobs not running: ingesting ones first, then those
+        under way, then queued ones, oldest first.
+
+        One small indexed query per folder and state (state, folder, id), so a queue of
+        100,000 files is never sorted as a whole.
+        """
+        found: list[tuple[int, int]] = []  # (priority, id)
         with self.db.reading() as session:
-            return list(
-                session.scalars(
-                    select(Job.id)
-                    .where(
-                        Job.state.in_(RUNNABLE_STATES),
-                        Job.id.not_in(busy),
-                        Job.folder.in_(list(self.folders())),
+            for priority, state in enumerate(RUNNABLE_STATES):
+                for folder in self.folders():
+                    ids = session.scalars(
+                        select(Job.id)
+                        .where(Job.state == state, Job.folder == folder, Job.id.not_in(busy))
+                        .order_by(Job.id)
+                        .limit(limit)
                     )
-                    .order_by(priority, Job.id)
-                    .limit(limit)
-                )
-            )
+                    found.extend((priority, job_id) for job_id in ids)
+                if len(found) >= limit:
+                    break
+        return [job_id for _, job_id in sorted(found)[:limit]]
 
     def _store_failed(self, error: SQLAlchemyError) -> None:
         """Writing the database failed: pause handing out work; the daemon says why once."""

@@ -223,6 +223,7 @@ class Job(Base):
 
     __table_args__ = (
         Index("ix_jobs_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_jobs_state_folder_id", "state", "folder", "id"),  # the next jobs to run
         Index("ix_jobs_version_by_inode", "inode", "size", "mtime_ns"),
         Index("ix_jobs_version_by_path", "folder", "relpath", "size", "mtime_ns"),
         Index("ix_jobs_batch_id", "batch_id"),

@@ -10,9 +10,10 @@ below the drop folder.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Sequence
-from fnmatch import fnmatchcase
-from pathlib import PurePosixPath
+from fnmatch import fnmatchcase, translate
 
 # Exact names (compared case-insensitively) that are never media.
 JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", ".fcpcache"})
@@ -20,12 +21,16 @@ JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", ".fcpcache"})
 JUNK_PATTERNS = ("._*", "*.part", "*.partial", "*.tmp", "*.filepart", "*.aspx")
 
 
+_JUNK_RE = re.compile("|".join(translate(pattern) for pattern in JUNK_PATTERNS))
+
+
+@functools.lru_cache(maxsize=4096)  # folder names repeat for every file below them
 def is_junk_name(name: str) -> bool:
     """Return True for a file or folder name that watchd always ignores."""
     lowered = name.lower()
     if lowered.startswith(".") or lowered in JUNK_NAMES:
         return True
-    return any(fnmatchcase(lowered, pattern) for pattern in JUNK_PATTERNS)
+    return _JUNK_RE.match(lowered) is not None
 
 
 class PathFilter:
@@ -37,19 +42,19 @@ class PathFilter:
 
     def wants_dir(self, relpath: str) -> bool:
         """Return False for a folder whose contents are never wanted (hidden, caches)."""
-        return not any(is_junk_name(part) for part in PurePosixPath(relpath).parts)
+        return not any(is_junk_name(part) for part in relpath.split("/") if part)
 
     def wants_file(self, relpath: str) -> bool:
         """Return True if the file at ``relpath`` (below the drop folder) should be uploaded."""
-        path = PurePosixPath(relpath)
-        if any(is_junk_name(part) for part in path.parts):
+        parts = [part for part in relpath.split("/") if part]
+        if not parts or any(is_junk_name(part) for part in parts):
             return False
-        if not _matches_any(path, self.include):
+        full = "/".join(parts).lower()
+        name = parts[-1].lower()
+        if self.include != ("*",) and not _matches_any(full, name, self.include):
             return False
-        return not _matches_any(path, self.exclude)
+        return not _matches_any(full, name, self.exclude)
 
 
-def _matches_any(path: PurePosixPath, globs: Sequence[str]) -> bool:
-    name = path.name.lower()
-    full = str(path).lower()
+def _matches_any(full: str, name: str, globs: Sequence[str]) -> bool:
     return any(fnmatchcase(full if "/" in glob else name, glob) for glob in globs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import sys
 import threading
 import time
@@ -373,7 +374,7 @@ class FolderWatch:
         """Take a second look at the files whose wait is over; hand over the settled ones."""
         ready: dict[str, Candidate] = {}
         for key in self.tracker.due():
-            candidate = resolve_candidate(self.root, Path(key), self.filter)
+            candidate = self._looked_at_again(key)
             if candidate is None:
                 self._drop(key)
                 continue
@@ -391,6 +392,21 @@ class FolderWatch:
                 settled.append(candidate)
         for start in range(0, len(settled), SCAN_CHUNK):
             self._one_by_one(settled[start : start + SCAN_CHUNK], self._hand_over)
+
+    def _looked_at_again(self, key: str) -> Candidate | None:
+        """Return a settling file as it is now (None if it is gone or no longer a file).
+
+        Its name passed the filters already, and a settling path is the file itself
+        (a symlink was resolved when it was first seen): a stat is all it takes.
+        """
+        path = Path(key)
+        try:
+            status = path.stat()
+        except OSError:
+            return None
+        if not stat.S_ISREG(status.st_mode):
+            return None
+        return Candidate(path=path, relpath=path.relative_to(self.root).as_posix(), stat=status)
 
     def _hand_over(self, candidates: list[Candidate]) -> None:
         taken = self.on_settled([self._settled(c) for c in candidates])
