@@ -33,13 +33,14 @@ from watchd.cli.api_access import (
 from watchd.cli.progress import ProgressLine
 from watchd.config import load_config
 from watchd.config.units import parse_size
+from watchd.daemon.runtime_files import state_folder_error
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.failures import RetryPolicy
 from watchd.ingest.pipeline import Pipeline, PipelineSources, build_pipeline
 from watchd.ingest.policy import FolderPolicy, TransferPolicy
 from watchd.ingest.progress import TransferBoard
 from watchd.ingest.queueing import BatchRule, known_version, queue_in
-from watchd.store.database import Database, database_url, sqlite_url
+from watchd.store.database import Database, make_state_dir, sqlite_url
 from watchd.store.migrate import upgrade
 from watchd.store.models import Job, JobState
 from watchd.store.transitions import RESUME, move_jobs
@@ -130,15 +131,28 @@ def _checked(path: Path) -> Path:
 
 
 def _database_url(args: argparse.Namespace) -> str:
+    """Return the state database's URL, creating its state folder as the daemon would.
+
+    Raises CommandError if the state folder cannot be created.
+    """
     if args.state_dir is not None:
-        args.state_dir.mkdir(parents=True, exist_ok=True)
-        return sqlite_url(args.state_dir)
+        return sqlite_url(_state_dir(args.state_dir))
     if not args.email and args.config.exists():
         config = load_config(args.config)
-        return database_url(config.database, config.state_dir)
+        if config.database is not None:
+            return config.database
+        return sqlite_url(_state_dir(config.state_dir))
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    (base / "watchd").mkdir(parents=True, exist_ok=True)
-    return sqlite_url(base / "watchd")
+    return sqlite_url(_state_dir(base / "watchd"))
+
+
+def _state_dir(path: Path) -> Path:
+    """Create the state folder ``path`` if needed; return it. Raises CommandError."""
+    try:
+        make_state_dir(path)
+    except OSError as exc:
+        raise CommandError(str(state_folder_error(path, exc))) from None
+    return path
 
 
 def _policy(args: argparse.Namespace, project_id: int) -> FolderPolicy:

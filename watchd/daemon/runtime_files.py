@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from watchd.store.database import make_state_dir
+
 LOCK_FILENAME = "watchd.lock"
 STATUS_FILENAME = "status.json"
 STATUS_STALE_SECONDS = 30.0  # a status older than this means the daemon is hung or gone
@@ -70,7 +72,7 @@ class DaemonLock:
         when the state folder cannot be created or the lock file not written.
         """
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_state_dir(self.path.parent)
             handle = self.path.open("a+")
         except OSError as exc:
             raise state_folder_error(self.path.parent, exc) from None

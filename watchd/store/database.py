@@ -23,12 +23,24 @@ from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for the lock before failing
 DATABASE_FILENAME = "watchd.db"
+# The state folder's mode when watchd creates it: the mode deploy/install.sh gives
+# /var/lib/watchd (the watchd user writes, its group reads, others see nothing).
+STATE_DIR_MODE = 0o750
 READ_ONLY_OPTION = "watchd_read_only"  # execution option: a transaction that only reads
 
 
 def sqlite_url(state_dir: Path) -> str:
     """Return the SQLAlchemy URL of the database in ``state_dir``."""
     return f"sqlite:///{(state_dir / DATABASE_FILENAME).resolve()}"
+
+
+def make_state_dir(state_dir: Path) -> None:
+    """Create ``state_dir`` (and missing parents) if it is not there yet.
+
+    Only the state folder itself gets STATE_DIR_MODE (less the umask); an existing
+    folder keeps its mode, as an installer or operator set it. Raises OSError.
+    """
+    state_dir.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
 
 
 def database_url(configured: str | None, state_dir: Path) -> str:

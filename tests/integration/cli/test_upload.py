@@ -1,10 +1,14 @@
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 
+import yaml
+
 from tests.integration.conftest import wait_for
+from watchd.cli.main import main
 
 MIB = 1024 * 1024
 
@@ -110,3 +114,39 @@ def test_a_killed_one_shot_upload_resumes_without_resending_parts(emulator, tmp_
     assert len(kept) >= 2
     assert all(puts[str(number)] == 1 for number in kept), (kept, puts)
     assert emulator.snapshot()["requests"]["/upload/asset/init"] == 1
+
+
+def test_upload_with_a_config_creates_its_missing_state_folder_as_the_installer_does(
+    emulator, tmp_path, capsys
+):
+    key = tmp_path / "api_key"
+    key.write_text("demo-api-key\n")
+    key.chmod(0o600)
+    state = tmp_path / "var" / "lib" / "watchd"
+    config = tmp_path / "watchd.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "flowcapture": {
+                    "url": emulator.api_url,
+                    "email": "demo@example.com",
+                    "api_key_file": str(key),
+                },
+                "state_dir": str(state),
+                "folders": [],
+            }
+        )
+    )
+    source = tmp_path / "clip.mov"
+    source.write_bytes(b"x" * 1000)
+    previous = os.umask(0o022)
+    try:
+        code = main(
+            ["upload", str(source), "--folder", "Demo Production/Dailies", "--config", str(config)]
+        )
+    finally:
+        os.umask(previous)
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    assert stat.S_IMODE(state.stat().st_mode) == 0o750
+    assert (state / "watchd.db").is_file()
