@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import mmap
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
+
+from watchd.flowcapture.buffers import PART_BUFFERS, BufferPool
 
 READ_CHUNK_BYTES = 1024 * 1024  # one read from disk while hashing or sending
 
@@ -94,29 +97,49 @@ class PartData:
 
     Reading each part once (instead of once to hash and again to send) is
     what keeps the CPU cost per GiB close to MD5's own. The caller bounds how
-    many are held at once (a byte budget).
+    many are held at once (a byte budget); the memory comes from ``pool`` and
+    goes back there with :meth:`release`.
     """
 
-    def __init__(self, path: Path, offset: int, size: int):
+    def __init__(self, path: Path, offset: int, size: int, pool: BufferPool = PART_BUFFERS):
         self.path = path
-        self._buffer = bytearray(size)
-        view = memoryview(self._buffer)
-        with path.open("rb", buffering=0) as handle:
-            handle.seek(offset)
-            filled = 0
-            while filled < size:
-                read = handle.readinto(view[filled : filled + READ_CHUNK_BYTES * 8])
-                if not read:
-                    raise EOFError(f"{path} ended {size - filled} bytes early")
-                filled += read
-        self.md5 = md5_base64(hashlib.md5(self._buffer).digest())  # noqa: S324 - S3's Content-MD5
+        self._pool = pool
+        self._buffer: mmap.mmap | None = pool.take(size)
+        self._size = size
+        try:
+            with memoryview(self._buffer)[:size] as view:
+                _read_into(path, offset, view)
+                digest = hashlib.md5(view).digest()  # noqa: S324 - S3's Content-MD5
+        except BaseException:
+            self.release()
+            raise
+        self.md5 = md5_base64(digest)
 
     def __len__(self) -> int:
-        return len(self._buffer)
+        return self._size
 
     def body(self, on_read: Callable[[int], None] | None = None) -> BufferBody:
         """Return a fresh file-like body over the part's bytes (one per try)."""
-        return BufferBody(memoryview(self._buffer), on_read)
+        assert self._buffer is not None, "a released part has no body"
+        return BufferBody(memoryview(self._buffer)[: self._size], on_read)
+
+    def release(self) -> None:
+        """Hand the memory back for the next part (once the part is sent or given up)."""
+        buffer, self._buffer = self._buffer, None
+        if buffer is not None:
+            self._pool.give(buffer)
+
+
+def _read_into(path: Path, offset: int, view: memoryview) -> None:
+    """Fill ``view`` from ``path`` at ``offset``; raises EOFError if the file is shorter."""
+    with path.open("rb", buffering=0) as handle:
+        handle.seek(offset)
+        filled = 0
+        while filled < len(view):
+            read = handle.readinto(view[filled : filled + READ_CHUNK_BYTES * 8])
+            if not read:
+                raise EOFError(f"{path} ended {len(view) - filled} bytes early")
+            filled += read
 
 
 class BufferBody:

@@ -142,7 +142,7 @@ class PartPipeline:
     def _put(self, item: Prepared) -> None:
         while True:
             if not self._going():
-                self._give_back(item.held)
+                self._drop(item)
                 return
             try:
                 self._ready.put(item, timeout=QUEUE_POLL_SECONDS)
@@ -164,7 +164,8 @@ class PartPipeline:
                 with self.slots.hold(1, self.stop) if self.slots is not None else nullcontext():
                     result = self.send(item.part, item.md5, item.data, item.url)
             finally:
-                self._give_back(item.held)
+                self._drop(item)
+                del item  # a sender waiting for its next part must not keep this one's bytes
             with self._lock:
                 self._results.append(result)
                 self._left -= 1
@@ -175,4 +176,10 @@ class PartPipeline:
                 item = self._ready.get_nowait()
             except queue.Empty:
                 return
-            self._give_back(item.held)
+            self._drop(item)
+
+    def _drop(self, item: Prepared) -> None:
+        """Give back a part's budget and its bytes, sent or not."""
+        self._give_back(item.held)
+        if item.data is not None:
+            item.data.release()

@@ -108,8 +108,11 @@ def upload_part(
             return _send_part(client, upload, path, part, md5, None, on_bytes, stop)
     with budget.hold(part.size, stop) if budget is not None else nullcontext():
         data = PartData(path, part.offset, part.size)
-        with slots.hold(1, stop) if slots is not None else nullcontext():
-            return _send_part(client, upload, path, part, data.md5, data, on_bytes, stop)
+        try:
+            with slots.hold(1, stop) if slots is not None else nullcontext():
+                return _send_part(client, upload, path, part, data.md5, data, on_bytes, stop)
+        finally:
+            data.release()
 
 
 def _send_part(

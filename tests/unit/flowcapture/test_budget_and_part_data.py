@@ -8,7 +8,10 @@ import pytest
 
 from watchd.base.stop import Stopped, StopToken
 from watchd.flowcapture.budget import Budget
+from watchd.flowcapture.buffers import SPARE_SECONDS, BufferPool
 from watchd.flowcapture.filedata import PartData
+
+MIB = 1024 * 1024
 
 
 def test_a_budget_lets_holders_in_until_it_is_full_and_wakes_the_next_on_release():
@@ -68,3 +71,37 @@ def test_a_file_shorter_than_its_part_is_an_eof_error(tmp_path):
     path.write_bytes(b"x" * 100)
     with pytest.raises(EOFError):
         PartData(path, 50, 100)
+
+
+def test_a_part_gives_its_memory_back_for_the_next_part_and_a_short_read_gives_it_back_too(
+    tmp_path,
+):
+    pool = BufferPool(spare_limit=4 * MIB)
+    path = tmp_path / "f.mov"
+    path.write_bytes(os.urandom(3 * MIB))
+    first = PartData(path, 0, 2 * MIB, pool)
+    first.release()
+    first.release()  # twice is harmless
+    assert pool.spare_bytes == 2 * MIB
+    second = PartData(path, MIB, 2 * MIB - 5, pool)  # same whole-MiB size: the same mapping
+    assert pool.spare_bytes == 0
+    body = second.body()
+    sent = b"".join(bytes(chunk) for chunk in iter(body.read, b""))
+    assert sent == path.read_bytes()[MIB : 3 * MIB - 5]
+    second.release()
+    with pytest.raises(EOFError):
+        PartData(path, 2 * MIB, 2 * MIB, pool)
+    assert pool.spare_bytes == 2 * MIB, "the failed read handed its mapping back"
+
+
+def test_spare_buffers_are_capped_and_closed_when_nobody_asked_for_them_a_while():
+    now = [0.0]
+    pool = BufferPool(spare_limit=3 * MIB, clock=lambda: now[0])
+    buffers = [pool.take(MIB) for _ in range(4)]
+    for buffer in buffers:
+        pool.give(buffer)
+    assert pool.spare_bytes == 3 * MIB
+    assert buffers[3].closed, "the one beyond the cap was closed at once"
+    now[0] = SPARE_SECONDS + 1
+    assert pool.spare_bytes == 0
+    assert all(buffer.closed for buffer in buffers)
