@@ -71,15 +71,19 @@ class ApiHandler(BaseHandler):
                 self.send_json(status, result)
                 return
             self.ctx.state.count_request(path)
-            self._apply_faults(path)
-            self.send_json(200, self._dispatch(path, raw))
+            answer_false = self._apply_faults(path)
+            self.send_json(200, self._dispatch(path, raw, answer_false))
         except EmulatorError as exc:
             self.send_error_json(exc)
 
-    def _apply_faults(self, path: str) -> None:
+    def _apply_faults(self, path: str) -> bool:
+        """Apply an injected fault; return True when the answer is to be a false result."""
         action = self.before_faults(path)
         if action is None:
-            return
+            return False
+        if action.answer_false:
+            log.info("fault: %s answers its result flag false", path)
+            return True
         if action.reset or action.status is None:
             self.reset_connection()
         log.info("fault: %s answered %s", path, action.status)
@@ -93,7 +97,7 @@ class ApiHandler(BaseHandler):
             status, FAULT_CODES.get(status, "InjectedFault"), "injected fault", retry_after
         )
 
-    def _dispatch(self, path: str, raw: bytes) -> Any:
+    def _dispatch(self, path: str, raw: bytes, answer_false: bool = False) -> Any:
         endpoint = ROUTES.get(path)
         if endpoint is None and path != AUTH_PATH:
             raise EmulatorError(404, "UnknownEndpoint", f"no such endpoint: {path}")
@@ -108,6 +112,8 @@ class ApiHandler(BaseHandler):
         user = self.ctx.world.user(email)
         if user is None:  # the world changed under a persisted token
             raise EmulatorError(401, "InvalidToken", "the token's user no longer exists")
+        if answer_false:  # the service said no: nothing is done
+            return {wire.RESULT_FLAGS[path]: False}
         return endpoint(self.ctx, user, params)
 
     def send_json(self, status: int, value: object) -> None:

@@ -9,7 +9,7 @@ The JSON shape (also accepted by ``POST /_emulator/faults``, which merges it)::
      "seed": null, "init_same_uuid": "new",
      "rules": [{"endpoint": "/upload/asset/part", "status": 503, "rate": 1.0,
                 "count": 2, "retry_after": 1, "reset": false, "after": false,
-                "latency_ms": 0}]}
+                "latency_ms": 0, "answer_false": false}]}
 
 ``rules`` replaces the whole list; a key set to null returns to its default;
 ``{"reset": true}`` restores the configuration the emulator started with.
@@ -26,6 +26,12 @@ failed request gets its real error. The ``rate`` die is cast when the
 request arrives; latency applies before handling, as for every rule. Rules
 are tried in order and the first failing rule that fires decides, whether it
 acts before or after.
+
+A rule with ``"answer_false": true`` (on ``/complete/upload``,
+``/update/asset`` or ``/delete/comment`` only) answers 200 with the
+endpoint's result flag false (``{"ok": false}``, ``{"updated": false}``,
+``{"deleted": false}``) after the token is checked, and the endpoint does
+nothing: the document's booleans can say no.
 
 ``init_same_uuid`` decides what a second ``/upload/asset/init`` with the
 ``uuid`` of an upload that is still open gets: ``"new"`` another, separate
@@ -46,6 +52,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from watchd.emulator.wire import RESULT_FLAGS
+
 DEFAULTS: dict[str, Any] = {
     "latency_ms": 0,  # added before every API and S3 request is handled
     "bandwidth_bytes_per_s": None,  # shared cap on S3 body bytes, both directions
@@ -58,7 +66,10 @@ DEFAULTS: dict[str, Any] = {
 }
 _NULLABLE = {"bandwidth_bytes_per_s", "token_lifetime_s", "seed"}
 _CHOICES = {"init_same_uuid": ("new", "resume", "refuse")}
-_RULE_KEYS = {"endpoint", "status", "rate", "count", "retry_after", "reset", "after", "latency_ms"}
+_RULE_KEYS = {
+    "endpoint", "status", "rate", "count", "retry_after", "reset", "after", "latency_ms",
+    "answer_false",
+}  # fmt: skip
 
 
 class FaultConfigError(ValueError):
@@ -77,6 +88,12 @@ class Rule:
     reset: bool = False
     after: bool = False  # the request takes effect, then the fault replaces its answer
     latency_ms: float = 0.0
+    answer_false: bool = False  # answer 200 with the endpoint's result flag false
+
+    @property
+    def fails(self) -> bool:
+        """True when the rule changes the answer (not only its timing)."""
+        return self.status is not None or self.reset or self.answer_false
 
     def to_json(self) -> dict[str, Any]:
         """Return the rule in the faults JSON shape."""
@@ -96,6 +113,7 @@ class Action:
     retry_after: float | None = None
     reset: bool = False
     after: bool = False
+    answer_false: bool = False
     rule: Rule | None = field(default=None, compare=False, repr=False)  # spent by fire_after
 
 
@@ -129,6 +147,13 @@ def parse_rule(item: Any, key: str) -> Rule:
     count = item.get("count")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
         raise FaultConfigError(f"{key}.count: must be a non-negative integer")
+    answer_false = item.get("answer_false", False)
+    if not isinstance(answer_false, bool):
+        raise FaultConfigError(f"{key}.answer_false: must be true or false")
+    if answer_false and endpoint not in RESULT_FLAGS:
+        raise FaultConfigError(f"{key}.answer_false: only for {', '.join(sorted(RESULT_FLAGS))}")
+    if answer_false and (status is not None or item.get("reset") or after):
+        raise FaultConfigError(f"{key}.answer_false: cannot be combined with status, reset, after")
     rule = Rule(
         endpoint=endpoint,
         status=status,
@@ -138,9 +163,12 @@ def parse_rule(item: Any, key: str) -> Rule:
         reset=bool(item.get("reset", False)),
         after=after,
         latency_ms=_number(item.get("latency_ms", 0), f"{key}.latency_ms", False) or 0.0,
+        answer_false=answer_false,
     )
-    if rule.status is None and not rule.reset and not rule.latency_ms:
-        raise FaultConfigError(f"{key}: needs at least one of status, reset or latency_ms")
+    if not rule.fails and not rule.latency_ms:
+        raise FaultConfigError(
+            f"{key}: needs at least one of status, reset, answer_false or latency_ms"
+        )
     if rule.after and rule.status is None and not rule.reset:
         raise FaultConfigError(f"{key}.after: needs status or reset")
     return rule
@@ -224,7 +252,7 @@ class Faults:
             latency = float(self._settings["latency_ms"]) / 1000.0
             failing: Rule | None = None
             for rule in self._rules:
-                is_failure = rule.status is not None or rule.reset
+                is_failure = rule.fails
                 if is_failure and failing is not None:
                     continue
                 if not self._fires(rule, endpoint, spend=not rule.after):
@@ -235,7 +263,13 @@ class Faults:
         if failing is None:
             return Action(latency_s=latency)
         return Action(
-            latency, failing.status, failing.retry_after, failing.reset, failing.after, failing
+            latency,
+            failing.status,
+            failing.retry_after,
+            failing.reset,
+            failing.after,
+            failing.answer_false,
+            failing,
         )
 
     def fire_after(self, action: Action) -> bool:

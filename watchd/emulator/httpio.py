@@ -132,7 +132,7 @@ class BaseHandler(BaseHTTPRequestHandler):
         if action.after:
             self.after_fault = action
             return None
-        return action if action.reset or action.status is not None else None
+        return action if action.reset or action.status is not None or action.answer_false else None
 
     def fault_error(self, status: int, retry_after: float | None) -> EmulatorError:
         """Return the error an injected ``status`` fault answers (each port names its codes)."""

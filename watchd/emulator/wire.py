@@ -36,6 +36,8 @@ DEFAULT_COMMENT_COLOR = "#ffffff"
 INGEST_BUCKET = "flowcapture-ingest"  # bucket of uploaded originals
 MEDIA_BUCKET = "flowcapture-media"  # bucket of generated proxies
 MAX_JSON_BODY_BYTES = 8 * 1024 * 1024  # a JSON request larger than this is refused
+# The document's result booleans, by endpoint; a fault rule can make them false.
+RESULT_FLAGS = {"/complete/upload": "ok", "/update/asset": "updated", "/delete/comment": "deleted"}
 
 UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"

@@ -8,6 +8,7 @@ Retry-After; other failures are raised as :mod:`~watchd.flowcapture.errors`.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -20,6 +21,7 @@ from watchd.flowcapture.backoff import backoff_seconds
 from watchd.flowcapture.errors import (
     AuthenticationError,
     FlowCaptureError,
+    OperationRefusedError,
     RateLimitedError,
     service_wide,
 )
@@ -217,9 +219,9 @@ class FlowCaptureClient:
         return Comment.from_wire(payload)
 
     def delete_comment(self, comment_id: int) -> bool:
-        """Remove a comment; return whether the server says it was deleted."""
+        """Remove a comment; return True. Raises OperationRefusedError on ``deleted`` false."""
         payload = self.call(wire.DELETE_COMMENT, {"id": comment_id})
-        return bool(payload.get("deleted")) if isinstance(payload, dict) else False
+        return _confirmed(wire.DELETE_COMMENT, payload, f"comment {comment_id}")
 
     # --- metadata -------------------------------------------------------------------------
 
@@ -236,7 +238,7 @@ class FlowCaptureClient:
         if tags is not None:
             params["tags"] = list(tags)
         payload = self.call(wire.UPDATE_ASSET, params, stop=stop)
-        return bool(payload.get("updated")) if isinstance(payload, dict) else False
+        return _confirmed(wire.UPDATE_ASSET, payload, f"asset {asset}")
 
     # --- uploads --------------------------------------------------------------------------
 
@@ -321,10 +323,13 @@ class FlowCaptureClient:
         *,
         stop: StopToken | None = None,
     ) -> bool:
-        """Close an upload session: queue the given keys for ingest; return ``ok``."""
+        """Close an upload session: queue the given keys for ingest; return True.
+
+        Raises OperationRefusedError when the service answers ``ok`` false.
+        """
         params = {"project_id": project_id, "batch_name": batch_name, "keys": list(keys)}
         payload = self.call(wire.COMPLETE_UPLOAD, params, idempotent=False, stop=stop)
-        return bool(payload.get("ok")) if isinstance(payload, dict) else False
+        return _confirmed(wire.COMPLETE_UPLOAD, payload, f"batch {batch_name or '(untitled)'}")
 
     # --- downloads ------------------------------------------------------------------------
 
@@ -354,6 +359,18 @@ class FlowCaptureClient:
         """Return the latest status message of each download task."""
         payload = self.call(wire.GET_TASK_MESSAGES, {"task_ids": list(task_ids)})
         return list_of(TaskMessage, payload)
+
+
+def _confirmed(path: str, payload: Any, what: str) -> bool:
+    """Return True when the endpoint's result flag is true; else raise OperationRefusedError."""
+    confirmed, answered = wire.result_flag(path, payload)
+    if confirmed:
+        return True
+    flag = wire.RESULT_FLAGS[path]
+    shown = json.dumps(answered) if answered is not None else "nothing"
+    raise OperationRefusedError(
+        f"{path} answered {flag}={shown} for {what}: the service did not do it", code=flag
+    )
 
 
 def _comment_params(

@@ -106,6 +106,16 @@ class TransportError(FlowCaptureError):
         self.maybe_sent = maybe_sent
 
 
+class OperationRefusedError(FlowCaptureError):
+    """The service answered, but its result flag (``ok``, ``updated``, ``deleted``) was not true.
+
+    The call was understood and not acted on, so trying again later may help
+    (an asset still processing, a batch not ready); the message names the endpoint.
+    """
+
+    retryable = True
+
+
 class IntegrityError(FlowCaptureError):
     """Data did not arrive intact (a download of the wrong size, a changed source file)."""
 
@@ -119,6 +129,7 @@ RETRYABLE_ERRORS: tuple[type[FlowCaptureError], ...] = (
     ServerError,
     TransportError,
     IntegrityError,
+    OperationRefusedError,
 )
 
 

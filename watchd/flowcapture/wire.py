@@ -45,6 +45,19 @@ AUTH_KEY_FIELD = "api_key"
 AUTH_TOKEN_FIELD = "token"
 
 
+# Known: these endpoints answer one boolean. Our choice: only a JSON ``true`` under
+# that name (or a bare ``true``) is success; false, null or a missing flag is a refusal.
+RESULT_FLAGS = {COMPLETE_UPLOAD: "ok", UPDATE_ASSET: "updated", DELETE_COMMENT: "deleted"}
+
+
+def result_flag(path: str, payload: Any) -> tuple[bool, Any]:
+    """Return ``(confirmed, what was answered)`` for an endpoint of :data:`RESULT_FLAGS`."""
+    if payload is True:
+        return True, True
+    answered = payload.get(RESULT_FLAGS[path]) if isinstance(payload, dict) else payload
+    return answered is True, answered
+
+
 def request_body(params: dict[str, Any]) -> dict[str, Any]:
     """Return the JSON body for an API call: parameters go under ``data`` (known)."""
     return {"data": {k: v for k, v in params.items() if v is not None}}

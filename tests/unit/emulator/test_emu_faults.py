@@ -88,7 +88,7 @@ def test_an_after_rule_is_decided_on_arrival_but_spent_by_fire_after():
     assert faults.fire_after(action) is True
     assert faults.current()["rules"][0] == {
         "endpoint": "/x", "status": 503, "rate": 1.0, "count": 0, "retry_after": None,
-        "reset": False, "after": True, "latency_ms": 5.0,
+        "reset": False, "after": True, "latency_ms": 5.0, "answer_false": False,
     }  # fmt: skip
     assert faults.fire_after(racing) is False  # spent by the first
     assert faults.decide("/x").status is None
