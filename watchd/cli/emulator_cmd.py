@@ -55,6 +55,12 @@ def register(subparsers: Any) -> None:
     add("--processing-delay", type=float, metavar="SECONDS", help="ingest delay (default: 2)")
     add("--latency-ms", type=float, metavar="N", help="latency added to every request")
     add("--bandwidth", type=float, metavar="BYTES_PER_S", help="cap on S3 body bytes per second")
+    add(
+        "--tasks-path",
+        choices=("messages", "message"),
+        help="serve the task endpoint as /get/tasks/messages or /get/tasks/message "
+        "(the vendor document spells it both ways; default: messages)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -80,6 +86,7 @@ def initial_faults(args: argparse.Namespace) -> dict[str, Any]:
         "processing_delay_s": args.processing_delay,
         "latency_ms": args.latency_ms,
         "bandwidth_bytes_per_s": args.bandwidth,
+        "tasks_path": args.tasks_path,
     }
     faults.update({k: v for k, v in flags.items() if v is not None})
     return faults

@@ -36,8 +36,7 @@ ROUTES: dict[str, Endpoint] = {
     "/complete/upload": api_upload.complete_upload,
     "/get/asset/file/categories": api_downloads.file_categories,
     "/download/assets/direct": api_downloads.download_direct,
-    "/get/tasks/messages": api_downloads.tasks_messages,
-}
+}  # and the task endpoint, under the spelling the ``tasks_path`` setting names
 FAULT_CODES = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
 
 
@@ -98,7 +97,7 @@ class ApiHandler(BaseHandler):
         )
 
     def _dispatch(self, path: str, raw: bytes, answer_false: bool = False) -> Any:
-        endpoint = ROUTES.get(path)
+        endpoint = self._endpoint(path)
         if endpoint is None and path != AUTH_PATH:
             raise EmulatorError(404, "UnknownEndpoint", f"no such endpoint: {path}")
         params, body_token = wire.parse_body(raw)
@@ -115,6 +114,11 @@ class ApiHandler(BaseHandler):
         if answer_false:  # the service said no: nothing is done
             return {wire.RESULT_FLAGS[path]: False}
         return endpoint(self.ctx, user, params)
+
+    def _endpoint(self, path: str) -> Endpoint | None:
+        if path == wire.TASKS_PATHS[self.ctx.faults.get("tasks_path")]:
+            return api_downloads.tasks_messages
+        return ROUTES.get(path)
 
     def send_json(self, status: int, value: object) -> None:
         """Send a JSON response."""

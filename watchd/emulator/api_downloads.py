@@ -126,7 +126,7 @@ def _url(ctx: Context, task: DownloadTask) -> str:
 
 
 def tasks_messages(ctx: Context, user: User, body: dict[str, Any]) -> list[dict[str, Any]]:
-    """``/get/tasks/messages``: progress of download tasks, with the URL once ready."""
+    """``/get/tasks/messages`` (or ``/message``): download tasks' progress, URL once ready."""
     ids = [str(v) for v in params.req_list(body, "task_ids")]
     now = ctx.clock()
     with ctx.state.lock:

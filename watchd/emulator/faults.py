@@ -6,7 +6,7 @@ The JSON shape (also accepted by ``POST /_emulator/faults``, which merges it)::
 
     {"latency_ms": 0, "bandwidth_bytes_per_s": null, "token_lifetime_s": null,
      "url_lifetime_s": 300, "processing_delay_s": 2, "download_processing_s": 1,
-     "seed": null, "init_same_uuid": "new",
+     "seed": null, "init_same_uuid": "new", "tasks_path": "messages",
      "rules": [{"endpoint": "/upload/asset/part", "status": 503, "rate": 1.0,
                 "count": 2, "retry_after": 1, "reset": false, "after": false,
                 "latency_ms": 0, "answer_false": false}]}
@@ -41,6 +41,11 @@ idempotent), ``"resume"`` the open upload's ``upload_id`` and ``key`` again
 ``"refuse"`` 409 ``DuplicateUuid``. A uuid that already belongs to an asset
 is 409 ``DuplicateUuid`` in every mode. (Not a fault as such, but a choice
 between plausible server behaviours, so it is set the same way.)
+
+``tasks_path`` picks the spelling of the task endpoint the emulator serves,
+``"messages"`` (``/get/tasks/messages``) or ``"message"``
+(``/get/tasks/message``): the document uses both. The other answers 404
+``UnknownEndpoint``.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchd.emulator.wire import RESULT_FLAGS
+from watchd.emulator.wire import RESULT_FLAGS, TASKS_PATHS
 
 DEFAULTS: dict[str, Any] = {
     "latency_ms": 0,  # added before every API and S3 request is handled
@@ -63,9 +68,10 @@ DEFAULTS: dict[str, Any] = {
     "download_processing_s": 1.0,  # proxy download tasks stay "processing" this long
     "seed": None,  # seed of the random generator that decides rule rates
     "init_same_uuid": "new",  # a second init with an open upload's uuid: new|resume|refuse
+    "tasks_path": "messages",  # the task endpoint served: /get/tasks/messages|message
 }
 _NULLABLE = {"bandwidth_bytes_per_s", "token_lifetime_s", "seed"}
-_CHOICES = {"init_same_uuid": ("new", "resume", "refuse")}
+_CHOICES = {"init_same_uuid": ("new", "resume", "refuse"), "tasks_path": tuple(TASKS_PATHS)}
 _RULE_KEYS = {
     "endpoint", "status", "rate", "count", "retry_after", "reset", "after", "latency_ms",
     "answer_false",

@@ -36,6 +36,9 @@ DEFAULT_COMMENT_COLOR = "#ffffff"
 INGEST_BUCKET = "flowcapture-ingest"  # bucket of uploaded originals
 MEDIA_BUCKET = "flowcapture-media"  # bucket of generated proxies
 MAX_JSON_BODY_BYTES = 8 * 1024 * 1024  # a JSON request larger than this is refused
+# The document spells the task endpoint both ways; the emulator serves the one the
+# ``tasks_path`` setting names and answers 404 UnknownEndpoint on the other.
+TASKS_PATHS = {"messages": "/get/tasks/messages", "message": "/get/tasks/message"}
 # The document's result booleans, by endpoint; a fault rule can make them false.
 RESULT_FLAGS = {"/complete/upload": "ok", "/update/asset": "updated", "/delete/comment": "deleted"}
 

@@ -21,6 +21,7 @@ from watchd.flowcapture.backoff import backoff_seconds
 from watchd.flowcapture.errors import (
     AuthenticationError,
     FlowCaptureError,
+    NotFoundError,
     OperationRefusedError,
     RateLimitedError,
     service_wide,
@@ -73,6 +74,7 @@ class FlowCaptureClient:
         self._sleep = sleep
         self.stop = stop  # the daemon's stop: waits between retries end when it is set
         self.transport = transport or Transport(base_url, pool_size=pool_size)
+        self.tasks_path: str | None = None  # the task endpoint's spelling, once one answered
 
     def __repr__(self) -> str:
         return f"FlowCaptureClient(email={self.email!r}, base_url={self.transport.base_url!r})"
@@ -356,8 +358,25 @@ class FlowCaptureClient:
         return DirectDownload.from_wire(self.call(wire.DOWNLOAD_DIRECT, params))
 
     def get_task_messages(self, task_ids: Sequence[str | int]) -> list[TaskMessage]:
-        """Return the latest status message of each download task."""
-        payload = self.call(wire.GET_TASK_MESSAGES, {"task_ids": list(task_ids)})
+        """Return the latest status message of each download task.
+
+        The document spells the endpoint two ways. Until one has answered, a 404
+        on one spelling tries the other once; the one that answers is kept for
+        this client. Raises the first 404 when both refuse.
+        """
+        params = {"task_ids": list(task_ids)}
+        if self.tasks_path is not None:
+            return list_of(TaskMessage, self.call(self.tasks_path, params))
+        first, second = wire.GET_TASK_MESSAGES_PATHS
+        try:
+            payload, path = self.call(first, params), first
+        except NotFoundError as not_there:
+            log.info("%s answered 404 (%s); trying %s", first, not_there, second)
+            try:
+                payload, path = self.call(second, params), second
+            except NotFoundError:
+                raise not_there from None
+        self.tasks_path = path
         return list_of(TaskMessage, payload)
 
 

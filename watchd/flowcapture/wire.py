@@ -34,7 +34,10 @@ COMPLETE_UPLOAD = "/complete/upload"
 UPDATE_ASSET = "/update/asset"
 GET_FILE_CATEGORIES = "/get/asset/file/categories"
 DOWNLOAD_DIRECT = "/download/assets/direct"
+# Known only as far as the document goes, which spells the task endpoint both ways:
+# the client tries the first, then the other once on a 404, and keeps the one that worked.
 GET_TASK_MESSAGES = "/get/tasks/messages"
+GET_TASK_MESSAGES_PATHS = (GET_TASK_MESSAGES, "/get/tasks/message")
 
 # Our choice: the uploader's asset UUID is sent under this name on init and complete.
 UUID_FIELD = "uuid"
