@@ -21,6 +21,7 @@ from watchd.flowcapture.backoff import backoff_seconds
 from watchd.flowcapture.budget import Budget
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import (
+    DigestMismatchError,
     FlowCaptureError,
     IntegrityError,
     PresignedUrlExpiredError,
@@ -41,6 +42,12 @@ PRESIGNED_URL_REFRESHES = 3  # fresh URLs requested for one try when they keep e
 MAX_BUFFERED_PART_BYTES = 64 * 1024 * 1024  # bigger parts are streamed from disk (read twice)
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in total)
+
+
+class PartChangedError(IntegrityError):
+    """A part's bytes on disk no longer match what was hashed: the source is being written."""
+
+    retryable = False  # the file is checked and queued again once it settles
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,7 @@ def _send_part(
     ``url``: a presigned URL already asked for this part (the first try uses it).
     """
     attempt = 0
+    reread = False  # a part refused for its digest is read again once
     while True:
         sent = 0
 
@@ -149,6 +157,14 @@ def _send_part(
             attempt += 1
             if stop is not None:
                 stop.check()  # a stop cut the request: no retry, no "trying again" line
+            if isinstance(exc, DigestMismatchError):
+                if reread:
+                    raise PartChangedError(
+                        f"part {part.number} of {path} was refused twice for its digest "
+                        "(MD5 of the bytes sent); the file is changing while it is read"
+                    ) from exc
+                reread = True
+                _check_part_unchanged(path, part, md5)
             if not exc.retryable or attempt >= PART_ATTEMPTS:
                 raise
             delay = _part_retry_delay(exc, attempt)
@@ -160,6 +176,21 @@ def _send_part(
             else:
                 time.sleep(delay)
         url = None  # a retry asks for a fresh URL
+
+
+def _check_part_unchanged(path: Path, part: Part, md5: str) -> None:
+    """Hash the part on disk again; raise PartChangedError if it no longer has ``md5``.
+
+    The object store refused the part because its bytes did not hash to the
+    MD5 they were announced with: either they were damaged on the way (send
+    the same bytes again) or the file changed under the read.
+    """
+    now = md5_base64(range_md5(path, part.offset, part.size))
+    if now != md5:
+        raise PartChangedError(
+            f"part {part.number} of {path} reads differently now (MD5 {md5} then {now}); "
+            "the file is changing while it is read"
+        )
 
 
 def _put_part(
