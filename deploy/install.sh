@@ -115,7 +115,7 @@ ensure_python() {
 }
 
 source_stamp() {  # what is being installed: the package version and a hash of its files
-    (cd "$SOURCE" && { cat pyproject.toml; find watchd -name '*.py' -o -name '*.yaml' -o -name '*.mako' \
+    (cd "$SOURCE" && { cat pyproject.toml; find watchd migrations -name '*.py' -o -name '*.yaml' -o -name '*.mako' \
         | LC_ALL=C sort | xargs cat; } | sha256sum | cut -c1-16)
 }
 

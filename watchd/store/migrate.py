@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +27,34 @@ from watchd.store.models import Base
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The Alembic environment and revisions: migrations/ at the top of the source tree,
+# installed inside the package under this name (pyproject.toml's package-dir).
+MIGRATIONS_PACKAGE = "watchd.migrations"
 
 
 class SchemaError(Exception):
     """The database cannot be used by this watchd (newer schema, failed migration)."""
 
 
+def migrations_dir() -> Path:
+    """Return the folder of watchd's Alembic environment and revisions.
+
+    Raises SchemaError if they are not files in a folder (Alembic reads them
+    by path), as in a watchd run from a zip archive.
+    """
+    location = resources.files(MIGRATIONS_PACKAGE)
+    if not isinstance(location, Path):
+        raise SchemaError(
+            f"watchd's database revisions ({location}) are not in a folder; "
+            "install watchd with pip, unzipped"
+        )
+    return location
+
+
 def alembic_config() -> Config:
     """Return an Alembic configuration pointing at watchd's revisions."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir()))
     return config
 
 
