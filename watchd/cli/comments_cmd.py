@@ -1,4 +1,4 @@
-"""`watchd comments`, `watchd comment add|edit|delete`, `watchd tag`: notes and metadata."""
+"""`watchd comments`, `watchd comment add|edit|delete`: comments and replies on assets."""
 
 from __future__ import annotations
 
@@ -48,17 +48,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_api_arguments(delete)
     delete.add_argument("id", type=int, metavar="ID")
     delete.set_defaults(func=run_delete)
-
-    tag = subparsers.add_parser(
-        "tag",
-        help="set an asset's tags and metadata",
-        description="Set metadata on ASSET (id or uuid): key=value pairs and --tags.",
-    )
-    add_api_arguments(tag)
-    tag.add_argument("asset", metavar="ASSET")
-    tag.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
-    tag.add_argument("--tags", help="comma-separated tags, e.g. dailies,day1")
-    tag.set_defaults(func=run_tag)
 
 
 def _comment_options(parser: argparse.ArgumentParser) -> None:
@@ -155,23 +144,3 @@ def _show(args: argparse.Namespace, comment: Comment, verb: str) -> None:
         print_json(comment.to_dict())
     else:
         print(f"{verb} {_line(comment)}")
-
-
-@reports_failures
-def run_tag(args: argparse.Namespace) -> int:
-    metadata = {}
-    for pair in args.pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise CommandError(f"{pair!r} is not KEY=VALUE")
-        metadata[key.strip()] = value
-    tags = [t.strip() for t in args.tags.split(",") if t.strip()] if args.tags else None
-    if not metadata and tags is None:
-        raise CommandError("nothing to set: give KEY=VALUE pairs or --tags")
-    with make_client(args) as client:
-        updated = client.update_asset(asset_ref(args.asset), tags=tags, metadata=metadata)
-    if args.json:
-        print_json({"asset": args.asset, "updated": updated, "tags": tags, "metadata": metadata})
-    else:
-        print(f"asset {args.asset} {'updated' if updated else 'was not updated'}")
-    return 0 if updated else 1

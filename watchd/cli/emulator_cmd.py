@@ -61,6 +61,12 @@ def register(subparsers: Any) -> None:
         help="serve the task endpoint as /get/tasks/messages or /get/tasks/message "
         "(the vendor document spells it both ways; default: messages)",
     )
+    add(
+        "--update-asset-metadata",
+        choices=("merge", "replace"),
+        help="what /update/asset does with metadata keys: merge them into the asset's "
+        "or replace its metadata with them (default: merge)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -87,6 +93,7 @@ def initial_faults(args: argparse.Namespace) -> dict[str, Any]:
         "latency_ms": args.latency_ms,
         "bandwidth_bytes_per_s": args.bandwidth,
         "tasks_path": args.tasks_path,
+        "update_asset_metadata": args.update_asset_metadata,
     }
     faults.update({k: v for k, v in flags.items() if v is not None})
     return faults

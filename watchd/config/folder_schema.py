@@ -26,6 +26,16 @@ from watchd.config.templates import check_batch_template
 from watchd.config.units import Duration, at_least, format_duration
 
 AFTER_UPLOAD_HINT = "use keep, delete or {move_to: DIR}"
+# The fields of /update/asset itself (watchd.flowcapture.wire.UPDATE_ASSET_OWN_FIELDS, which
+# this layer may not import): metadata keys of these names would collide with them.
+RESERVED_METADATA_KEYS = ("id", "tags")
+
+
+def _reserved_key_problem(key: str) -> str | None:
+    if key not in RESERVED_METADATA_KEYS:
+        return None
+    hint = "list tags under metadata.tags" if key == "tags" else "choose another name"
+    return f"{key!r} cannot be a metadata key: /update/asset uses '{key}' itself ({hint})"
 
 
 def split_project_path(spec: str) -> list[str]:
@@ -59,6 +69,18 @@ def _regex_with_groups(value: str) -> str:
         raise ValueError(f"'{value}' is not a valid regular expression: {exc}") from None
     if not pattern.groupindex:
         raise ValueError(f"'{value}' has no named group such as (?P<scene>\\d+)")
+    for group in pattern.groupindex:
+        problem = _reserved_key_problem(group)
+        if problem:
+            raise ValueError(f"named group {problem}")
+    return value
+
+
+def _no_reserved_keys(value: dict[str, str]) -> dict[str, str]:
+    for key in value:
+        problem = _reserved_key_problem(key)
+        if problem:
+            raise ValueError(problem)
     return value
 
 
@@ -73,6 +95,7 @@ PositiveDuration = Annotated[Duration, at_least(0.001, format_duration)]
 PositiveInt = Annotated[StrictInt, at_least(1, str)]
 Template = Annotated[str, AfterValidator(check_batch_template)]
 Regex = Annotated[str, AfterValidator(_regex_with_groups)]
+MetadataFields = Annotated[dict[NonEmptyStr, str], AfterValidator(_no_reserved_keys)]
 
 
 class BatchSettings(Model):
@@ -98,7 +121,7 @@ class MetadataSettings(Model):
         "metadata fields",
         examples=[r"(?P<scene>\d+)_(?P<take>\d+)"],
     )
-    fields: dict[NonEmptyStr, str] = Field(
+    fields: MetadataFields = Field(
         default={},
         description="fixed metadata fields set on every asset",
         examples=[{"camera": "A"}],

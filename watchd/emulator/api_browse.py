@@ -70,13 +70,19 @@ def get_assets(ctx: Context, user: User, body: dict[str, Any]) -> list[dict[str,
 
 
 def update_asset(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
-    """``/update/asset``: set tags and merge any other keys into the metadata."""
+    """``/update/asset``: replace the tags and apply the other keys to the metadata.
+
+    Under ``update_asset_metadata: merge`` (default) the keys given are set and
+    the others kept; under ``replace`` the keys given become the whole metadata.
+    Either way a key sent as null is cleared, and ``tags: []`` clears the tags.
+    """
     ref = params.asset_ref(body, "id")
     tags = body.get("tags")
     if tags is not None and (
         not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
     ):
         raise EmulatorError(400, "InvalidParameter", "parameter 'tags' must be a list of strings")
+    given = {k: v for k, v in body.items() if k not in _RESERVED_ASSET_KEYS}
     with ctx.state.lock:
         asset = ctx.state.find_asset(ref)
         upload = ctx.state.upload_by_key(asset.key) if asset else None
@@ -86,6 +92,13 @@ def update_asset(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, An
             raise forbidden(f"no rights to change asset {ref}")
         if tags is not None:
             asset.tags = list(tags)
-        asset.metadata.update({k: v for k, v in body.items() if k not in _RESERVED_ASSET_KEYS})
+        asset.metadata = _applied(asset.metadata, given, ctx.faults.get("update_asset_metadata"))
     log.info("asset %s updated (%d tags)", asset.id, len(asset.tags))
     return {"updated": True}
+
+
+def _applied(current: dict[str, Any], given: dict[str, Any], mode: str) -> dict[str, Any]:
+    """Return the metadata after an update: merged into or replacing ``current``."""
+    result = dict(current) if mode == "merge" else {}
+    result.update(given)
+    return {k: v for k, v in result.items() if v is not None}

@@ -7,6 +7,7 @@ The JSON shape (also accepted by ``POST /_emulator/faults``, which merges it)::
     {"latency_ms": 0, "bandwidth_bytes_per_s": null, "token_lifetime_s": null,
      "url_lifetime_s": 300, "processing_delay_s": 2, "download_processing_s": 1,
      "seed": null, "init_same_uuid": "new", "tasks_path": "messages",
+     "update_asset_metadata": "merge",
      "rules": [{"endpoint": "/upload/asset/part", "status": 503, "rate": 1.0,
                 "count": 2, "retry_after": 1, "reset": false, "after": false,
                 "latency_ms": 0, "answer_false": false}]}
@@ -46,6 +47,11 @@ between plausible server behaviours, so it is set the same way.)
 ``"messages"`` (``/get/tasks/messages``) or ``"message"``
 (``/get/tasks/message``): the document uses both. The other answers 404
 ``UnknownEndpoint``.
+
+``update_asset_metadata`` decides what the keys of an ``/update/asset`` do to
+the asset's metadata: ``"merge"`` sets them and keeps the others,
+``"replace"`` makes them the whole metadata. In both a key sent as null is
+cleared, and ``tags`` replaces the tag list.
 """
 
 from __future__ import annotations
@@ -69,9 +75,14 @@ DEFAULTS: dict[str, Any] = {
     "seed": None,  # seed of the random generator that decides rule rates
     "init_same_uuid": "new",  # a second init with an open upload's uuid: new|resume|refuse
     "tasks_path": "messages",  # the task endpoint served: /get/tasks/messages|message
+    "update_asset_metadata": "merge",  # /update/asset keys: merge into or replace metadata
 }
 _NULLABLE = {"bandwidth_bytes_per_s", "token_lifetime_s", "seed"}
-_CHOICES = {"init_same_uuid": ("new", "resume", "refuse"), "tasks_path": tuple(TASKS_PATHS)}
+_CHOICES = {
+    "init_same_uuid": ("new", "resume", "refuse"),
+    "tasks_path": tuple(TASKS_PATHS),
+    "update_asset_metadata": ("merge", "replace"),
+}
 _RULE_KEYS = {
     "endpoint", "status", "rate", "count", "retry_after", "reset", "after", "latency_ms",
     "answer_false",

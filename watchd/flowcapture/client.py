@@ -235,8 +235,21 @@ class FlowCaptureClient:
         metadata: Mapping[str, Any] | None = None,
         stop: StopToken | None = None,
     ) -> bool:
-        """Set an asset's tags and any other key -> value metadata; return ``updated``."""
-        params: dict[str, Any] = {**(metadata or {}), "id": asset}
+        """Set an asset's tags and metadata keys; return True.
+
+        ``tags`` replaces the asset's tag list (``[]`` clears it; None leaves it).
+        ``metadata`` sets the keys given and, we assume, keeps the others (merge);
+        a key whose value is None is cleared (sent as JSON null). Values go as
+        given: "003" stays a string. Raises ValueError for a metadata key named
+        ``id`` or ``tags`` and OperationRefusedError when ``updated`` is false.
+        """
+        clash = wire.UPDATE_ASSET_OWN_FIELDS & set(metadata or {})
+        if clash:
+            raise ValueError(f"metadata key {sorted(clash)[0]!r} is a field of /update/asset")
+        params: dict[str, Any] = {
+            key: wire.NULL if value is None else value for key, value in (metadata or {}).items()
+        }
+        params["id"] = asset
         if tags is not None:
             params["tags"] = list(tags)
         payload = self.call(wire.UPDATE_ASSET, params, stop=stop)

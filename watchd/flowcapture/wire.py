@@ -61,9 +61,27 @@ def result_flag(path: str, payload: Any) -> tuple[bool, Any]:
     return answered is True, answered
 
 
+class _Null:
+    """The type of :data:`NULL`."""
+
+    def __repr__(self) -> str:
+        return "NULL"
+
+
+NULL: Any = _Null()  # a parameter sent as JSON null; a parameter that is None is left out
+
+# Known: /update/asset takes the asset as ``id`` and the tag list as ``tags``; every other
+# key is metadata, so metadata keys of these names cannot be sent.
+UPDATE_ASSET_OWN_FIELDS = frozenset({"id", "tags"})
+
+
 def request_body(params: dict[str, Any]) -> dict[str, Any]:
-    """Return the JSON body for an API call: parameters go under ``data`` (known)."""
-    return {"data": {k: v for k, v in params.items() if v is not None}}
+    """Return the JSON body for an API call: parameters go under ``data`` (known).
+
+    A parameter that is None is left out (the server's default applies); one that
+    is :data:`NULL` is sent as JSON null (e.g. to clear a metadata key).
+    """
+    return {"data": {k: None if v is NULL else v for k, v in params.items() if v is not None}}
 
 
 def unwrap_response(body: Any) -> Any:
