@@ -43,6 +43,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     edit.add_argument("id", type=int, metavar="ID")
     edit.add_argument("--text", help="new text")
     _comment_options(edit)
+    edit.add_argument("--no-marker", action="store_true", help="remove the timeline marker")
+    thread = edit.add_mutually_exclusive_group()
+    thread.add_argument("--reply-to", type=int, metavar="ID", help="make it a reply to ID")
+    thread.add_argument(
+        "--top-level", action="store_true", help="make a reply a comment of its own"
+    )
     edit.set_defaults(func=run_edit)
     delete = actions.add_parser("delete", help="delete a comment")
     add_api_arguments(delete)
@@ -52,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _comment_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--at", type=float, metavar="SECONDS", help="marker time in the clip")
-    parser.add_argument("--color", metavar="#rrggbb", help="marker colour")
+    parser.add_argument("--color", metavar="#rrggbb", help="colour on the timeline")
 
 
 def _color(value: str | None) -> str | None:
@@ -99,7 +105,8 @@ def _line(comment: Comment) -> str:
         if comment.has_marker and comment.marker_time is not None
         else ""
     )
-    return f"[{comment.id}] {who}{at}: {comment.description}"
+    color = f" {comment.color}" if comment.color else ""
+    return f"[{comment.id}] {who}{at}{color}: {comment.description}"
 
 
 @reports_failures
@@ -118,11 +125,22 @@ def run_add(args: argparse.Namespace) -> int:
 
 @reports_failures
 def run_edit(args: argparse.Namespace) -> int:
-    if args.text is None and args.color is None and args.at is None:
-        raise CommandError("nothing to change: give --text, --color or --at")
+    if args.no_marker and args.at is not None:
+        raise CommandError("--at sets a marker and --no-marker removes it: give one")
+    changes = (args.text, args.color, args.at, args.reply_to)
+    if all(c is None for c in changes) and not (args.no_marker or args.top_level):
+        raise CommandError(
+            "nothing to change: give --text, --color, --at, --no-marker, --reply-to or --top-level"
+        )
     with make_client(args) as client:
         comment = client.update_comment(
-            args.id, description=args.text, color=_color(args.color), marker_time=args.at
+            args.id,
+            description=args.text,
+            color=_color(args.color),
+            marker_time=args.at,
+            has_marker=False if args.no_marker else None,
+            parent_comment_id=args.reply_to,
+            is_reply=False if args.top_level else None,
         )
     _show(args, comment, "updated")
     return 0

@@ -92,17 +92,30 @@ def update_comment(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, 
             comment.description = params.req_str(body, "description")
         comment.color = _color(body, comment.color)
         comment.has_marker = params.opt_bool(body, "has_marker", comment.has_marker)
-        comment.marker_time = params.opt_float(body, "marker_time", comment.marker_time)
+        default_time = comment.marker_time if comment.has_marker else 0.0  # a marker removed
+        comment.marker_time = params.opt_float(body, "marker_time", default_time)
         comment.has_drawing = params.opt_bool(body, "has_drawing", comment.has_drawing)
         if "is_reply" in body:
             old_parent = comment.parent_id
             new_parent = _reply_parent(ctx, body, comment.asset_id)
-            if new_parent == comment.id:
-                raise bad_param("parent_comment_id", "a comment cannot reply to itself")
+            if _descends_from(ctx, new_parent, comment.id):
+                raise bad_param("parent_comment_id", "a comment cannot reply to itself or a reply")
             comment.parent_id, comment.is_reply = new_parent, new_parent is not None
             _refresh_has_reply(ctx, old_parent)
             _refresh_has_reply(ctx, new_parent)
         return wire.comment_json(comment)
+
+
+def _descends_from(ctx: Context, start: int | None, ancestor: int) -> bool:
+    """Return True when comment ``start`` is ``ancestor`` or one of its replies."""
+    seen: set[int] = set()
+    while start is not None and start not in seen:
+        if start == ancestor:
+            return True
+        seen.add(start)
+        parent = ctx.state.comments.get(start)
+        start = parent.parent_id if parent is not None else None
+    return False
 
 
 def delete_comment(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:

@@ -214,9 +214,22 @@ class FlowCaptureClient:
         description: str | None = None,
         color: str | None = None,
         marker_time: float | None = None,
+        has_marker: bool | None = None,
+        parent_comment_id: int | None = None,
+        is_reply: bool | None = None,
     ) -> Comment:
-        """Change a comment's text, colour or marker time; return the updated comment."""
-        params = _comment_params(description, color, marker_time, None)
+        """Change the given fields of a comment; return the updated comment.
+
+        ``marker_time`` sets a marker (``has_marker`` true); ``has_marker=False``
+        removes it. ``parent_comment_id`` makes the comment a reply to that one
+        (``is_reply`` true); ``is_reply=False`` makes it a top-level comment.
+        Fields left None are not sent, so the server keeps them.
+        """
+        params = _comment_params(description, color, marker_time, parent_comment_id)
+        if has_marker is not None and marker_time is None:
+            params["has_marker"] = has_marker
+        if is_reply is not None and parent_comment_id is None:
+            params["is_reply"] = is_reply
         payload = self.call(wire.UPDATE_COMMENT, {"id": comment_id, **params})
         return Comment.from_wire(payload)
 

@@ -48,7 +48,7 @@ def test_comments_thread_replies_and_hide_io_points(cli, uploaded, client):
     )
     code, out, _ = cli("comments", ident)
     lines = out.splitlines()
-    assert lines[0].startswith(f"[{parent}] Demo User @12.50s: Too dark")
+    assert lines[0] == f"[{parent}] Demo User @12.50s #ff00ee: Too dark"
     assert lines[1].startswith("  [") and lines[1].endswith("Agreed")
     assert "in/out" not in out
 
