@@ -14,8 +14,9 @@ ALLOWED = {
     "flowcapture": {"base"},
     "store": {"base"},
     "watch": {"base"},
-    "ingest": {"base", "config", "flowcapture", "store", "failpoints"},
-    "daemon": {"base", "config", "flowcapture", "store", "watch", "ingest"},
+    "custody": {"base"},
+    "ingest": {"base", "config", "custody", "flowcapture", "store", "failpoints"},
+    "daemon": {"base", "config", "custody", "flowcapture", "store", "watch", "ingest"},
     "emulator": set(),  # shares nothing with the client: each checks the other
 }
 
