@@ -163,6 +163,40 @@ class AfterUpload(Model):
 
 
 KEEP = AfterUpload.model_construct(action="keep", move_to=None)  # the default, built unvalidated
+RECEIPT_HINT = "use state_dir, history, off or {dir: DIR}"
+
+
+class Receipt(Model):
+    """Where the ASC MHL receipt of a finished batch goes (see README, Checksums and receipts)."""
+
+    where: Literal["state_dir", "history", "dir", "off"] = Field(
+        default="state_dir", description="state_dir (receipts/ there), history, dir or off"
+    )
+    dir: ConfigPath | None = Field(default=None, description="the folder for where: dir")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_yaml(cls, value: Any) -> Any:
+        """Accept ``state_dir``, ``history``, ``off`` or ``{dir: DIR}``."""
+        if isinstance(value, Receipt):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("state_dir", "history", "off"):
+            return {"where": value.strip().lower()}
+        if isinstance(value, dict) and set(value) <= {"dir"}:
+            return {**value, "where": "dir"}
+        raise ValueError(f"{value!r} is not a receipt target; {RECEIPT_HINT}")
+
+    @model_validator(mode="after")
+    def _dir_only_for_dir(self) -> Receipt:
+        if (self.dir is not None) != (self.where == "dir"):
+            raise ValueError(f"dir needs a folder; {RECEIPT_HINT}")
+        return self
+
+    def __str__(self) -> str:
+        return f"{{dir: {self.dir}}}" if self.where == "dir" else self.where
+
+
+STATE_RECEIPTS = Receipt.model_construct(where="state_dir", dir=None)  # the default
 
 
 class FolderConfig(Model):
@@ -220,6 +254,21 @@ class FolderConfig(Model):
     after_upload: AfterUpload = Field(
         default=KEEP,
         description="after upload: keep, delete, or {move_to: DIR} (an archive folder)",
+    )
+    verify: Literal["auto", "mhl", "off"] = Field(
+        default="auto",
+        description="check files against their ASC MHL offload history (ascmhl/) before "
+        "completing: auto (where one covers the file), mhl (every file must be listed), off",
+    )
+    receipt: Receipt = Field(
+        default=STATE_RECEIPTS,
+        description="ASC MHL receipt of each finished batch whose files have an offload "
+        "history: state_dir (receipts/ there), {dir: DIR}, history (a generation appended "
+        "to the card's own ascmhl/), off",
+    )
+    allow_unverified_delete: StrictBool = Field(
+        default=False,
+        description="with verify: off, still move or delete files that have an offload history",
     )
     _origin: Origin | None = PrivateAttr(None)
 
