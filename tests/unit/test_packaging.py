@@ -19,8 +19,12 @@ def test_every_folder_of_the_package_is_listed_for_the_wheel():
         for init in (REPO / "watchd").rglob("__init__.py")
         if "__pycache__" not in init.parts
     }
-    listed = set(setuptools_settings()["packages"])
-    assert listed - {"watchd.migrations", "watchd.migrations.versions"} == found
+    listed = set(setuptools_settings()["packages"]) - {
+        "watchd.migrations",
+        "watchd.migrations.versions",
+    }
+    assert not found - listed, f"add to packages in pyproject.toml: {sorted(found - listed)}"
+    assert not listed - found, f"remove from packages in pyproject.toml: {sorted(listed - found)}"
 
 
 def test_the_migrations_at_the_top_of_the_tree_ship_as_watchd_migrations():

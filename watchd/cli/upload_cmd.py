@@ -4,6 +4,9 @@ Files become jobs in the same database as the daemon's (under a folder named
 ``upload:<project id>`` that no daemon serves), so an interrupted upload,
 even one killed outright, continues from its committed parts when the same
 command is run again. The batch is closed with /complete/upload at the end.
+Folders are uploaded as trees (``upload_files.py``); all files go in one
+batch. The command ends when Flow Capture has the files, before it has
+processed them; --wait waits until they are listed (``upload_wait.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import argparse
 import os
 import signal
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,19 +28,19 @@ from watchd.cli.api_access import (
     CommandError,
     add_api_arguments,
     make_client,
-    print_json,
     reports_failures,
     resolve_folder,
 )
-from watchd.cli.progress import ProgressLine
+from watchd.cli.upload_files import SourceFile, Sources, UploadSourceError, collect, describe
+from watchd.cli.upload_output import UploadProgressBoard, show_outcome
+from watchd.cli.upload_wait import DEFAULT_WAIT_TIMEOUT, wait_for_listing
 from watchd.config import load_config
-from watchd.config.units import parse_size
+from watchd.config.units import parse_duration, parse_size
 from watchd.daemon.runtime_files import state_folder_error
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.failures import RetryPolicy
 from watchd.ingest.pipeline import Pipeline, PipelineSources, build_pipeline
 from watchd.ingest.policy import FolderPolicy, TransferPolicy
-from watchd.ingest.progress import TransferBoard
 from watchd.ingest.queueing import BatchRule, known_version, queue_in
 from watchd.store.database import Database, make_state_dir, sqlite_url
 from watchd.store.migrate import upgrade
@@ -60,16 +62,38 @@ RESUMABLE_STATES = (JobState.WAITING, JobState.FAILED, JobState.CANCELLED)
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "upload",
-        help="upload files now (resumable: run it again after an interruption)",
-        description="Upload FILEs into FOLDER (an id or 'Production/Folder/Sub') as one batch, "
-        "with the daemon's resumable engine; run the same command again to resume.",
+        help="upload files or folders now (resumable: run it again after an interruption)",
+        description="Upload FILEs, and the files in FOLDERs (a camera card, say: the whole "
+        "tree, without junk, hidden files or ascmhl/), into the Flow Capture folder --folder "
+        "(an id or 'Production/Folder/Sub') as one batch, with the daemon's resumable engine; "
+        "run the same command again to resume.",
     )
     add_api_arguments(parser)
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument("paths", nargs="+", type=Path, metavar="FILE_OR_FOLDER")
     parser.add_argument("--folder", required=True, help="Flow Capture folder: id or path")
     parser.add_argument("--batch", help="batch name (default: 'watchd upload DATE')")
     parser.add_argument("--tag", action="append", default=[], help="a tag (repeatable)")
     parser.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE")
+    for option, what in (("--include", "only files matching"), ("--exclude", "no files matching")):
+        parser.add_argument(
+            option,
+            action="append",
+            default=[],
+            metavar="GLOB",
+            help=f"in folders, {what} GLOB (repeatable; matched on the name, or on the path "
+            "below the folder if GLOB has a /; case-insensitive)",
+        )
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="after the upload, wait until Flow Capture has processed the files and lists them",
+    )
+    parser.add_argument(
+        "--wait-timeout",
+        default=DEFAULT_WAIT_TIMEOUT,
+        metavar="DURATION",
+        help=f"how long --wait waits, e.g. 90s, 1h (default {DEFAULT_WAIT_TIMEOUT})",
+    )
     parser.add_argument("--part-size", default="16MiB", help="part size (default 16MiB)")
     parser.add_argument(
         "--parallel", type=int, default=8, help="parts of one file in flight (default 8)"
@@ -87,47 +111,72 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 @reports_failures
 def run(args: argparse.Namespace) -> int:
-    files = [_checked(path) for path in args.files]
+    sources = _sources(args)
+    wait_seconds = _wait_seconds(args)
     stop = StopToken()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.stop("interrupted"))
+    missing: set[int] | None = None  # assets not listed after --wait; None: not waited for
     try:
         transfer = _transfer(args)
         pool = transfer.connections + transfer.parallel_files + 4
         with make_client(args, pool_size=pool) as client:
             project_id = resolve_folder(client, args.folder)
-            db = Database(_database_url(args))
-            try:
-                upgrade(db.engine)
-                policy = _policy(args, project_id)
-                job_ids = _jobs_for(db, policy, files)
-                _run_all(db, client, policy, job_ids, files, transfer, stop)
-                rows = _report(db, job_ids)
-            finally:
-                db.close()
+            print(f"watchd upload: {describe(sources)} to {args.folder}", file=sys.stderr)
+            rows = _upload(args, client, project_id, sources, transfer, stop)
+            if wait_seconds is not None and not stop.stopped:
+                missing = wait_for_listing(client, project_id, rows, wait_seconds, stop)
     finally:
         signal.signal(signal.SIGINT, previous)
     if stop.stopped:
-        print("watchd upload: interrupted; run the same command again to resume", file=sys.stderr)
+        uploaded = all(row["state"] == "done" for row in rows)
+        print(
+            "watchd upload: interrupted"
+            + (
+                " while waiting; the files are uploaded and processing in Flow Capture"
+                if uploaded
+                else "; run the same command again to resume"
+            ),
+            file=sys.stderr,
+        )
         return 130
-    if args.json:
-        print_json(rows)
-    else:
-        for row in rows:
-            if row["state"] == "done":
-                print(
-                    f"{row['file']}: asset {row['asset_id']} (uuid {row['uuid']}) "
-                    f"in batch {row['batch']!r}"
-                )
-    for row in rows:
-        if row["state"] != "done":
-            print(f"watchd upload: {row['file']}: {row['error'] or row['state']}", file=sys.stderr)
-    return 1 if any(r["state"] != "done" for r in rows) else 0
+    return show_outcome(args, rows, missing, wait_seconds)
 
 
-def _checked(path: Path) -> Path:
-    if not path.is_file():
-        raise CommandError(f"{path} is not a file")
-    return path.resolve()
+def _sources(args: argparse.Namespace) -> Sources:
+    try:
+        return collect(args.paths, args.include, args.exclude)
+    except UploadSourceError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _wait_seconds(args: argparse.Namespace) -> float | None:
+    """Return how long to wait for the assets to be listed; None without --wait."""
+    if not args.wait:
+        return None
+    try:
+        return parse_duration(args.wait_timeout)
+    except ValueError as exc:
+        raise CommandError(f"--wait-timeout: {exc}") from None
+
+
+def _upload(
+    args: argparse.Namespace,
+    client: FlowCaptureClient,
+    project_id: int,
+    sources: Sources,
+    transfer: TransferPolicy,
+    stop: StopToken,
+) -> list[dict[str, object]]:
+    """Upload ``sources`` as one batch and return a row per file (see ``_report``)."""
+    db = Database(_database_url(args))
+    try:
+        upgrade(db.engine)
+        policy = _policy(args, project_id)
+        job_ids = _jobs_for(db, policy, sources.files)
+        _run_all(db, client, policy, job_ids, sources.total_bytes, transfer, stop)
+        return _report(db, job_ids)
+    finally:
+        db.close()
 
 
 def _database_url(args: argparse.Namespace) -> str:
@@ -174,9 +223,11 @@ def _policy(args: argparse.Namespace, project_id: int) -> FolderPolicy:
     )
 
 
-def _jobs_for(db: Database, policy: FolderPolicy, paths: list[Path]) -> list[int]:
+def _jobs_for(db: Database, policy: FolderPolicy, sources: list[SourceFile]) -> list[int]:
     """Return each file's job: resumed if its version is known, else new (one commit)."""
-    files = [SettledFile(policy.name, p, p.name, Fingerprint.of(p.stat())) for p in paths]
+    files = [
+        SettledFile(policy.name, f.path, f.relpath, Fingerprint.of(f.path.stat())) for f in sources
+    ]
     rule = BatchRule(project_id=policy.project_id, template=policy.batch_template)
     now = SYSTEM_CLOCK.now()
     with db.transaction() as session:
@@ -229,7 +280,7 @@ def _run_all(
     client: FlowCaptureClient,
     policy: FolderPolicy,
     job_ids: list[int],
-    paths: list[Path],
+    total: int,
     transfer: TransferPolicy,
     stop: StopToken,
 ) -> None:
@@ -237,8 +288,7 @@ def _run_all(
     sources = PipelineSources(
         lambda: {policy.name: policy}, lambda: transfer, lambda: KEEP_RESUMABLE
     )
-    total = sum(path.stat().st_size for path in paths)
-    board = _ProgressBoard(total, len(job_ids))
+    board = UploadProgressBoard(total, len(job_ids))
     pipeline = build_pipeline(db, client, sources, stop, board=board)
     to_send = _in_states(db, job_ids, JobState.QUEUED, JobState.UPLOADING)
     _run_each(pipeline, to_send, transfer.parallel_files, stop)
@@ -303,40 +353,3 @@ def _report(db: Database, job_ids: list[int]) -> list[dict[str, object]]:
             }
             for job in jobs
         ]
-
-
-class _ProgressBoard(TransferBoard):
-    """The daemon's transfer board, drawing one progress line for all files on a terminal."""
-
-    def __init__(self, total_bytes: int, files: int) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-        self._sent: dict[int, int] = {}  # job -> bytes sent of the files under way or done
-        self._done_files = 0
-        self._files = files
-        self._total = total_bytes
-        self._line = ProgressLine(f"{files} file(s)")
-
-    def start(self, job_id: int, folder: str, filename: str, total: int, done: int) -> None:
-        super().start(job_id, folder, filename, total, done)
-        self._record(job_id, done)
-
-    def update(self, job_id: int, done: int) -> None:
-        super().update(job_id, done)
-        self._record(job_id, done)
-
-    def finish(self, job_id: int) -> None:
-        super().finish(job_id)
-        with self._lock:
-            self._done_files += 1
-
-    def _record(self, job_id: int, done: int) -> None:
-        with self._lock:
-            self._sent[job_id] = done
-            sent, finished = sum(self._sent.values()), self._done_files
-        self._line.label = f"{finished}/{self._files} file(s)"
-        self._line.update(sent, self._total)
-
-    def close(self) -> None:
-        """End the progress line."""
-        self._line.finish("sent")

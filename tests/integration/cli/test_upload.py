@@ -4,6 +4,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 
 import yaml
 
@@ -11,6 +12,7 @@ from tests.integration.conftest import wait_for
 from watchd.cli.main import main
 
 MIB = 1024 * 1024
+DAILIES = "Demo Production/Dailies"
 
 
 def test_a_one_shot_upload_lands_tagged_in_its_batch(cli, emulator, tmp_path):
@@ -150,3 +152,109 @@ def test_upload_with_a_config_creates_its_missing_state_folder_as_the_installer_
     assert code == 0, err
     assert stat.S_IMODE(state.stat().st_mode) == 0o750
     assert (state / "watchd.db").is_file()
+
+
+def make_card(root):
+    """A camera card copy: two clips, a sidecar, ASC MHL manifests and OS junk."""
+    for rel, size in (
+        ("A001/CLIPS/C0001.MXF", 2 * MIB),
+        ("A001/CLIPS/C0002.MXF", MIB),
+        ("A001/CLIPS/C0001.XML", 100),
+        ("A001/ascmhl/0001_A001.mhl", 50),
+        ("A001/.DS_Store", 10),
+        ("A001/CLIPS/._C0001.MXF", 10),
+    ):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(size))
+    return root / "A001"
+
+
+def test_a_card_folder_goes_up_as_one_batch_of_its_media_counted_first(cli, emulator, tmp_path):
+    card = make_card(tmp_path)
+    state = tmp_path / "state"
+    code, out, err = cli(
+        "upload", f"{card}/", "--folder", "Demo Production/Dailies", "--state-dir", str(state)
+    )
+    assert code == 0, err
+    assert err.startswith(
+        "watchd upload: 3 files, 3.1 MB (2 left out by the filters) to Demo Production/Dailies\n"
+    )
+    calls = emulator.snapshot()["complete_upload_calls"]
+    assert len(calls) == 1 and len(calls[0]["keys"]) == 3
+    names = sorted(a["name"] for a in emulator.snapshot()["assets"])
+    assert names == ["C0001.MXF", "C0001.XML", "C0002.MXF"]  # named after the file, as the daemon
+    with sqlite3.connect(state / "watchd.db") as conn:
+        relpaths = sorted(r for (r,) in conn.execute("SELECT relpath FROM jobs"))
+    assert relpaths == ["A001/CLIPS/C0001.MXF", "A001/CLIPS/C0001.XML", "A001/CLIPS/C0002.MXF"]
+    assert out.count(", processing in Flow Capture\n") == 3
+
+
+def test_include_and_exclude_choose_files_of_a_folder(cli, emulator, tmp_path):
+    card = make_card(tmp_path)
+    rows = cli.json(
+        "upload",
+        str(card),
+        "--folder",
+        "Demo Production/Dailies",
+        "--include",
+        "*.mxf",
+        "--exclude",
+        "*/C0002.*",
+        "--state-dir",
+        str(tmp_path / "state"),
+    )
+    assert [(r["file"], r["state"]) for r in rows] == [(str(card / "CLIPS/C0001.MXF"), "done")]
+    assert [a["name"] for a in emulator.snapshot()["assets"]] == ["C0001.MXF"]
+
+
+def test_without_wait_the_upload_ends_before_flow_capture_lists_the_asset(cli, emulator, tmp_path):
+    emulator.set_faults({"processing_delay_s": 30})
+    clip = tmp_path / "clip.mov"
+    clip.write_bytes(os.urandom(MIB))
+    code, out, err = cli(
+        "upload", str(clip), "--folder", DAILIES, "--state-dir", str(tmp_path / "s")
+    )
+    assert code == 0, err
+    assert ", processing in Flow Capture\n" in out
+    assert "1 file(s) uploaded and processing in Flow Capture" in out
+    assert "--wait waits for that" in out
+    assert [a["visible"] for a in emulator.snapshot()["assets"]] == [False]
+
+
+def test_wait_returns_once_every_asset_is_listed(cli, emulator, tmp_path):
+    emulator.set_faults({"processing_delay_s": 1.5})
+    card = make_card(tmp_path)
+    rows = cli.json(
+        "upload", str(card), "--folder", DAILIES, "--wait", "--state-dir", str(tmp_path / "s")
+    )
+    assert [r["listed"] for r in rows] == [True, True, True]
+    assets = emulator.snapshot()["assets"]
+    assert len(assets) == 3 and all(a["visible"] for a in assets)
+
+
+def test_wait_gives_up_after_its_timeout_with_a_clear_message(cli, emulator, tmp_path):
+    emulator.set_faults({"processing_delay_s": 60})
+    clip = tmp_path / "clip.mov"
+    clip.write_bytes(os.urandom(MIB))
+    started = time.monotonic()
+    code, out, err = cli(
+        "upload",
+        str(clip),
+        "--folder",
+        DAILIES,
+        "--wait",
+        "--wait-timeout",
+        "2s",
+        "--state-dir",
+        str(tmp_path / "s"),
+    )
+    assert code == 1
+    assert time.monotonic() - started < 20
+    assert "1 of 1 asset(s) not listed after 2s: uploaded, but still processing" in err
+    assert "`watchd assets 'Demo Production/Dailies'` shows them" in err
+    assert "clip.mov: asset " in out and out.rstrip().endswith(", processing in Flow Capture")
+    code, _, err = cli("upload", str(clip), "--folder", DAILIES, "--wait-timeout", "soon")
+    assert code == 0, "--wait-timeout alone does not wait"
+    code, _, err = cli("upload", str(clip), "--folder", DAILIES, "--wait", "--wait-timeout", "soon")
+    assert code == 1 and "--wait-timeout" in err
