@@ -247,3 +247,34 @@ class Part(Base):
     job: Mapped[Job] = relationship(back_populates="parts")
 
     __table_args__ = (UniqueConstraint("job_id", "number", name="uq_parts_job_id_number"),)
+
+
+class FileHash(Base):
+    """A job's file as hashed before its upload completed (chain of custody, issue 13)."""
+
+    __tablename__ = "file_hashes"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)  # the version hashed
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    hashes: Mapped[str] = mapped_column(Text)  # JSON: format -> digest
+    history_root: Mapped[str | None] = mapped_column(FsText())  # the folder holding ascmhl/
+    history_relpath: Mapped[str | None] = mapped_column(FsText())  # below history_root
+    # The format compared with the history and matched; None: the history does not list it.
+    verified_format: Mapped[str | None] = mapped_column(String(16))
+    hashed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Receipt(Base):
+    """The ASC MHL receipt of a finished batch: written, or why not."""
+
+    __tablename__ = "receipts"
+
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(16))  # written | off | failed
+    written_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    manifests: Mapped[str | None] = mapped_column(FsText())  # hash lists written, one a line
+    sidecar: Mapped[str | None] = mapped_column(FsText())  # the JSON with the asset ids
+    detail: Mapped[str | None] = mapped_column(Text)  # warnings, or why it failed
