@@ -40,7 +40,7 @@ def init(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
     """
     project_id = params.req_int(body, "project_id")
     filename = params.req_str(body, "filename")
-    asset_uuid = params.opt_uuid(body, "uuid")
+    asset_uuid = _uploaders_uuid(ctx, body)
     uploadable_folder(ctx, user, project_id)
     with ctx.state.lock:  # the uuid checks and the new upload are one step for racing inits
         if asset_uuid is not None:
@@ -56,6 +56,13 @@ def init(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
         ctx.state.add_upload(record)
     log.info("upload of %s into project %s started (key %s)", filename, project_id, key)
     return {"upload_id": upload.upload_id, "key": key}
+
+
+def _uploaders_uuid(ctx: Context, body: dict[str, Any]) -> str | None:
+    """Return the uuid the uploader sent, or None when the service ignores the field."""
+    if ctx.faults.get("uuid_field") == "ignored":
+        return None
+    return params.opt_uuid(body, "uuid")
 
 
 def _upload_to_resume(
@@ -151,7 +158,7 @@ def complete(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
         raise bad_param("filename", "must match the filename given to /upload/asset/init")
     if params.req_int(body, "project_id") != record.project_id:
         raise bad_param("project_id", "must match the project_id given to /upload/asset/init")
-    given_uuid = params.opt_uuid(body, "uuid")
+    given_uuid = _uploaders_uuid(ctx, body)
     if given_uuid and record.uuid and given_uuid != record.uuid:
         raise bad_param("uuid", "must match the uuid given to /upload/asset/init")
     batch = params.opt_str(body, "batch_name") or wire.DEFAULT_BATCH_NAME

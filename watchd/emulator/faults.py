@@ -7,7 +7,7 @@ The JSON shape (also accepted by ``POST /_emulator/faults``, which merges it)::
     {"latency_ms": 0, "bandwidth_bytes_per_s": null, "token_lifetime_s": null,
      "url_lifetime_s": 300, "processing_delay_s": 2, "download_processing_s": 1,
      "seed": null, "init_same_uuid": "new", "tasks_path": "messages",
-     "update_asset_metadata": "merge",
+     "update_asset_metadata": "merge", "original_files": "one",
      "rules": [{"endpoint": "/upload/asset/part", "status": 503, "rate": 1.0,
                 "count": 2, "retry_after": 1, "reset": false, "after": false,
                 "latency_ms": 0, "answer_false": false}]}
@@ -52,6 +52,16 @@ between plausible server behaviours, so it is set the same way.)
 the asset's metadata: ``"merge"`` sets them and keeps the others,
 ``"replace"`` makes them the whole metadata. In both a key sent as null is
 cleared, and ``tags`` replaces the tag list.
+
+``uuid_field`` decides whether the ``uuid`` an uploader sends with init and
+complete is ``"honoured"`` (the asset gets it; a repeat is a duplicate) or
+``"ignored"``, as by a service that does not know the field (the field name
+is our guess): every asset then gets a uuid of the emulator's own.
+
+``original_files: "with_sidecar"`` makes ORIGINAL a multi-file category:
+``/download/assets/direct`` answers two ``successful_processes`` for it (the
+clip and an XML sidecar, with ``path`` values in a folder named after the
+clip); ``"one"`` answers the clip alone, its ``path`` its file name.
 """
 
 from __future__ import annotations
@@ -76,12 +86,16 @@ DEFAULTS: dict[str, Any] = {
     "init_same_uuid": "new",  # a second init with an open upload's uuid: new|resume|refuse
     "tasks_path": "messages",  # the task endpoint served: /get/tasks/messages|message
     "update_asset_metadata": "merge",  # /update/asset keys: merge into or replace metadata
+    "uuid_field": "honoured",  # the uploader's uuid on init/complete: honoured|ignored
+    "original_files": "one",  # ORIGINAL downloads as one file or as with_sidecar (two)
 }
 _NULLABLE = {"bandwidth_bytes_per_s", "token_lifetime_s", "seed"}
 _CHOICES = {
     "init_same_uuid": ("new", "resume", "refuse"),
     "tasks_path": tuple(TASKS_PATHS),
     "update_asset_metadata": ("merge", "replace"),
+    "uuid_field": ("honoured", "ignored"),
+    "original_files": ("one", "with_sidecar"),
 }
 _RULE_KEYS = {
     "endpoint", "status", "rate", "count", "retry_after", "reset", "after", "latency_ms",

@@ -43,7 +43,7 @@ from watchd.flowcapture.errors import (
 )
 from watchd.flowcapture.redact import redact
 from watchd.ingest.failures import RetryPolicy, retry_delay_seconds
-from watchd.ingest.presence import AssetPresence
+from watchd.ingest.presence import AssetPresence, Sought
 from watchd.store.database import Database
 from watchd.store.models import Batch, BatchState, Job, JobState, Part
 from watchd.store.operator_actions import OPERATOR_CANCEL_TEXT
@@ -72,8 +72,14 @@ class Member:
     job_id: int
     key: str
     uuid: str
-    presumed: bool  # complete's answer was lost: no asset id yet
+    asset_id: int | None  # None: complete's answer was lost
     path: str
+    filename: str
+
+    @property
+    def presumed(self) -> bool:
+        """True when complete's answer was lost (no asset id yet)."""
+        return self.asset_id is None
 
 
 class BatchCloser:
@@ -183,7 +189,9 @@ class BatchCloser:
         now = self.clock.now()
         try:
             listed = self.presence.any_listed(
-                batch.project_id, [m.uuid for m in members], self.stop
+                batch.project_id,
+                [Sought(m.asset_id, m.uuid, m.filename, batch.name) for m in members],
+                self.stop,
             )
         except FlowCaptureError as exc:
             self._retry_later(batch, exc, answered=False)
@@ -290,13 +298,13 @@ class BatchCloser:
 
 def _members(session: Session, batch_id: int) -> list[Member]:
     rows = session.execute(
-        select(Job.id, Job.key, Job.uuid, Job.asset_id, Job.path)
+        select(Job.id, Job.key, Job.uuid, Job.asset_id, Job.path, Job.filename)
         .where(Job.batch_id == batch_id, Job.state == JobState.UPLOADED, Job.key.is_not(None))
         .order_by(Job.id)
     )
     return [
-        Member(job_id, key or "", uuid, asset_id is None, path)
-        for job_id, key, uuid, asset_id, path in rows
+        Member(job_id, key or "", uuid, asset_id, path, filename)
+        for job_id, key, uuid, asset_id, path, filename in rows
     ]
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
+
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.stop import StopToken
 from watchd.failpoints import failpoint
@@ -25,13 +27,18 @@ from watchd.ingest.failures import FolderUnavailable
 from watchd.ingest.metadata import metadata_for
 from watchd.ingest.policy import DELETE, FolderPolicy
 from watchd.ingest.post_upload import delete_source, move_source, source_unchanged
-from watchd.ingest.presence import AssetPresence
+from watchd.ingest.presence import AssetPresence, Sought
 from watchd.ingest.upload_step import fingerprint_of
 from watchd.store.database import Database
 from watchd.store.models import Job, JobState
 from watchd.store.transitions import NOT_CANCELLED_BY_OPERATOR, move_job
 
 log = logging.getLogger(__name__)
+
+
+def sought_of(job: Job, asset_id: int | None) -> Sought:
+    """Return what identifies ``job``'s asset in a listing."""
+    return Sought(asset_id, job.uuid, job.filename, job.batch.name if job.batch else None)
 
 
 class AssetNotReady(Exception):
@@ -59,41 +66,56 @@ class FinishStep:
     def run(self, job: Job, folder: FolderPolicy, stop: StopToken) -> Finished:
         """Finish ``job``; raises AssetNotReady, Stopped or the client's errors.
 
-        Tagging is committed on its own only when the job may have to wait
-        (for its asset to be listed), so the waits do not tag again; otherwise
-        the caller commits it with the job's last move.
+        Everything works from the asset id complete returned. When that answer
+        was lost, the asset is first found in the listing (see presence.py) and
+        its id recorded. Tagging is committed on its own only when the job may
+        have to wait (for its asset to be listed), so the waits do not tag
+        again; otherwise the caller commits it with the job's last move.
         """
         acts = folder.move_to is not None or folder.after_upload == DELETE
-        asset_id = job.asset_id
-        waits = asset_id is None or acts
+        asset_id = job.asset_id if job.asset_id is not None else self._find_presumed(job, stop)
         tagged_now = None
         if job.tagged_at is None:
-            self._tag(job, folder, stop)
+            self._tag(job, asset_id, folder, stop)
             tagged_now = self.clock.now()
-            if waits:
+            if acts:
                 with self.db.transaction() as session:
                     session.get_one(Job, job.id).tagged_at = tagged_now
                 tagged_now = None
-        if waits:
-            asset = self.presence.find(job.project_id, job.uuid, stop)
-            if asset is None:
-                raise AssetNotReady(f"asset {job.asset_id or job.uuid} is not listed yet")
-            asset_id = asset.id
+        if acts and self.presence.find(job.project_id, sought_of(job, asset_id), (), stop) is None:
+            raise AssetNotReady(f"asset {asset_id} is not listed yet")
         if not acts:
             return Finished(asset_id, None, tagged_now)
         return Finished(asset_id, self._post_upload(job, folder, stop))
 
-    def _tag(self, job: Job, folder: FolderPolicy, stop: StopToken) -> None:
+    def _find_presumed(self, job: Job, stop: StopToken) -> int:
+        """Return the asset id of an upload presumed complete, once listed (and record it)."""
+        with self.db.reading() as session:
+            rows = session.scalars(
+                select(Job.asset_id).where(
+                    Job.project_id == job.project_id, Job.asset_id.is_not(None), Job.id != job.id
+                )
+            )
+            taken = {asset_id for asset_id in rows if asset_id is not None}
+        asset = self.presence.find(job.project_id, sought_of(job, None), taken, stop)
+        if asset is None:
+            raise AssetNotReady(f"the asset of {job.filename} (uuid {job.uuid}) is not listed yet")
+        with self.db.transaction() as session:
+            session.get_one(Job, job.id).asset_id = asset.id
+        log.info("presumed upload found: file=%s job=%d asset=%d", job.path, job.id, asset.id)
+        return asset.id
+
+    def _tag(self, job: Job, asset_id: int, folder: FolderPolicy, stop: StopToken) -> None:
         meta = metadata_for(job.relpath, folder.tags, folder.from_path, folder.fields)
         if not meta.is_empty():
             # Setting tags and values is safe to repeat: a retry after a lost answer
             # sets the same ones again, with no second effect.
-            self.client.update_asset(job.uuid, tags=meta.tags, metadata=meta.values, stop=stop)
+            self.client.update_asset(asset_id, tags=meta.tags, metadata=meta.values, stop=stop)
             log.info(
                 "tagged: file=%s job=%d asset=%s tags=%s metadata=%s",
                 job.path,
                 job.id,
-                job.asset_id,
+                asset_id,
                 ",".join(meta.tags),
                 meta.values,
             )
