@@ -47,3 +47,25 @@ def test_a_kill_at_each_step_boundary_loses_and_duplicates_nothing(site, tmp_pat
     assert (archive / "Roll1" / "A001.mov").read_bytes() == data
     assert not (drop / "Roll1" / "A001.mov").exists()
     assert all(set(call["keys"]) == {job["key"]} for call in state["complete_upload_calls"])
+
+
+@pytest.mark.parametrize("failpoint", ["upload:after-complete", "batch:after-complete-upload"])
+def test_a_kill_after_complete_lands_once_with_a_service_that_ignores_our_uuid(site, failpoint):
+    """Without the uuid, the asset of a lost complete is found by its name in its batch."""
+    site.emulator.set_faults({"uuid_field": "ignored"})
+    drop = site.add_folder(after_upload="delete", metadata={"tags": ["dailies"]})
+    data = write_file(drop / "Roll1" / "A001.mov", 12 * MIB + 5)
+    site.start(failpoints=failpoint)
+    assert site.wait_exit(60) == -signal.SIGKILL, site.log()[-3000:]
+    assert (drop / "Roll1" / "A001.mov").exists()
+
+    site.start()
+    wait_until(lambda: site.all_done(1), 60, "the file done after the restart")
+    visible = [a for a in site.snapshot()["assets"] if a["visible"]]
+    assert len(visible) == 1, visible
+    assert visible[0]["etag"] == multipart_etag(data)
+    assert visible[0]["tags"] == ["dailies"]
+    (job,) = site.jobs()
+    assert job["asset_id"] == visible[0]["id"]
+    assert visible[0]["uuid"] != job["uuid"]
+    assert not (drop / "Roll1" / "A001.mov").exists()
