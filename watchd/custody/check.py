@@ -11,12 +11,22 @@ from pathlib import Path
 
 from watchd.base.stop import StopToken
 from watchd.custody.hashing import hash_file
-from watchd.custody.history import HISTORY_DIR, History, HistoryCache, RecordedFile
+from watchd.custody.history import (
+    HISTORY_DIR,
+    CustodyError,
+    History,
+    HistoryCache,
+    RecordedFile,
+)
 
 RECEIPT_FORMATS = ("xxh64", "md5")  # what a receipt records for every file, besides the history's
 
 
-class ChecksumMismatch(Exception):
+class NotInHistory(CustodyError):
+    """``verify: mhl`` and the file has no recorded hash to be checked against."""
+
+
+class ChecksumMismatch(CustodyError):
     """A file does not hash to what its offload history recorded: it must not go up."""
 
     def __init__(self, path: Path, fmt: str, expected: str, actual: str, history: Path):

@@ -35,7 +35,11 @@ def parse_xml(data: bytes) -> ET.Element:
     return ET.fromstring(data)  # noqa: S314 - see the docstring
 
 
-class HistoryError(Exception):
+class CustodyError(Exception):
+    """A file whose chain of custody does not hold: it must not go up (never retried)."""
+
+
+class HistoryError(CustodyError):
     """An ``ascmhl/`` folder that cannot be read or trusted; the text names the file."""
 
 

@@ -42,6 +42,7 @@ from watchd.ingest.known_assets import KnownAssets
 from watchd.ingest.pipeline import PipelineSources, build_pipeline
 from watchd.ingest.policy import TransferPolicy
 from watchd.ingest.projects import ProjectResolver
+from watchd.ingest.receipts_step import ReceiptWriter
 from watchd.store.database import Database, database_url
 from watchd.store.integrity import RECOVERED_SUFFIX
 from watchd.store.migrate import upgrade
@@ -146,6 +147,7 @@ class Daemon:
             self.stop,
             self.write_status,
             self._store_problem,
+            ReceiptWriter(self.db, self.folders.policies, self.config.state_dir),
         )
         periodic.schedule(self.scheduler, self.config.scan.rescan_interval)
         self.scheduler.start()

@@ -69,6 +69,10 @@ def folder_policy(folder: FolderConfig, project_id: int) -> FolderPolicy:
         from_path=folder.metadata.from_path,
         after_upload=DELETE if action.action == "delete" else "keep",
         move_to=action.move_to if action.action == "move" else None,
+        verify=folder.verify,
+        receipt=folder.receipt.where,
+        receipt_dir=folder.receipt.dir,
+        allow_unverified_delete=folder.allow_unverified_delete,
     )
 
 

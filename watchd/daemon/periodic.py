@@ -21,11 +21,13 @@ from watchd.daemon.scheduler import every
 from watchd.ingest.aborts import SWEEP_EVERY_SECONDS
 from watchd.ingest.dispatcher import Dispatcher
 from watchd.ingest.pipeline import Pipeline
+from watchd.ingest.receipts_step import ReceiptWriter
 
 STATUS_EVERY_SECONDS = 2.0
 BATCH_CLOSE_EVERY_SECONDS = 1.0
 REQUEUE_EVERY_SECONDS = 1.0
 PROJECT_RETRY_EVERY_SECONDS = 60.0
+RECEIPTS_EVERY_SECONDS = 2.0  # finished batches get their receipt (also after a restart)
 
 
 @dataclass
@@ -38,6 +40,7 @@ class PeriodicWork:
     stop: StopToken
     write_status: Callable[[], None]
     store_problem: Callable[[Exception | None], None]
+    receipts: ReceiptWriter | None = None
 
     def schedule(self, scheduler: BackgroundScheduler, rescan_seconds: float) -> None:
         """Add every periodic job to ``scheduler`` (projects resolve at once)."""
@@ -53,6 +56,7 @@ class PeriodicWork:
         )
         every(scheduler, STATUS_EVERY_SECONDS, "status", self.write_status)
         every(scheduler, SWEEP_EVERY_SECONDS, "abort-sweep", self.sweep_aborts)
+        every(scheduler, RECEIPTS_EVERY_SECONDS, "receipts", self.write_receipts)
 
     def requeue(self) -> None:
         with self._store_guard():
@@ -63,6 +67,11 @@ class PeriodicWork:
         with self._store_guard():
             if self.pipeline.closer.run_once():
                 self.dispatcher.poke()
+
+    def write_receipts(self) -> None:
+        if self.receipts is not None:
+            with self._store_guard():
+                self.receipts.run_once()
 
     def sweep_aborts(self) -> None:
         with self._store_guard():

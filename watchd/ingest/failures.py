@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from watchd.custody.history import CustodyError
 from watchd.flowcapture.backoff import backoff_seconds
 from watchd.flowcapture.errors import (
     AuthenticationError,
@@ -83,6 +84,8 @@ def judge(error: BaseException, *, ingesting: bool = False) -> Verdict:
     text = redact(f"{type(error).__name__}: {error}")[:MAX_ERROR_CHARS]
     if isinstance(error, FolderUnavailable):
         return Verdict(True, f"waiting for the folder: {error.strerror}", FOLDER)
+    if isinstance(error, CustodyError):  # a checksum mismatch: trying again cannot help
+        return Verdict(False, str(error)[:MAX_ERROR_CHARS])
     if isinstance(error, AuthenticationError):
         reason = f"waiting for Flow Capture: authentication failed ({error}); check the API key"
         return Verdict(True, reason, SERVICE)

@@ -56,6 +56,7 @@ class JobRunner:
         clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
         available: Callable[[str], bool] = lambda _folder: True,
+        source_policy: Callable[[Job, FolderPolicy], FolderPolicy] | None = None,
     ):
         self.db = db
         self.upload = upload
@@ -66,6 +67,8 @@ class JobRunner:
         self.clock = clock
         self.rng = rng or random.Random()
         self.available = available  # is this drop folder present (not missing/unmounted)?
+        # May a file's source be moved or deleted (chain of custody, custody_step.py)?
+        self.source_policy = source_policy or (lambda _job, folder: folder)
 
     def load(self, job_id: int) -> Job:
         """Return the job with its parts and batch loaded."""
@@ -150,7 +153,7 @@ class JobRunner:
         )
 
     def _finish(self, job: Job, folder: FolderPolicy, stop: StopToken) -> None:
-        finished = self.finish.run(job, folder, stop)
+        finished = self.finish.run(job, self.source_policy(job, folder), stop)
         with self.db.transaction() as session:
             moved = move_job(
                 session,

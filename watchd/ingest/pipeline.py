@@ -17,6 +17,7 @@ from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.aborts import Aborts
 from watchd.ingest.bandwidth import Throttle
 from watchd.ingest.batches import BatchCloser
+from watchd.ingest.custody_step import CustodyStep
 from watchd.ingest.dispatcher import requeue_due
 from watchd.ingest.failures import RetryPolicy
 from watchd.ingest.finish_step import FinishStep
@@ -71,7 +72,10 @@ def build_pipeline(
     throttle = Throttle(transfer.bandwidth_bytes_per_second, clock.monotonic)
     aborts = Aborts(db, client, clock)
     budgets = TransferBudgets(Budget(transfer.buffer_bytes), Budget(transfer.connections))
-    upload = UploadStep(db, client, sources.transfer, board, throttle, aborts, clock, budgets)
+    custody = CustodyStep(db, sources.folders, clock)
+    upload = UploadStep(
+        db, client, sources.transfer, board, throttle, aborts, clock, budgets, custody.verify
+    )
     runner = JobRunner(
         db,
         upload,
@@ -82,6 +86,7 @@ def build_pipeline(
         clock,
         rng,
         sources.available,
+        custody.source_policy,
     )
 
     def idle_seconds(name: str) -> float | None:

@@ -27,6 +27,10 @@ class FolderPolicy:
     from_path: str | None = None
     after_upload: str = KEEP  # KEEP or DELETE; ignored when move_to is set
     move_to: Path | None = None
+    verify: str = "auto"  # auto | mhl | off: checks against an ASC MHL offload history
+    receipt: str = "state_dir"  # state_dir | dir | history | off
+    receipt_dir: Path | None = None  # where standalone receipts go (state_dir/receipts or dir)
+    allow_unverified_delete: bool = False
 
 
 @dataclass(frozen=True)

@@ -143,8 +143,10 @@ class UploadStep:
         aborts: Aborts,
         clock: Clock = SYSTEM_CLOCK,
         budgets: TransferBudgets | None = None,
+        verify: Callable[[Job, StopToken], None] | None = None,
     ):
         self.db = db
+        self.verify = verify  # the chain-of-custody check before complete (custody_step.py)
         policy = transfer()
         self.budgets = budgets or TransferBudgets(
             Budget(policy.buffer_bytes), Budget(policy.connections)
@@ -179,6 +181,8 @@ class UploadStep:
         except (FlowCaptureError, OSError, EOFError):
             check_source(job)  # a file cut short or rewritten explains a failed part
             raise
+        if self.verify is not None:
+            self.verify(job, stop)  # raises on a checksum mismatch: never completed
         check_source(job)
         asset_id = self._complete(job, upload, etags, unsaved, stop)
         seconds = self.clock.monotonic() - started

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from fnmatch import fnmatchcase, translate
 
 # Exact names (compared case-insensitively) that are never media.
-JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", ".fcpcache"})
+# ``ascmhl`` is an ASC MHL offload history: checked against, never uploaded (watchd.custody).
+JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", ".fcpcache", "ascmhl"})
 # Name patterns of partial or temporary files, and of resource forks.
 JUNK_PATTERNS = ("._*", "*.part", "*.partial", "*.tmp", "*.filepart", "*.aspx")
 

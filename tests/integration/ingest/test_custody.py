@@ -1,0 +1,130 @@
+"""Chain of custody in the in-process core: files checked against a real ASC MHL
+history (made by the reference tool) before complete, receipts when the batch is done."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.integration.custody.conftest import ascmhl, make_card
+from tests.integration.ingest.core import DAILIES, Core
+from watchd.base.fileversion import Fingerprint, SettledFile
+from watchd.ingest.queueing import BatchRule, enqueue
+from watchd.ingest.receipts_step import ReceiptWriter
+from watchd.store.models import JobState, Receipt
+
+CARD = {"CLIPS/C001.mov": b"one " * 300_000, "CLIPS/C002.mov": b"two " * 200_000}
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_card(tmp_path_factory.mktemp("card") / "A001", CARD)
+
+
+def drop_card(core: Core, pristine: Path) -> Path:
+    return Path(shutil.copytree(pristine, core.drop / "A001"))
+
+
+def queue_existing(core: Core, path: Path) -> int:
+    relpath = path.relative_to(core.drop).as_posix()
+    settled = SettledFile("dailies", path, relpath, Fingerprint.of(path.stat()))
+    job = enqueue(core.db, settled, BatchRule(DAILIES, "{subdir}"), core.clock.now())
+    assert job is not None
+    return job.id
+
+
+def receipts(core: Core) -> ReceiptWriter:
+    """A receipt writer as a (re)started daemon has one."""
+    return ReceiptWriter(core.db, lambda: {"dailies": core.policy}, core.root, core.clock)
+
+
+def receipt_row(core: Core) -> Receipt:
+    with core.db.reading() as session:
+        (row,) = session.query(Receipt).all()
+        session.expunge(row)
+        return row
+
+
+def test_a_clean_card_is_verified_uploaded_and_receipted_after_a_crash(core, pristine):
+    card = drop_card(core, pristine)
+    jobs = [queue_existing(core, card / rel) for rel in CARD]
+    assert core.drive(*jobs) == [JobState.DONE, JobState.DONE]
+    # The daemon "crashed" before its receipt pass: a new writer finds the batch.
+    assert receipts(core).run_once() == 1
+    assert receipts(core).run_once() == 0  # written once
+    row = receipt_row(core)
+    assert row.state == "written" and row.detail is None
+    assert row.sidecar is not None and row.manifests is not None
+    sidecar = json.loads(Path(row.sidecar).read_text())
+    assert {f["path"] for f in sidecar["files"]} == {"A001/" + rel for rel in CARD}
+    assets = {a["id"] for a in core.assets()}
+    assert {f["asset_id"] for f in sidecar["files"]} == assets
+    for listed in sidecar["files"]:
+        assert listed["verified"] == "xxh64" and set(listed["hashes"]) == {"xxh64", "md5"}
+    home = Path(row.manifests).parent.parent
+    info = ascmhl("info", "-v", home).stdout
+    assert "Generation 1" in info and "batch 'A001'" in info
+
+
+def test_a_receipt_in_the_cards_history_is_verified_by_ascmhl(core, pristine):
+    core.set_folder(receipt="history")
+    card = drop_card(core, pristine)
+    jobs = [queue_existing(core, card / rel) for rel in CARD]
+    assert core.drive(*jobs) == [JobState.DONE, JobState.DONE]
+    receipts(core).run_once()
+    assert Path(receipt_row(core).manifests or "").parent == card / "ascmhl"
+    again = ascmhl("create", "-v", "-h", "xxh64", card).stdout
+    assert "mismatch" not in again.lower() and again.count("verified") == 2
+    assert sorted(p.name[:4] for p in (card / "ascmhl").glob("*.mhl")) == ["0001", "0002", "0003"]
+
+
+def test_a_flipped_byte_fails_for_good_and_the_file_stays(core, pristine):
+    core.set_folder(after_upload="delete")
+    card = drop_card(core, pristine)
+    clip = card / "CLIPS/C001.mov"
+    data = bytearray(clip.read_bytes())
+    data[4242] ^= 0xFF
+    clip.write_bytes(bytes(data))
+    bad, good = queue_existing(core, clip), queue_existing(core, card / "CLIPS/C002.mov")
+    assert core.drive(bad, good) == [JobState.FAILED, JobState.DONE]
+    job = core.job(bad)
+    assert job.attempts == 1 and job.uploaded_at is None
+    assert job.last_error is not None
+    assert "checksum mismatch" in job.last_error and "xxh64" in job.last_error
+    assert str(clip) in job.last_error
+    (asset,) = core.assets()  # only the good clip was completed; the bad one's upload aborted
+    assert asset["id"] == core.job(good).asset_id
+    assert [u["filename"] for u in core.uploads("aborted")] == ["C001.mov"]
+    assert clip.read_bytes() == bytes(data)  # never deleted
+    assert not (card / "CLIPS/C002.mov").exists()  # the verified one was
+
+
+def test_a_file_added_after_the_offload_is_uploaded_reported_and_kept(core, pristine):
+    core.set_folder(after_upload="delete")
+    card = drop_card(core, pristine)
+    extra = card / "CLIPS/C003.mov"
+    extra.write_bytes(b"added later")
+    (card / "CLIPS/C002.mov").unlink()  # listed, but gone before the drop
+    jobs = [queue_existing(core, card / "CLIPS/C001.mov"), queue_existing(core, extra)]
+    assert core.drive(*jobs) == [JobState.DONE, JobState.DONE]
+    assert extra.exists()  # only its size was ever checked: kept
+    assert not (card / "CLIPS/C001.mov").exists()
+    receipts(core).run_once()
+    detail = receipt_row(core).detail or ""
+    assert "CLIPS/C002.mov" in detail and "neither on disk nor uploaded" in detail
+    assert "A001/CLIPS/C003.mov" in detail and "not in their offload history" in detail
+
+
+def test_with_verify_off_a_card_is_kept_unless_unverified_delete_is_allowed(core, pristine):
+    core.set_folder(after_upload="delete", verify="off")
+    card = drop_card(core, pristine)
+    job = queue_existing(core, card / "CLIPS/C001.mov")
+    assert core.drive(job) == [JobState.DONE]
+    assert (card / "CLIPS/C001.mov").exists()
+    core.set_folder(allow_unverified_delete=True)
+    other = queue_existing(core, card / "CLIPS/C002.mov")
+    assert core.drive(other) == [JobState.DONE]
+    assert not (card / "CLIPS/C002.mov").exists()

@@ -1,0 +1,148 @@
+"""Chain of custody in the pipeline: a file is checked against its ASC MHL offload
+history before its upload is completed, and its source is kept after upload when
+nothing but its size was checked.
+
+The check is one sequential read of the file (parts may already have gone out)
+computing the history's format and what a receipt records (xxh64, md5). A
+mismatch is a ChecksumMismatch: the job fails for good and is never completed,
+moved or deleted. The hashes are committed on the job (``file_hashes``) so a
+restart does not read the file again, and the batch's receipt lists them.
+The history is looked up at that moment, so one that arrives after its media
+settled still counts for files not completed yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from watchd.base.clock import SYSTEM_CLOCK, Clock
+from watchd.base.stop import StopToken
+from watchd.custody.check import NotInHistory, check_file
+from watchd.custody.history import HISTORY_DIR, HistoryCache, history_root_for
+from watchd.ingest.policy import KEEP, FolderPolicy
+from watchd.store.database import Database
+from watchd.store.models import FileHash, Job
+
+log = logging.getLogger(__name__)
+
+AUTO, MHL, OFF = "auto", "mhl", "off"
+
+
+class CustodyStep:
+    """Verifies a job's file against its offload history; decides whether its source may go."""
+
+    def __init__(
+        self,
+        db: Database,
+        folders: Callable[[], dict[str, FolderPolicy]],
+        clock: Clock = SYSTEM_CLOCK,
+    ):
+        self.db = db
+        self.folders = folders
+        self.clock = clock
+        self.histories = HistoryCache()
+
+    def verify(self, job: Job, stop: StopToken) -> None:
+        """Check ``job``'s file before its upload completes (the upload step calls this).
+
+        Raises ChecksumMismatch, HistoryError or NotInHistory (fail for good),
+        OSError (unreadable) or Stopped.
+        """
+        folder = self.folders().get(job.folder)
+        if folder is None or folder.verify == OFF or self._hashed_already(job):
+            return
+        path = Path(job.path)
+        root = history_root_for(path, folder.root)
+        if root is None:
+            if folder.verify == MHL:
+                raise NotInHistory(
+                    f"verify: mhl, but no {HISTORY_DIR}/ history covers {path}; "
+                    "it is not uploaded (set verify: auto to upload unlisted files)"
+                )
+            return
+        check = check_file(path, self.histories.get(root), stop=stop)
+        if check.unlisted:
+            if folder.verify == MHL:
+                raise NotInHistory(
+                    f"verify: mhl, but {path} is not listed in the offload history "
+                    f"{root / HISTORY_DIR}; it is not uploaded"
+                )
+            log.warning(
+                "not in the offload history: file=%s job=%d history=%s (added after the "
+                "offload?); uploaded without a check, the source is kept",
+                job.path,
+                job.id,
+                root / HISTORY_DIR,
+            )
+        else:
+            log.info(
+                "verified: file=%s job=%d %s=%s history=%s",
+                job.path,
+                job.id,
+                check.format,
+                check.expected,
+                root / HISTORY_DIR,
+            )
+        self._record(job, root, check.relpath, check.format, check.hashes)
+
+    def source_policy(self, job: Job, folder: FolderPolicy) -> FolderPolicy:
+        """Return ``folder``, or a copy that keeps the source when it must not go.
+
+        A file covered by an offload history is only moved or deleted once it
+        matched it (not after a size-only check), unless the folder says
+        ``allow_unverified_delete: true``.
+        """
+        acts = folder.move_to is not None or folder.after_upload != KEEP
+        if not acts or folder.allow_unverified_delete:
+            return folder
+        root = history_root_for(Path(job.path), folder.root)
+        if root is None or self._verified(job.id):
+            return folder
+        why = (
+            "verify is off"
+            if folder.verify == OFF
+            else f"it is not listed in the offload history {root / HISTORY_DIR}"
+        )
+        log.warning(
+            "source kept: file=%s job=%d: %s and nothing checked it against its offload "
+            "history; set allow_unverified_delete: true to move or delete such files anyway",
+            job.path,
+            job.id,
+            why,
+        )
+        return dataclasses.replace(folder, after_upload=KEEP, move_to=None)
+
+    def _hashed_already(self, job: Job) -> bool:
+        with self.db.reading() as session:
+            row = session.get(FileHash, job.id)
+            return row is not None and (row.size, row.mtime_ns) == (job.size, job.mtime_ns)
+
+    def _verified(self, job_id: int) -> bool:
+        with self.db.reading() as session:
+            row = session.get(FileHash, job_id)
+            return row is not None and row.verified_format is not None
+
+    def _record(
+        self,
+        job: Job,
+        root: Path,
+        relpath: str | None,
+        verified: str | None,
+        hashes: dict[str, str],
+    ) -> None:
+        row = FileHash(
+            job_id=job.id,
+            size=job.size,
+            mtime_ns=job.mtime_ns,
+            hashes=json.dumps(hashes, sort_keys=True),
+            history_root=str(root),
+            history_relpath=relpath,
+            verified_format=verified,
+            hashed_at=self.clock.now(),
+        )
+        with self.db.transaction() as session:
+            session.merge(row)  # a file hashed again (it changed, was retried) replaces its row
