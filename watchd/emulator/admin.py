@@ -19,10 +19,13 @@ def handle(ctx: Context, method: str, path: str, raw: bytes) -> tuple[int, Any]:
     Raises:
         EmulatorError: 404 unknown path, 405 wrong method, 400 bad faults document.
     """
+    # POST /_emulator/playlinks {"assets": [ids]} makes a review link to those assets.
     if path == f"{PREFIX}/state" and method == "GET":
         return 200, snapshot(ctx)
     if path == f"{PREFIX}/health":
         return 200, {"ok": True}
+    if path == f"{PREFIX}/playlinks" and method == "POST":
+        return 200, {"playlink_id": add_playlink(ctx, raw)}
     if path != f"{PREFIX}/faults":
         raise EmulatorError(404, "UnknownEndpoint", f"no such admin endpoint: {path}")
     if method == "GET":
@@ -36,3 +39,17 @@ def handle(ctx: Context, method: str, path: str, raw: bytes) -> tuple[int, Any]:
         return 200, ctx.faults.update(changes)
     except (ValueError, FaultConfigError) as exc:
         raise EmulatorError(400, "InvalidFaults", str(exc)) from None
+
+
+def add_playlink(ctx: Context, raw: bytes) -> int:
+    """Make a review link from ``{"assets": [ids]}``; return its id. Raises EmulatorError 400."""
+    try:
+        doc = json.loads(raw or b"{}")
+    except ValueError:
+        doc = None
+    assets = doc.get("assets") if isinstance(doc, dict) else None
+    if not isinstance(assets, list) or not all(
+        isinstance(a, int) and a in ctx.state.assets for a in assets
+    ):
+        raise EmulatorError(400, "InvalidParameter", "'assets' must list existing asset ids")
+    return ctx.state.add_playlink(assets)

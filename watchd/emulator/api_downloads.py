@@ -9,7 +9,7 @@ from typing import Any
 from watchd.emulator import params, proxies, wire
 from watchd.emulator.access import visible_asset
 from watchd.emulator.context import Context
-from watchd.emulator.errors import EmulatorError, bad_param, not_found
+from watchd.emulator.errors import EmulatorError, not_found
 from watchd.emulator.records import AssetRecord, DownloadTask
 from watchd.emulator.world import User
 
@@ -17,14 +17,24 @@ log = logging.getLogger(__name__)
 
 
 def _asset_refs(body: dict[str, Any]) -> list[int | str]:
-    if body.get("playlink_id") is not None and body.get("assets") is None:
-        raise bad_param("playlink_id", "is not supported by the emulator; pass 'assets'")
     return [params.asset_ref({"assets": v}, "assets") for v in params.req_list(body, "assets")]
 
 
+def _category_refs(ctx: Context, body: dict[str, Any]) -> list[int | str]:
+    """The assets of the categories call: ``assets``, or those of a review link."""
+    playlink_id = params.opt_int(body, "playlink_id")
+    if playlink_id is None or body.get("assets") is not None:
+        return _asset_refs(body)
+    with ctx.state.lock:
+        assets = ctx.state.playlinks.get(playlink_id)
+    if assets is None:
+        raise not_found("playlink", playlink_id)
+    return list(assets)
+
+
 def file_categories(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
-    """``/get/asset/file/categories``: the categories and sizes of some assets."""
-    assets = [visible_asset(ctx, user, ref) for ref in _asset_refs(body)]
+    """``/get/asset/file/categories``: the categories and sizes of some assets (or a playlink)."""
+    assets = [visible_asset(ctx, user, ref) for ref in _category_refs(ctx, body)]
     counts: Counter[str] = Counter()
     clean_sizes: Counter[str] = Counter()
     marked_sizes: Counter[str] = Counter()
@@ -65,20 +75,57 @@ def download_direct(ctx: Context, user: User, body: dict[str, Any]) -> dict[str,
             continue
         for category in wanted or list(proxies.CATEGORIES):
             try:
-                started.append(_start_task(ctx, user, asset, category, clean))
+                started.extend(_start_tasks(ctx, user, asset, category, clean))
             except EmulatorError as exc:
                 errors.append({"asset_id": asset.id, "error_message": exc.message})
     return {"errors": errors, "successful_processes": started}
 
 
-def _start_task(
+def _start_tasks(
     ctx: Context, user: User, asset: AssetRecord, category: str, clean: bool
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
     if category not in proxies.CATEGORIES:
         raise EmulatorError(404, "NotFound", f"category {category} is not available")
-    bucket, key = _prepared_file(ctx, asset, category, clean)
+    if category != proxies.ORIGINAL:
+        bucket, key = _prepared_file(ctx, asset, category, clean)
+        name = proxies.file_name(asset.name, category)
+        delay = float(ctx.faults.get("download_processing_s"))
+        return [_start_task(ctx, user, asset, category, clean, (bucket, key, name), name, delay)]
+    ctx.store.head(asset.bucket, asset.key)
+    with_sidecar = ctx.faults.get("original_files") == "with_sidecar"
+    clip, *rest = proxies.original_paths(asset.name, with_sidecar)
+    started = [
+        _start_task(
+            ctx, user, asset, category, clean, (asset.bucket, asset.key, asset.name), clip, 0.0
+        )
+    ]
+    for path in rest:
+        name = proxies.sidecar_name(asset.name)
+        key = f"sidecars/{asset.id}/{name}"
+        ctx.store.write_derived(
+            wire.MEDIA_BUCKET, key, iter([proxies.sidecar_bytes(asset.id, asset.name, asset.size)])
+        )
+        started.append(
+            _start_task(
+                ctx, user, asset, category, clean, (wire.MEDIA_BUCKET, key, name), path, 0.0
+            )
+        )
+    return started
+
+
+def _start_task(
+    ctx: Context,
+    user: User,
+    asset: AssetRecord,
+    category: str,
+    clean: bool,
+    where: tuple[str, str, str],
+    path: str,
+    delay: float,
+) -> dict[str, Any]:
+    """Record a task for one file (bucket, key, file name); return its wire form."""
+    bucket, key, filename = where
     now = ctx.clock()
-    delay = 0.0 if category == proxies.ORIGINAL else float(ctx.faults.get("download_processing_s"))
     task = DownloadTask(
         task_id=str(ctx.state.next_id("task")),
         asset_id=asset.id,
@@ -86,7 +133,7 @@ def _start_task(
         non_watermarked=clean,
         bucket=bucket,
         key=key,
-        filename=proxies.file_name(asset.name, category),
+        filename=filename,
         user_email=user.email,
         started_at=now,
         ready_at=now + delay,
@@ -97,7 +144,7 @@ def _start_task(
     return {
         "asset_id": asset.id,
         "filename": task.filename,
-        "path": ctx.world.folders[asset.project_id].path,
+        "path": path,
         "processing": not ready,
         "task_id": task.task_id,
         "url": _url(ctx, task) if ready else "",
@@ -107,8 +154,6 @@ def _start_task(
 def _prepared_file(ctx: Context, asset: AssetRecord, category: str, clean: bool) -> tuple[str, str]:
     """Return where the category's bytes live, generating a proxy on first use."""
     original = ctx.store.head(asset.bucket, asset.key)
-    if category == proxies.ORIGINAL:
-        return asset.bucket, asset.key
     variant = "clean" if clean else "watermarked"
     key = f"proxies/{asset.id}/{category}/{variant}/{proxies.file_name(asset.name, category)}"
     try:

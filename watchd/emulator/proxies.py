@@ -1,7 +1,11 @@
 """Downloadable file categories of an asset. Besides ORIGINAL (the uploaded
 bytes) every asset has proxies whose bytes are a deterministic function of the
 original: every Nth byte, plus a fixed trailer when watermarked. Tests can
-therefore predict a proxy exactly: ``original[::4] + WATERMARK_TRAILER``."""
+therefore predict a proxy exactly: ``original[::4] + WATERMARK_TRAILER``.
+
+With the ``original_files: with_sidecar`` setting ORIGINAL is a multi-file
+category: the uploaded file and an XML sidecar, both under a folder named
+after the clip (the task ``path`` says where each file goes)."""
 
 from __future__ import annotations
 
@@ -46,3 +50,21 @@ def derive(source: BinaryIO, category: str, non_watermarked: bool) -> Iterator[b
         yield chunk[::stride]
     if not non_watermarked:
         yield WATERMARK_TRAILER
+
+
+def sidecar_name(asset_name: str) -> str:
+    """Return the file name of the XML sidecar of a multi-file original."""
+    return f"{PurePosixPath(asset_name).stem}.xml"
+
+
+def sidecar_bytes(asset_id: int, asset_name: str, size: int) -> bytes:
+    """Return the sidecar's content: a small XML description of the clip."""
+    return f'<clip id="{asset_id}" name="{asset_name}" size="{size}"/>\n'.encode()
+
+
+def original_paths(asset_name: str, with_sidecar: bool) -> list[str]:
+    """Return the task paths of ORIGINAL's files: the name alone, or clip folder + sidecar."""
+    if not with_sidecar:
+        return [asset_name]
+    folder = PurePosixPath(asset_name).stem
+    return [f"{folder}/{asset_name}", f"{folder}/{sidecar_name(asset_name)}"]

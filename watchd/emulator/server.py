@@ -146,6 +146,10 @@ class Emulator:
         """Merge ``changes`` into the faults (as ``POST /_emulator/faults``); return them."""
         return self.faults.update(changes)
 
+    def add_playlink(self, asset_ids: list[int]) -> int:
+        """Make a review link to these assets (as ``POST /_emulator/playlinks``); return its id."""
+        return self.ctx.state.add_playlink(asset_ids)
+
     def snapshot(self) -> dict[str, Any]:
         """Return the state document (as ``GET /_emulator/state``)."""
         return snapshot(self.ctx)

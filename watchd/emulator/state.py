@@ -24,6 +24,7 @@ from watchd.emulator.records import (
 )
 
 FIRST_IDS = {"asset": 10001, "comment": 70001, "task": 90001}  # distinct ranges read well in logs
+FIRST_PLAYLINK_ID = 50001
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,15 @@ class EmulatorState:
         self.calls: list[CompleteUploadCall] = []
         self.requests: Counter[str] = Counter()
         self.part_puts: dict[str, Counter[int]] = {}
+        self.playlinks: dict[int, list[int]] = {}  # review link -> asset ids (not persisted)
         self._next_ids = dict(FIRST_IDS)
+
+    def add_playlink(self, asset_ids: list[int]) -> int:
+        """Return the id of a new review link ("playlink") to these assets."""
+        with self.lock:
+            ident = FIRST_PLAYLINK_ID + len(self.playlinks)
+            self.playlinks[ident] = list(asset_ids)
+            return ident
 
     def next_id(self, kind: str) -> int:
         """Return the next id of ``kind`` (asset, comment or task)."""

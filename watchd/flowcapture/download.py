@@ -1,4 +1,4 @@
-"""Download one asset category: start the task, wait for its URL, fetch with resume.
+"""Download one asset category: start its tasks, wait for their URLs, fetch with resume.
 
 The bytes go to ``<name>.part`` beside the final name and are renamed into
 place only once the size checks, so a partial file never sits under the final
@@ -160,6 +160,44 @@ def _announced_total(headers: object, have: int) -> int | None:
     return int(length) if length and length.isdigit() else None
 
 
+ProgressFor = Callable[[Path], Progress | None]  # a progress callback for each file's path
+
+
+def download_files(
+    client: FlowCaptureClient,
+    asset_id: int,
+    category: str,
+    dest_dir: Path,
+    *,
+    non_watermarked: bool = False,
+    progress_for: ProgressFor | None = None,
+    on_task_progress: TaskProgress | None = None,
+    poll_seconds: float = TASK_POLL_SECONDS,
+) -> list[Path]:
+    """Download every file of one category (ORIGINAL, a proxy) of an asset into ``dest_dir``.
+
+    A category can have several files (a multi-file original): each entry of
+    ``successful_processes`` is fetched, at the place its ``path`` names below
+    ``dest_dir`` (see :func:`local_path`). Returns the final paths in the
+    server's order. Raises NotFoundError (with the server's reason) when the
+    download could not start, or the error that stopped it.
+    """
+    tasks = _start(client, asset_id, category, non_watermarked)
+    paths: list[Path] = []
+    for task in tasks:
+
+        def fresh_url(task: DownloadTask = task) -> str:
+            again = _start(client, asset_id, category, non_watermarked)
+            return wait_for_url(client, _same_file(again, task), poll_seconds=poll_seconds)
+
+        dest = _unused(dest_dir / local_path(task, f"asset-{asset_id}-{category}"), paths)
+        progress = progress_for(dest) if progress_for is not None else None
+        url = wait_for_url(client, task, on_progress=on_task_progress, poll_seconds=poll_seconds)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        paths.append(fetch(client.transport, url, dest, progress=progress, refresh_url=fresh_url))
+    return paths
+
+
 def download_asset(
     client: FlowCaptureClient,
     asset_id: int,
@@ -171,28 +209,61 @@ def download_asset(
     on_task_progress: TaskProgress | None = None,
     poll_seconds: float = TASK_POLL_SECONDS,
 ) -> Path:
-    """Download one category (ORIGINAL, a proxy) of an asset into ``dest_dir``.
+    """Download every file of one category, as :func:`download_files`; return the first path."""
+    paths = download_files(
+        client,
+        asset_id,
+        category,
+        dest_dir,
+        non_watermarked=non_watermarked,
+        progress_for=(lambda _dest: progress) if progress is not None else None,
+        on_task_progress=on_task_progress,
+        poll_seconds=poll_seconds,
+    )
+    return paths[0]
 
-    Returns the final path. Raises NotFoundError (with the server's reason)
-    when the download could not start, or the error that stopped it.
+
+def _start(
+    client: FlowCaptureClient, asset_id: int, category: str, non_watermarked: bool
+) -> list[DownloadTask]:
+    answer = client.download_direct([asset_id], [category], non_watermarked=non_watermarked)
+    for error in answer.errors:
+        raise NotFoundError(f"asset {error.asset_id}: {error.error_message or 'refused'}")
+    if not answer.successful_processes:
+        raise NotFoundError(f"asset {asset_id}: no {category} file to download")
+    return answer.successful_processes
+
+
+def _same_file(tasks: Sequence[DownloadTask], wanted: DownloadTask) -> DownloadTask:
+    """Return the entry of a repeated start that is the same file as ``wanted``."""
+    for task in tasks:
+        if (task.path, task.filename) == (wanted.path, wanted.filename):
+            return task
+    raise NotFoundError(f"asset {wanted.asset_id}: {wanted.filename} is no longer offered")
+
+
+def _unused(dest: Path, taken: Sequence[Path]) -> Path:
+    """Return ``dest``, or ``name-2.ext`` etc. when another file of this call took it."""
+    candidate, number = dest, 1
+    while candidate in taken:
+        number += 1
+        candidate = dest.with_name(f"{dest.stem}-{number}{dest.suffix}")
+    return candidate
+
+
+def local_path(task: DownloadTask, fallback_name: str) -> Path:
+    """Return where a task's file goes, relative to the destination folder.
+
+    Our reading of the document's ``path`` ("the file path"): a relative path
+    that ends with the file's name (``A001/A001.mov``); a path that does not end
+    with ``filename`` is taken as the folder to put it in. Absolute paths, ``.``
+    and ``..`` are reduced to plain names, so the file stays below the folder.
     """
-
-    def start() -> DownloadTask:
-        answer = client.download_direct([asset_id], [category], non_watermarked=non_watermarked)
-        for error in answer.errors:
-            raise NotFoundError(f"asset {error.asset_id}: {error.error_message or 'refused'}")
-        if not answer.successful_processes:
-            raise NotFoundError(f"asset {asset_id}: no {category} file to download")
-        return answer.successful_processes[0]
-
-    def fresh_url() -> str:
-        return wait_for_url(client, start(), poll_seconds=poll_seconds)
-
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    task = start()
-    url = wait_for_url(client, task, on_progress=on_task_progress, poll_seconds=poll_seconds)
-    dest = dest_dir / safe_filename(task.filename or f"asset-{asset_id}-{category}")
-    return fetch(client.transport, url, dest, progress=progress, refresh_url=fresh_url)
+    name = safe_filename(task.filename or fallback_name)
+    folders = [p for p in (task.path or "").replace("\\", "/").split("/") if p.strip(" .")]
+    if folders and folders[-1] == name:
+        folders.pop()
+    return Path(*[safe_filename(p) for p in folders], name)
 
 
 def safe_filename(name: str) -> str:

@@ -1,3 +1,6 @@
+import pytest
+
+
 def test_without_a_category_the_categories_are_listed(cli, uploaded):
     code, out, _ = cli("download", str(uploaded[0]))
     assert code == 0
@@ -35,3 +38,48 @@ def test_per_asset_errors_do_not_stop_the_others(cli, uploaded, tmp_path):
     assert code == 1
     assert "asset 987654" in err
     assert (tmp_path / "A001_012_003.mov").exists()
+
+
+def test_several_categories_and_every_file_of_a_multi_file_original(
+    cli, uploaded, emulator, tmp_path
+):
+    emulator.set_faults({"original_files": "with_sidecar"})
+    rows = cli.json(
+        "download", str(uploaded[0]), "--category", "ORIGINAL", "--category", "480p",
+        "--dest", str(tmp_path),
+    )  # fmt: skip
+    assert [r["category"] for r in rows] == ["ORIGINAL", "480p"]
+    original, proxy = rows
+    assert [f["path"] for f in original["files"]] == [
+        str(tmp_path / "A001_012_003" / "A001_012_003.mov"),
+        str(tmp_path / "A001_012_003" / "A001_012_003.xml"),
+    ]
+    assert (tmp_path / "A001_012_003" / "A001_012_003.mov").read_bytes() == uploaded[2]
+    assert proxy["path"] == str(tmp_path / "A001_012_003_480p.mp4")
+
+
+@pytest.mark.parametrize("mode", ["one", "with_sidecar"])
+def test_category_all_fetches_every_category(cli, uploaded, emulator, tmp_path, mode):
+    emulator.set_faults({"original_files": mode})
+    code, out, _ = cli(
+        "download", str(uploaded[0]), "--category", "all", "--dest", str(tmp_path / "out")
+    )
+    assert code == 0
+    names = sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file())
+    expected = ["A001_012_003.mov", "A001_012_003_1080p.mp4", "A001_012_003_480p.mp4"]
+    if mode == "with_sidecar":
+        expected = sorted([*expected, "A001_012_003.xml"])
+    assert names == expected
+    assert len(out.splitlines()) == len(expected)
+
+
+def test_a_playlink_lists_its_categories(cli, uploaded, emulator):
+    link = emulator.add_playlink([uploaded[0]])
+    code, out, _ = cli("download", "--playlink", str(link))
+    assert code == 0
+    assert "ORIGINAL" in out and "1080p" in out
+    assert cli.json("download", "--playlink", str(link))["file_category"][0] == "ORIGINAL"
+    code, _, err = cli("download", "--playlink", "999")
+    assert code == 1 and "playlink 999" in err
+    code, _, err = cli("download", "--playlink", str(link), "--category", "ORIGINAL")
+    assert code == 1 and "only lists" in err

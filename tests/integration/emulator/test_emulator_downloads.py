@@ -74,7 +74,7 @@ def test_original_is_ready_at_once_and_proxies_process(api, token, asset, origin
     original_task, proxy_task = result["successful_processes"]
     assert original_task["processing"] is False
     assert original_task["filename"] == "clip.mov"
-    assert original_task["path"] == "Demo Production/Dailies"
+    assert original_task["path"] == "clip.mov"  # the file path within the download
     assert api.session.get(original_task["url"]).content == original
     assert proxy_task["processing"] is True
     assert proxy_task["url"] == ""
@@ -126,3 +126,19 @@ def test_unknown_tasks_and_assets(api, token):
     )
     assert result["errors"][0]["asset_id"] == 424242
     api.error("/get/asset/file/categories", 404, token, assets=[424242])
+
+
+def test_categories_by_playlink_and_a_multi_file_original(api, emu, token):
+    asset = api.uploaded_asset(token)
+    link = api.session.post(
+        emu.api_url + "/_emulator/playlinks", json={"assets": [asset["id"]]}, timeout=10
+    ).json()["playlink_id"]
+    by_link = api.call("/get/asset/file/categories", token, playlink_id=link)
+    assert by_link["file_category"] == ["ORIGINAL", "1080p", "480p"]
+    assert api.error("/get/asset/file/categories", 404, token, playlink_id=link + 1)
+    emu.set_faults({"original_files": "with_sidecar"})
+    started = api.call(
+        "/download/assets/direct", token, assets=[asset["id"]], file_categories=["ORIGINAL"]
+    )["successful_processes"]
+    assert [t["path"] for t in started] == ["clip/clip.mov", "clip/clip.xml"]
+    assert all(t["url"] and not t["processing"] for t in started)
