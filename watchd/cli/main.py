@@ -34,6 +34,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "jobs_cmd": ("jobs", "cancel"),
     "retry_cmd": ("retry",),
     "batches_cmd": ("batches",),
+    "receipt_cmd": ("receipt",),
+    "verify_cmd": ("verify",),
     "check_config_cmd": ("check-config",),
     "sample_cmd": ("sample-config",),
     "db_cmd": ("db",),

@@ -12,6 +12,7 @@ import pytest
 from tests.integration.custody.conftest import ascmhl, make_card
 from tests.integration.ingest.core import DAILIES, Core
 from watchd.base.fileversion import Fingerprint, SettledFile
+from watchd.cli.main import main
 from watchd.ingest.queueing import BatchRule, enqueue
 from watchd.ingest.receipts_step import ReceiptWriter
 from watchd.store.models import JobState, Receipt
@@ -128,3 +129,46 @@ def test_with_verify_off_a_card_is_kept_unless_unverified_delete_is_allowed(core
     other = queue_existing(core, card / "CLIPS/C002.mov")
     assert core.drive(other) == [JobState.DONE]
     assert not (card / "CLIPS/C002.mov").exists()
+
+
+def write_config(core: Core) -> Path:
+    key = core.root / "api_key"
+    key.write_text("demo-api-key\n")
+    key.chmod(0o600)
+    config = core.root / "watchd.yaml"
+    flowcapture = {"url": "http://127.0.0.1:9", "email": "d@example.com", "api_key_file": str(key)}
+    settings = {"flowcapture": flowcapture, "state_dir": str(core.root), "folders": []}
+    config.write_text(json.dumps(settings))  # JSON is YAML
+    return config
+
+
+def test_watchd_receipt_prints_files_hashes_and_asset_ids(core, pristine, capsys):
+    card = drop_card(core, pristine)
+    jobs = [queue_existing(core, card / rel) for rel in CARD]
+    assert core.drive(*jobs) == [JobState.DONE, JobState.DONE]
+    config = write_config(core)
+    assert main(["receipt", "A001", "--config", str(config)]) == 0
+    text = capsys.readouterr().out
+    assert "receipt: not written yet" in text and "verified xxh64" in text
+    receipts(core).run_once()
+    assert main(["receipt", "A001", "--json", "--config", str(config)]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["receipt"]["state"] == "written"
+    assert sorted(f["asset_id"] for f in row["files"]) == sorted(a["id"] for a in core.assets())
+    assert all(set(f["hashes"]) == {"xxh64", "md5"} for f in row["files"])
+    assert main(["receipt", "no-such-batch", "--config", str(config)]) == 0
+    assert "no such batch" in capsys.readouterr().out
+
+
+def test_watchd_verify_checks_a_card_without_uploading(core, pristine, capsys):
+    card = drop_card(core, pristine)
+    assert main(["verify", str(card)]) == 0
+    assert "2 verified, 0 mismatched, 0 missing" in capsys.readouterr().out
+    (card / "CLIPS/C002.mov").write_bytes(b"bit rot")
+    (card / "CLIPS/C009.mov").write_bytes(b"extra")
+    assert main(["verify", "--json", str(card)]) == 1
+    (report,) = json.loads(capsys.readouterr().out)
+    assert [m["path"] for m in report["mismatched"]] == ["CLIPS/C002.mov"]
+    assert report["unlisted"] == ["CLIPS/C009.mov"] and not report["ok"]
+    assert core.assets() == []
+    assert main(["verify", str(core.drop / "nowhere")]) == 2

@@ -1,0 +1,110 @@
+"""`watchd receipt BATCH`: what a batch uploaded, with its hashes and asset ids."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from watchd.cli.config_path import add_config_argument
+from watchd.cli.store_access import run_listing
+from watchd.store.models import Batch, FileHash, Job, Receipt
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "receipt",
+        help="what a batch uploaded: files, hashes, asset ids, its ASC MHL receipt",
+        description="Show what a batch uploaded to Flow Capture: each file with its size, "
+        "hashes (checked against its ASC MHL offload history where one covered it) and "
+        "asset id, and where the batch's receipt was written.",
+    )
+    add_config_argument(parser)
+    parser.add_argument("batch", help="batch id, or name (the newest batch of that name)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_listing(args, "receipt", lambda session: batch_receipt(session, args.batch), render)
+
+
+def batch_receipt(session: Session, spec: str) -> list[dict[str, Any]]:
+    """Return the batch named by ``spec`` as one row (an empty list if there is none)."""
+    query = select(Batch).order_by(Batch.id.desc()).limit(1)
+    query = (
+        query.where(Batch.id == int(spec)) if spec.isdigit() else query.where(Batch.name == spec)
+    )
+    batch = session.scalars(query).first()
+    if batch is None:
+        return []
+    receipt = session.get(Receipt, batch.id)
+    rows = session.execute(
+        select(Job, FileHash)
+        .outerjoin(FileHash, FileHash.job_id == Job.id)
+        .where(Job.batch_id == batch.id)
+        .order_by(Job.relpath)
+    ).all()
+    files = [
+        {
+            "path": job.relpath,
+            "state": job.state.value,
+            "size": job.size,
+            "asset_id": job.asset_id,
+            "hashes": json.loads(fh.hashes) if fh else {},
+            "verified": fh.verified_format if fh else None,
+            "last_error": job.last_error if job.state.value == "failed" else None,
+        }
+        for job, fh in rows
+    ]
+    return [
+        {
+            "batch": {"id": batch.id, "name": batch.name, "folder": batch.folder},
+            "state": batch.state.value,
+            "flowcapture_folder_id": batch.project_id,
+            "receipt": (
+                {
+                    "state": receipt.state,
+                    "manifests": (receipt.manifests or "").splitlines(),
+                    "sidecar": receipt.sidecar,
+                    "warnings": (receipt.detail or "").splitlines(),
+                }
+                if receipt
+                else None
+            ),
+            "files": files,
+        }
+    ]
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no such batch"
+    (row,) = rows
+    batch = row["batch"]
+    lines = [
+        f"batch {batch['id']} {batch['name']!r} (folder {batch['folder']}, {row['state']}) "
+        f"into Flow Capture folder {row['flowcapture_folder_id']}"
+    ]
+    for f in row["files"]:
+        hashes = " ".join(f"{k}={v}" for k, v in sorted(f["hashes"].items())) or "not hashed"
+        check = f"verified {f['verified']}" if f["verified"] else "unchecked"
+        lines.append(
+            f"  {f['state']:<9} {f['path']}  size={f['size']} asset={f['asset_id']} "
+            f"{check} {hashes}"
+        )
+        if f["last_error"]:
+            lines.append(f"            {f['last_error']}")
+    receipt = row["receipt"]
+    if receipt is None:
+        lines.append("receipt: not written yet (written when every file of the batch is final)")
+    else:
+        lines.append(f"receipt: {receipt['state']}")
+        lines += [f"  manifest: {m}" for m in receipt["manifests"]]
+        if receipt["sidecar"]:
+            lines.append(f"  asset ids: {receipt['sidecar']}")
+        lines += [f"  warning: {w}" for w in receipt["warnings"]]
+    return "\n".join(lines)
