@@ -82,9 +82,10 @@ class Signer:
         signature of ours (the caller then requires an SDK signature instead).
 
         Raises:
-            EmulatorError: 403 SignatureDoesNotMatch or AccessDenied (expired),
-                400 BadDigest/InvalidDigest when the URL is intact but the
-                Content-MD5 header is missing or differs from the signed one.
+            EmulatorError: 403 SignatureDoesNotMatch (a changed URL, or a
+                Content-MD5 header missing or other than the signed one) or
+                AccessDenied (expired). A body that does not match its
+                Content-MD5 is 400 BadDigest later, when the body is read.
         """
         params = dict(query)
         given = params.get(SIGNATURE_PARAM)
@@ -104,22 +105,28 @@ class Signer:
         given: str,
         content_md5: str | None,
     ) -> None:
+        """Raise 403 SignatureDoesNotMatch, as S3 does for any change to what was signed.
+
+        A Content-MD5 header missing or other than the one signed into the URL is
+        such a change (S3 checks the signature before it reads the body); the
+        message says so, to help whoever reads the emulator's answer.
+        """
         with self._lock:
             issued = self._issued.get(given)
+        detail = ""
         if issued is not None and issued[0]:
             intact = self._sign(method, path, query, issued[0])
             if hmac.compare_digest(intact, given):
-                if not content_md5:
-                    raise EmulatorError(400, "InvalidDigest", "missing Content-MD5 header")
-                raise EmulatorError(
-                    400,
-                    "BadDigest",
-                    "the Content-MD5 header differs from the content_md5 the URL was issued for",
+                detail = (
+                    " (no Content-MD5 header, but one was signed)"
+                    if not content_md5
+                    else " (the Content-MD5 header differs from the signed one)"
                 )
         raise EmulatorError(
             403,
             "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided.",
+            "The request signature we calculated does not match the signature you provided."
+            + detail,
         )
 
     def _check_expiry(self, params: dict[str, str]) -> None:

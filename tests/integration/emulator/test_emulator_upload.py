@@ -42,18 +42,22 @@ def test_a_body_that_does_not_match_content_md5_is_bad_digest(api, token):
     resp = api.put(url, b"other bytes!!!", md5=api.md5_b64(b"expected bytes"))
     assert resp.status_code == 400
     assert "<Code>BadDigest</Code>" in resp.text
+    assert resp.text.startswith("<?xml")
+    assert resp.headers["Content-Type"] == "application/xml"
     assert api.emu.snapshot()["uploads"][0]["parts"] == []
 
 
-def test_a_content_md5_header_other_than_the_signed_one_is_refused(api, token):
+def test_a_content_md5_header_other_than_the_signed_one_is_signature_does_not_match(api, token):
     init = api.init(token)
     url = api.part_url(token, init, 1, b"expected bytes")
-    resp = api.put(url, b"other bytes")
-    assert resp.status_code == 400
-    assert "<Code>BadDigest</Code>" in resp.text
+    resp = api.put(url, b"other bytes")  # body and header agree, but not with the URL
+    assert resp.status_code == 403
+    assert "<Code>SignatureDoesNotMatch</Code>" in resp.text
+    assert resp.text.startswith("<?xml")
     missing = api.session.put(url, data=b"expected bytes")
-    assert missing.status_code == 400
-    assert "<Code>InvalidDigest</Code>" in missing.text
+    assert missing.status_code == 403
+    assert "<Code>SignatureDoesNotMatch</Code>" in missing.text
+    assert api.emu.snapshot()["uploads"][0]["parts"] == []
 
 
 def test_a_tampered_url_is_signature_does_not_match(api, token):

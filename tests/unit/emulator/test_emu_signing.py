@@ -54,14 +54,15 @@ def test_tampering_is_detected(signer):
         signer.verify("GET", path, query, MD5)
 
 
-def test_a_different_content_md5_is_bad_digest_and_none_is_invalid(signer):
+def test_a_different_or_missing_content_md5_is_signature_does_not_match(signer):
     path, query = split(signer.presign("PUT", "http://h:1", "b", "k", {}, 300, MD5))
     with pytest.raises(EmulatorError) as caught:
         signer.verify("PUT", path, query, "1B2M2Y8AsgTpgAmY7PhCfg==")
-    assert caught.value.code == "BadDigest"
+    assert (caught.value.status, caught.value.code) == (403, "SignatureDoesNotMatch")
+    assert "Content-MD5 header differs" in caught.value.message
     with pytest.raises(EmulatorError) as caught:
         signer.verify("PUT", path, query, None)
-    assert caught.value.code == "InvalidDigest"
+    assert (caught.value.status, caught.value.code) == (403, "SignatureDoesNotMatch")
 
 
 def test_urls_expire(signer, clock):
