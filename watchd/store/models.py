@@ -198,6 +198,10 @@ class Job(Base):
     # WAITING for the service or the drop folder (an outage), not for itself: no attempt is
     # spent, and it goes again as soon as the outage ends. None: waiting on its own account.
     waiting_on: Mapped[str | None] = mapped_column(String(16))
+    # Several nodes on one PostgreSQL queue: the node working on the job and until when
+    # (the database's clock); an expired lease lets another node take the job over.
+    lease_node: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     batch: Mapped[Batch | None] = relationship(back_populates="jobs")
 
@@ -227,6 +231,7 @@ class Job(Base):
         Index("ix_jobs_version_by_inode", "inode", "size", "mtime_ns"),
         Index("ix_jobs_version_by_path", "folder", "relpath", "size", "mtime_ns"),
         Index("ix_jobs_batch_id", "batch_id"),
+        Index("ix_jobs_lease_node", "lease_node"),
     )
 
 
@@ -278,3 +283,27 @@ class Receipt(Base):
     manifests: Mapped[str | None] = mapped_column(FsText())  # hash lists written, one a line
     sidecar: Mapped[str | None] = mapped_column(FsText())  # the JSON with the asset ids
     detail: Mapped[str | None] = mapped_column(Text)  # warnings, or why it failed
+
+
+class Node(Base):
+    """An ingest node sharing the database (PostgreSQL only): its last sign of life."""
+
+    __tablename__ = "nodes"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FolderLease(Base):
+    """Which node watches a shared drop folder, until when (the database's clock)."""
+
+    __tablename__ = "folder_leases"
+
+    folder: Mapped[str] = mapped_column(String(200), primary_key=True)  # the folder's name
+    path: Mapped[str] = mapped_column(FsText())
+    node: Mapped[str] = mapped_column(String(200))
+    lease_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
