@@ -25,9 +25,10 @@ def show_outcome(
     wait_seconds: float | None,
 ) -> int:
     """Print the outcome (text or JSON); return the exit code."""
-    for row in rows:
-        if row["state"] == "done":
-            row["listed"] = None if missing is None else row["asset_id"] not in missing
+    for row in rows:  # listed: None when not looked for (no --wait, or not uploaded)
+        row["listed"] = None
+        if missing is not None and row["state"] == "done":
+            row["listed"] = row["asset_id"] not in missing
     done = [row for row in rows if row["state"] == "done"]
     if args.json:
         print_json(rows)

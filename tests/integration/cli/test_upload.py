@@ -208,6 +208,7 @@ def test_include_and_exclude_choose_files_of_a_folder(cli, emulator, tmp_path):
         str(tmp_path / "state"),
     )
     assert [(r["file"], r["state"]) for r in rows] == [(str(card / "CLIPS/C0001.MXF"), "done")]
+    assert rows[0]["listed"] is None, "not looked for without --wait"
     assert [a["name"] for a in emulator.snapshot()["assets"]] == ["C0001.MXF"]
 
 
