@@ -1,5 +1,8 @@
 """Opening the database: SQLite in WAL mode with a busy timeout and BEGIN IMMEDIATE.
 
+PostgreSQL (several nodes on one database) is set up in ``postgres.py``; what
+follows about locking is SQLite's alone.
+
 Several threads write (workers committing part ETags, the watcher queueing
 files, the batch closer); SQLite allows one writer at a time. Starting every
 transaction with ``BEGIN IMMEDIATE`` takes the write lock up front, so two
@@ -20,6 +23,8 @@ from typing import Any
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from watchd.store.postgres import PasswordFileError, make_postgres_engine, problem_message
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for the lock before failing
 DATABASE_FILENAME = "watchd.db"
@@ -83,15 +88,13 @@ def database_problem(exc: BaseException, url: str | URL) -> DatabaseProblem:
     """Return ``exc`` (a database error met using ``url``) as a one-line DatabaseProblem."""
     if isinstance(exc, DatabaseProblem):
         return exc
+    if isinstance(exc, PasswordFileError):
+        return DatabaseProblem(str(exc))
     cause = exc.orig if isinstance(exc, DBAPIError) else exc
     detail = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
     path = sqlite_path(url)
     if path is None:
-        where = make_url(url).render_as_string(hide_password=True)
-        return DatabaseProblem(
-            f"the database {where} could not be used ({detail}); check that it is reachable "
-            "and that the watchd user may use it"
-        )
+        return DatabaseProblem(problem_message(url, detail, getattr(cause, "sqlstate", None)))
     name = getattr(cause, "sqlite_errorname", "") or _errorname_from(detail)
     if name.startswith(DAMAGE_ERRORS):
         return DatabaseDamaged(damaged_message(path, detail))
@@ -173,13 +176,21 @@ def _why_not_open(path: Path, detail: str) -> str:
     return detail
 
 
-def make_engine(url: str) -> Engine:
+def is_sqlite(url: str | URL) -> bool:
+    """Return whether ``url`` names a SQLite database."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, password_file: Path | None = None) -> Engine:
     """Return an engine for ``url``, configured for safe concurrent use.
 
-    Raises DatabaseProblem if the URL's database driver is not installed.
+    ``password_file`` (not for SQLite) holds the password, read at each new
+    connection. Raises DatabaseProblem if the URL's database driver is not installed.
     """
-    if not url.startswith("sqlite"):
+    if not is_sqlite(url):
         try:
+            if make_url(url).get_backend_name() == "postgresql":
+                return make_postgres_engine(url, password_file)
             return create_engine(url, pool_pre_ping=True)
         except ImportError as exc:
             where = make_url(url).render_as_string(hide_password=True)
@@ -220,13 +231,14 @@ def _begin_immediate(connection: Any) -> None:
 class Database:
     """The engine and a session factory; ``transaction()`` is the one way to write."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, password_file: Path | None = None):
+        """Open ``url`` (SQLite or PostgreSQL); ``password_file`` see ``make_engine``."""
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, password_file)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # One writer at a time within this process (SQLite only; a no-op elsewhere).
         self._write_turn: AbstractContextManager[object] = (
-            threading.RLock() if url.startswith("sqlite") else nullcontext()
+            threading.RLock() if is_sqlite(url) else nullcontext()
         )
         self._readers = sessionmaker(
             self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False

@@ -5,6 +5,11 @@ database stamped with a revision this watchd does not know was written by a
 newer watchd: it is refused, never altered. So is a SQLite database that
 fails SQLite's quick check: migrating a damaged file would spread the damage,
 and a daemon working from half-readable state could send files twice.
+
+On PostgreSQL several nodes may start at once: the upgrade runs under a
+transaction-level advisory lock, so one node upgrades while the others wait,
+then find the schema current (PostgreSQL's DDL is transactional: a failed
+upgrade leaves nothing behind). The newer-schema check runs under that lock.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from watchd.store.database import DatabaseDamaged, damaged_message, database_problem, sqlite_path
@@ -30,6 +35,8 @@ log = logging.getLogger(__name__)
 # The Alembic environment and revisions: migrations/ at the top of the source tree,
 # installed inside the package under this name (pyproject.toml's package-dir).
 MIGRATIONS_PACKAGE = "watchd.migrations"
+# pg_advisory_xact_lock key held while a node upgrades a shared schema ("watchd" + 1).
+SCHEMA_LOCK_KEY = 0x7761_7463_6864_0001
 
 
 class SchemaError(Exception):
@@ -74,21 +81,51 @@ def known_revisions() -> set[str]:
 def current_revision(engine: Engine) -> str | None:
     """Return the revision the database is stamped with (None for a new database)."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return revision_of(connection)
+
+
+def revision_of(connection: Connection) -> str | None:
+    """Return the revision the database of ``connection`` is stamped with (None: new)."""
+    return MigrationContext.configure(connection).get_current_revision()
 
 
 def check_not_newer(engine: Engine) -> None:
     """Raise SchemaError if the database was written by a newer watchd."""
-    current = current_revision(engine)
-    if current is None:
+    with engine.connect() as connection:
+        refuse_newer(connection)
+
+
+def refuse_newer(connection: Connection) -> None:
+    """Raise SchemaError if the database of ``connection`` was written by a newer watchd."""
+    current = revision_of(connection)
+    if current is None or current in known_revisions():
         return
-    if current not in known_revisions():
-        raise SchemaError(
-            f"the database {engine.url.render_as_string(hide_password=True)} has schema "
-            f"revision {current}, which this watchd does not know: it was written by a newer "
-            "watchd. Upgrade watchd, or point state_dir at another folder; the database "
-            "was left unchanged."
-        )
+    where = connection.engine.url.render_as_string(hide_password=True)
+    if connection.dialect.name == "sqlite":
+        advice = "Upgrade watchd, or point state_dir at another folder"
+    else:
+        advice = "Another node runs a newer watchd: upgrade watchd on this node to the same version"
+    raise SchemaError(
+        f"the database {where} has schema revision {current}, which this watchd does not "
+        f"know (its newest is {head_revision()}): it was written by a newer watchd. "
+        f"{advice}; the database was left unchanged."
+    )
+
+
+def take_upgrade_lock(connection: Connection) -> None:
+    """On PostgreSQL, wait for the schema lock; it is held until the transaction ends.
+
+    Logs when another node holds it. SQLite needs none: its writers already
+    take turns (BEGIN IMMEDIATE), and one daemon owns the file.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    key = {"key": SCHEMA_LOCK_KEY}
+    if connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), key).scalar_one():
+        return
+    where = connection.engine.url.render_as_string(hide_password=True)
+    log.info("another node is upgrading the schema of %s; waiting for it", where)
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str:
@@ -99,10 +136,11 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     any other database error.
     """
     try:
-        check_not_newer(engine)
-        before = current_revision(engine)
         config = alembic_config()
         with engine.begin() as connection:
+            take_upgrade_lock(connection)
+            refuse_newer(connection)
+            before = revision_of(connection)
             refuse_damaged(connection)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
