@@ -33,6 +33,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "status_cmd": ("status",),
     "jobs_cmd": ("jobs", "cancel"),
     "retry_cmd": ("retry",),
+    "throttle_cmd": ("throttle",),
     "batches_cmd": ("batches",),
     "receipt_cmd": ("receipt",),
     "verify_cmd": ("verify",),

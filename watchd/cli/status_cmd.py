@@ -15,10 +15,12 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from watchd.base.clock import SYSTEM_CLOCK
 from watchd.base.names import printable
 from watchd.cli.config_path import add_config_argument, load_or_report
 from watchd.cli.store_access import NoDatabase, open_database
 from watchd.config import Config
+from watchd.daemon.bandwidth_control import BandwidthControl, bandwidth_line
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, daemon_pid, read_status
 from watchd.ingest.aborts import SWEEP_EVERY_SECONDS
 from watchd.store.database import database_problem, database_url
@@ -54,6 +56,9 @@ def gather(config: Config) -> dict[str, Any]:
         "folders": (daemon or {}).get("folders") or _configured_folders(config),
         "transfers": (daemon or {}).get("transfers", []) if pid else [],
         "problems": (daemon or {}).get("problems", {}) if pid else {},
+        # From the same config and override file the daemon reads: current even right
+        # after `watchd throttle`, and what would apply when it is not running.
+        "bandwidth": BandwidthControl(config, SYSTEM_CLOCK).report(),
     }
     report.update(_from_database(config))
     return report
@@ -119,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
 def render(report: dict[str, Any], state_dir: Path) -> str:
     """Return the report as text for people."""
     lines = [_daemon_line(report, state_dir)]
+    lines.append(bandwidth_line(report["bandwidth"]))
     if report["database"] != "ok":  # first: nothing below can be trusted without it
         lines += ["", f"Database: {report['database']}"]
     if report["problems"]:

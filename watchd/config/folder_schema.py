@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, model_validator
 
+from watchd.config.bandwidth_syntax import Bandwidth
 from watchd.config.fieldtypes import (
     SAMPLE_COMMENTED,
     ConfigPath,
@@ -269,6 +270,13 @@ class FolderConfig(Model):
     allow_unverified_delete: StrictBool = Field(
         default=False,
         description="with verify: off, still move or delete files that have an offload history",
+    )
+    bandwidth: Bandwidth | None = Field(
+        default=None,
+        description="this folder's own upload cap or schedule, as transfer.bandwidth; the "
+        "lower of the two applies (default: only transfer.bandwidth)",
+        examples=["Mon-Fri 07:00 5MB/s, Mon-Fri 19:00 unlimited"],
+        json_schema_extra=SAMPLE_COMMENTED,
     )
     _origin: Origin | None = PrivateAttr(None)
 

@@ -8,7 +8,7 @@ by dotted key: ``sample_config({"flowcapture.email": "me@example.com"})``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from watchd.config.bandwidth_syntax import format_bandwidth, parse_bandwidth
 from watchd.config.folder_schema import FolderConfig
 from watchd.config.schema import Config, model_in
 from watchd.config.units import (
@@ -27,7 +28,12 @@ from watchd.config.units import (
     parse_size,
 )
 
-_FORMATTERS = {parse_duration: format_duration, parse_size: format_size, parse_rate: format_rate}
+_FORMATTERS: dict[Callable[[Any], Any], Callable[[Any], str]] = {
+    parse_duration: format_duration,
+    parse_size: format_size,
+    parse_rate: format_rate,
+    parse_bandwidth: format_bandwidth,
+}
 CONFIG_HEADER = """\
 # watchd.yaml: the watchd daemon's configuration.
 # Every key is shown with its default or an example; `watchd check-config` checks it.

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from watchd.base.service import DEFAULT_BASE_URL, MAX_PART_BYTES, MIB, MIN_PART_BYTES
+from watchd.config.bandwidth_syntax import NO_CAP, Bandwidth, TimeZoneName
 from watchd.config.fieldtypes import (
     SAMPLE_COMMENTED,
     ConfigPath,
@@ -28,10 +29,10 @@ from watchd.config.fieldtypes import (
     StrictInt,
 )
 from watchd.config.folder_schema import FolderConfig, PositiveDuration, PositiveInt
+from watchd.config.node_schema import NodeSettings
 from watchd.config.problems import Origin
 from watchd.config.units import (
     Duration,
-    Rate,
     Size,
     at_least,
     between,
@@ -131,10 +132,17 @@ class TransferSettings(Model):
     parallel_parts: Parallel = Field(
         default=8, description="at most this many parts of one file at once"
     )
-    bandwidth: Rate = Field(
+    bandwidth: Bandwidth = Field(
+        default=NO_CAP,
+        description="upload cap for all files together: a rate with its unit (40MB/s, "
+        "100Mbit/s; at least 64KiB/s), unlimited, pause, or a weekly schedule such as "
+        "'Mon-Fri 07:00 20MB/s, Mon-Fri 19:00 unlimited, Sat-Sun pause'",
+    )
+    timezone: TimeZoneName = Field(
         default=None,
-        description="upload rate cap for all files together, with its unit: e.g. 40MB/s or "
-        "100Mbit/s (at least 64KiB/s), or unlimited",
+        description="time zone the bandwidth schedules are read in (default: the system's)",
+        examples=["Europe/London"],
+        json_schema_extra=SAMPLE_COMMENTED,
     )
 
 
@@ -192,6 +200,7 @@ class Config(Model):
         examples=["postgresql+psycopg://watchd@db.example.com/watchd"],
         json_schema_extra=SAMPLE_COMMENTED,
     )
+    node: NodeSettings = Field(default_factory=NodeSettings, description=NodeSettings.__doc__)
     log: LogSettings = Field(default_factory=LogSettings, description=LogSettings.__doc__)
     transfer: TransferSettings = Field(
         default_factory=TransferSettings, description=TransferSettings.__doc__

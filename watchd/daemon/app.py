@@ -26,6 +26,7 @@ from watchd.base.clock import SYSTEM_CLOCK
 from watchd.base.stop import StopToken, join_all
 from watchd.config import Config, load_config
 from watchd.config.secrets import read_api_key
+from watchd.daemon.bandwidth_control import BandwidthControl
 from watchd.daemon.folders import PROJECTS_CACHE, FolderSet
 from watchd.daemon.health import HealthBoard, store_write_problem
 from watchd.daemon.metrics import MetricsServer, daemon_metrics, render
@@ -60,7 +61,7 @@ def transfer_policy(config: Config) -> TransferPolicy:
     t = config.transfer
     files = t.parallel_files or t.connections
     return TransferPolicy(
-        t.part_size, files, t.parallel_parts, t.bandwidth, t.connections, t.buffer
+        t.part_size, files, t.parallel_parts, None, t.connections, t.buffer
     )
 
 
@@ -119,6 +120,8 @@ class Daemon:
             self.folders.policies, lambda: self.transfer, lambda: self.retry, self.folders.available
         )
         self.pipeline = build_pipeline(self.db, self.client, sources, self.stop)
+        self.bandwidth = BandwidthControl(self.config, SYSTEM_CLOCK)
+        self.pipeline.throttle.follow(self.bandwidth.caps)  # schedules and `watchd throttle`
         self.dispatcher = Dispatcher(
             self.db,
             self.pipeline.runner.run,
@@ -137,6 +140,7 @@ class Daemon:
             self.pipeline.board,
             self.dispatcher.running,
             self.started_at,
+            self.bandwidth.report,
         )
         self.folders.apply(self.config.folders)
         self.scheduler = make_scheduler()
@@ -241,7 +245,7 @@ class Daemon:
             return
         self.transfer = transfer_policy(config)
         self.retry = retry_policy(config)
-        self.pipeline.throttle.set_rate(self.transfer.bandwidth_bytes_per_second)
+        self.bandwidth.configure(config)
         for key in ("parallel_files", "connections", "buffer"):
             if getattr(config.transfer, key) != getattr(self.config.transfer, key):
                 log.warning("transfer.%s changes take effect at the next restart", key)

@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from watchd import __version__
+from watchd.daemon.bandwidth_control import summary as cap_summary
+from watchd.daemon.bandwidth_control import worth_showing
 from watchd.daemon.folders import FolderSet
 from watchd.daemon.health import HealthBoard, counted_jobs, refresh_health, status_line
 from watchd.flowcapture.client import FlowCaptureClient
@@ -38,6 +40,7 @@ class StatusSources:
     board: TransferBoard
     running_jobs: Callable[[], list[int]]
     started_at: float = 0.0
+    bandwidth: Callable[[], dict[str, Any]] | None = None  # the upload cap in force and why
 
     def __post_init__(self) -> None:
         self.started_at = self.started_at or time.time()
@@ -50,6 +53,9 @@ def build_report(sources: StatusSources, *, stopped: bool) -> tuple[str, dict[st
     refresh_health(sources.health, folders, client.auth_error, sources.state_dir, client.outage)
     counts = counted_jobs(sources.db, sources.health)
     summary = status_line(len(folders), counts, sources.health.problems())
+    bandwidth = sources.bandwidth() if sources.bandwidth else None
+    if bandwidth is not None and worth_showing(bandwidth):
+        summary += f"; {cap_summary(bandwidth['cap'], bandwidth)}"
     return summary, {
         "pid": os.getpid(),
         "version": __version__,
@@ -62,6 +68,7 @@ def build_report(sources: StatusSources, *, stopped: bool) -> tuple[str, dict[st
         "transfers": sources.board.snapshot(),
         "running_jobs": sources.running_jobs(),
         "uploads_to_abort": _uploads_to_abort(sources.db),
+        "bandwidth": bandwidth,
     }
 
 

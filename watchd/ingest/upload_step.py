@@ -311,7 +311,7 @@ class UploadStep:
                 parallel=self.transfer().parallel_parts,
                 on_part_done=on_part_done,
                 progress=lambda sent, _total: self.board.update(job.id, sent),
-                on_chunk=lambda size: self.throttle.acquire(size, stop),
+                on_chunk=lambda size: self.throttle.acquire(size, stop, job.folder),
                 stop=stop,
                 budget=self.budgets.memory,
                 slots=self.budgets.requests,
