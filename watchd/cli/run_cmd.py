@@ -17,6 +17,7 @@ from watchd.daemon.app import Daemon
 from watchd.daemon.logs import configure_logging
 from watchd.daemon.runtime_files import AlreadyRunningError, StateFolderError
 from watchd.store.database import database_problem, database_url
+from watchd.store.leases import NodeNameTaken
 from watchd.store.migrate import SchemaError
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         daemon = Daemon(config_path, config, reupload=args.reupload)
         daemon.start()
-    except (AlreadyRunningError, StateFolderError, ApiKeyError, SchemaError) as exc:
+    except (AlreadyRunningError, StateFolderError, ApiKeyError, SchemaError, NodeNameTaken) as exc:
         return cannot_start(str(exc))
     except SQLAlchemyError as exc:  # the upgrade's one-line DatabaseProblem, or a raw error
         return cannot_start(str(database_problem(exc, _url(config))))

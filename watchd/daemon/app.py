@@ -16,10 +16,12 @@ import os
 import signal
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from watchd import __version__
 from watchd.base.clock import SYSTEM_CLOCK
@@ -33,7 +35,7 @@ from watchd.daemon.metrics import MetricsServer, daemon_metrics, render
 from watchd.daemon.notify import SystemdNotifier
 from watchd.daemon.periodic import PeriodicWork
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, DaemonLock, write_status
-from watchd.daemon.scheduler import make_scheduler
+from watchd.daemon.scheduler import every, make_scheduler
 from watchd.daemon.state_guard import DatabaseGuard
 from watchd.daemon.status_report import StatusSources, build_report
 from watchd.flowcapture.client import FlowCaptureClient
@@ -46,6 +48,7 @@ from watchd.ingest.projects import ProjectResolver
 from watchd.ingest.receipts_step import ReceiptWriter
 from watchd.store.database import Database, database_url
 from watchd.store.integrity import RECOVERED_SUFFIX
+from watchd.store.leases import SharedClaims, claims_for
 from watchd.store.migrate import upgrade
 from watchd.store.models import Job
 from watchd.store.queries import totals
@@ -60,9 +63,7 @@ STOPPING = "the daemon is stopping"
 def transfer_policy(config: Config) -> TransferPolicy:
     t = config.transfer
     files = t.parallel_files or t.connections
-    return TransferPolicy(
-        t.part_size, files, t.parallel_parts, None, t.connections, t.buffer
-    )
+    return TransferPolicy(t.part_size, files, t.parallel_parts, None, t.connections, t.buffer)
 
 
 def retry_policy(config: Config) -> RetryPolicy:
@@ -98,6 +99,16 @@ class Daemon:
         self.lock.acquire()
         upgrade(self.db.engine)
         self.db_guard = DatabaseGuard(self.db.url)
+        lease = self.config.node.lease
+        self.claims = claims_for(self.db, self.config.node.name, lease)
+        if isinstance(self.claims, SharedClaims):
+            self.claims.register()  # raises NodeNameTaken
+            log.info(
+                "node %s on a shared queue (%s): leases of %.0fs",
+                self.config.node.name,
+                self.db.engine.url.render_as_string(hide_password=True),
+                lease,
+            )
         fresh = self._database_is_new()
         key = read_api_key(self.config.flowcapture)
         pool = self.transfer.connections + self.transfer.parallel_files + 4
@@ -114,10 +125,21 @@ class Daemon:
             log.info("the state database is new: files already in Flow Capture are not uploaded")
             known = KnownAssets(self.client, time.monotonic, self.stop)
         self.folders = FolderSet(
-            self.db, projects, self._poke, self.stop, SYSTEM_CLOCK, known, self._store_problem
+            self.db,
+            projects,
+            self._poke,
+            self.stop,
+            SYSTEM_CLOCK,
+            known,
+            self._store_problem,
+            self.claims,
         )
         sources = PipelineSources(
-            self.folders.policies, lambda: self.transfer, lambda: self.retry, self.folders.available
+            self.folders.policies,
+            lambda: self.transfer,
+            lambda: self.retry,
+            self.folders.available,
+            self.folders.watched if self.claims.shared else lambda _folder: True,
         )
         self.pipeline = build_pipeline(self.db, self.client, sources, self.stop)
         self.bandwidth = BandwidthControl(self.config, SYSTEM_CLOCK)
@@ -129,6 +151,8 @@ class Daemon:
             self.folders.policies,
             self.stop,
             self._store_problem,
+            self.claims,
+            lease,
         )
         self.report_sources = StatusSources(
             self.config_path,
@@ -154,6 +178,14 @@ class Daemon:
             ReceiptWriter(self.db, self.folders.policies, self.config.state_dir),
         )
         periodic.schedule(self.scheduler, self.config.scan.rescan_interval)
+        if self.claims.shared:
+            every(
+                self.scheduler,
+                lease / 3,
+                "folder-leases",
+                periodic.guarded(self.folders.hold_leases),
+                first_in=timedelta(0),
+            )
         self.scheduler.start()
         self.dispatcher.start()
         self._start_metrics()
@@ -279,6 +311,7 @@ class Daemon:
                 "still busy at the stop deadline (%s); they resume at the next start", names
             )
         self.leftover_threads = left
+        self._give_back_leases()
         self.write_status(stopped=True)
         if self.metrics is not None:
             self.metrics.stop()
@@ -287,6 +320,21 @@ class Daemon:
         self.db.close()
         self.lock.release()
         log.info("stopped")
+
+    def _give_back_leases(self) -> None:
+        """A clean stop on a shared queue: other nodes take this one's work over at once."""
+        if not self.claims.shared:
+            return
+        try:
+            self.claims.stop()
+        except SQLAlchemyError as exc:
+            log.warning(
+                "could not give the leases back (%s); other nodes take the work over when "
+                "they run out",
+                str(exc).splitlines()[0],
+            )
+        else:
+            log.info("leases given back: other nodes may take this node's work over now")
 
     # --- status ---------------------------------------------------------------------------
 

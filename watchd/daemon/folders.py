@@ -3,6 +3,11 @@
 Projects are resolved off the main thread (:meth:`FolderSet.resolve_pending`,
 run by the scheduler), so a reload never waits on the network. A folder whose
 project is not resolved yet is still watched; its files wait until it is.
+
+Several nodes on one PostgreSQL queue may list the same shared folder: each
+folder is then watched by the one node holding its lease (store/leases.py),
+taken and renewed by :meth:`FolderSet.hold_leases`; the others stand by and
+take it over when that node stops. Every node listing a folder runs its jobs.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from watchd.ingest.queueing import (
     record_known_asset,
 )
 from watchd.store.database import Database
+from watchd.store.leases import Claims, LocalClaims
 from watchd.store.models import Job, JobState
 from watchd.store.transitions import move_jobs
 from watchd.watch.folder_watch import FolderWatch, QueueUnavailable, WatchSettings
@@ -41,6 +47,7 @@ log = logging.getLogger(__name__)
 
 PROJECTS_CACHE = "projects.json"  # resolved project ids, kept in the state folder
 UNRESOLVED_YET = "not resolved yet"
+STANDBY = "watched by another node"
 
 
 def watch_settings(folder: FolderConfig) -> WatchSettings:
@@ -88,8 +95,10 @@ class FolderSet:
         clock: Clock = SYSTEM_CLOCK,
         known_assets: KnownAssets | None = None,
         store_problem: Callable[[Exception | None], None] = lambda _error: None,
+        claims: Claims | None = None,
     ):
         self.db = db
+        self.claims = claims or LocalClaims(db)
         self.projects = projects
         self.on_queued = on_queued
         self.stop = stop
@@ -121,13 +130,6 @@ class FolderSet:
 
     def _add(self, folder: FolderConfig) -> None:
         problem = write_access_problem(folder)
-        watch = FolderWatch(
-            watch_settings(folder),
-            self._on_settled,
-            self._is_known,
-            self.clock.monotonic,
-            self.stop,
-        )
         with self._lock:
             self._configs[folder.name] = folder
             self._removed_policies.pop(folder.name, None)
@@ -136,9 +138,28 @@ class FolderSet:
                 self._read_only[folder.name] = problem
             else:
                 self._read_only.pop(folder.name, None)
-            self._watches[folder.name] = watch
         if folder.project_id is not None:
             self._resolve(folder)  # nothing to look up
+        if self.claims.shared:
+            log.info(
+                "serving: folder=%s path=%s project=%s (watched by the node holding its lease)",
+                folder.name,
+                folder.path,
+                folder.project or f"id {folder.project_id}",
+            )
+            return
+        self._watch(folder)
+
+    def _watch(self, folder: FolderConfig) -> None:
+        watch = FolderWatch(
+            watch_settings(folder),
+            self._on_settled,
+            self._is_known,
+            self.clock.monotonic,
+            self.stop,
+        )
+        with self._lock:
+            self._watches[folder.name] = watch
         watch.start()
         log.info(
             "watching: folder=%s path=%s project=%s",
@@ -147,19 +168,41 @@ class FolderSet:
             folder.project or f"id {folder.project_id}",
         )
 
-    def _remove(self, name: str) -> None:
+    def _unwatch(self, name: str) -> FolderWatch | None:
         with self._lock:
             watch = self._watches.pop(name, None)
+            if watch is not None:
+                self._retired.append(watch)
+        if watch is not None:
+            watch.request_stop()  # its thread ends within a tick; never waited for here
+        return watch
+
+    def hold_leases(self) -> None:
+        """Shared queue: watch the folders whose lease this node holds, and only those."""
+        if not self.claims.shared or self.stop.stopped:
+            return
+        with self._lock:
+            configs = dict(self._configs)
+        held = self.claims.hold_folders({n: str(f.path) for n, f in configs.items()})
+        for name, folder in configs.items():
+            with self._lock:
+                watching = name in self._watches
+            if name in held and not watching:
+                log.info("folder lease taken: folder=%s; this node watches it now", name)
+                self._watch(folder)
+            elif name not in held and watching:
+                self._unwatch(name)
+                log.warning("folder lease lost: folder=%s; another node watches it now", name)
+
+    def _remove(self, name: str) -> None:
+        with self._lock:
             self._configs.pop(name, None)
             policy = self._policies.pop(name, None)
             if policy is not None:
                 self._removed_policies[name] = policy
             self._unresolved.pop(name, None)
             self._read_only.pop(name, None)
-            if watch is not None:
-                self._retired.append(watch)
-        if watch is not None:
-            watch.request_stop()  # its thread ends within a tick; never waited for here
+        self._unwatch(name)
         dropped = self._cancel_unstarted(name)
         log.info(
             "stopped watching: folder=%s; uploads under way finish and open batches close, "
@@ -345,7 +388,15 @@ class FolderSet:
     def available(self, name: str) -> bool:
         with self._lock:
             watch = self._watches.get(name)
+            folder = self._configs.get(name)
+        if watch is None and folder is not None and self.claims.shared:
+            return folder.path.is_dir()  # watched by another node: look for it here
         return watch is not None and watch.available()
+
+    def watched(self, name: str) -> bool:
+        """True when this node watches the folder (and so closes its batches)."""
+        with self._lock:
+            return name in self._watches or name in self._removed_policies
 
     def status(self) -> list[dict[str, Any]]:
         """Return each folder's health and counts for status.json."""
@@ -358,6 +409,8 @@ class FolderSet:
         for name, folder, watch in items:
             health = watch.status.health.value if watch else "stopped"
             message = watch.status.message if watch else ""
+            if watch is None and self.claims.shared:
+                health, message = "ok", STANDBY
             if name in unresolved and unresolved[name] != UNRESOLVED_YET:
                 health, message = "project-unresolved", unresolved[name]
             elif health == "ok" and name in read_only:

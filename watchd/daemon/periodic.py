@@ -77,6 +77,15 @@ class PeriodicWork:
         with self._store_guard():
             self.pipeline.aborts.sweep(self.stop)
 
+    def guarded(self, work: Callable[[], None]) -> Callable[[], None]:
+        """Return ``work`` reporting a database it cannot write as a health problem."""
+
+        def run() -> None:
+            with self._store_guard():
+                work()
+
+        return run
+
     @contextmanager
     def _store_guard(self) -> Iterator[None]:
         try:

@@ -7,6 +7,12 @@ a child of the daemon's: the same thread looks for running jobs that an
 operator cancelled and stops their tokens, so parts in flight end within a
 second. Waiting jobs whose time has come are put back in line by
 :func:`requeue_due`, which the scheduler runs.
+
+Which jobs this node may take is the claims' business (store/leases.py): on
+one SQLite node every runnable job; on a shared PostgreSQL queue the jobs it
+claimed under a lease, which this thread renews every third of the lease. A
+job another node took over (this node could not renew in time) is stopped
+here, and its state left to the node that has it now.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.stop import StopToken
 from watchd.ingest.failures import SERVICE
 from watchd.store.database import Database
+from watchd.store.leases import Claims, LocalClaims
 from watchd.store.models import Job, JobState
 from watchd.store.operator_actions import OPERATOR_CANCEL_TEXT
 from watchd.store.transitions import RESUME, move_jobs
@@ -31,9 +38,9 @@ from watchd.store.transitions import RESUME, move_jobs
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5  # longest a runnable job, or a cancel of a running one, waits to be seen
-RUNNABLE_STATES = (JobState.INGESTING, JobState.UPLOADING, JobState.QUEUED)
 CRASH_PAUSE_SECONDS = 1.0  # a worker whose job crashed waits this long before the next
 STORE_PAUSE_SECONDS = 5.0  # no new work this long after the database could not be written
+TAKEN_OVER = "another node took the job over"
 
 
 def requeue_due(db: Database, clock: Clock = SYSTEM_CLOCK, *, service_ok: bool = False) -> int:
@@ -60,8 +67,14 @@ class Dispatcher:
         folders: Callable[[], Iterable[str]],
         stop: StopToken,
         store_problem: Callable[[Exception | None], None] = lambda _error: None,
+        claims: Claims | None = None,
+        lease_seconds: float = 30.0,
     ):
         self.db = db
+        self.claims = claims or LocalClaims(db)
+        self.renew_every = lease_seconds / 3
+        self.lease_seconds = lease_seconds
+        self._renewed_at = time.monotonic()
         # Told when writing the database fails (a full disk) and when a job's writes work again.
         self.store_problem = store_problem
         self._store_failed_at = 0.0
@@ -105,6 +118,7 @@ class Dispatcher:
         while not self.stop.stopped:
             try:
                 self._stop_cancelled()
+                self._renew_leases()
                 if time.monotonic() - self._store_failed_at >= STORE_PAUSE_SECONDS:
                     self._fill()
             except SQLAlchemyError as exc:
@@ -127,11 +141,41 @@ class Dispatcher:
                     select(Job.id).where(Job.id.in_(running), Job.state == JobState.CANCELLED)
                 )
             )
-        for job_id in cancelled:
+        self._stop_jobs(cancelled, OPERATOR_CANCEL_TEXT)
+
+    def _renew_leases(self) -> None:
+        """Keep the leases of running jobs (shared queue); stop the jobs this node lost.
+
+        When the database cannot be reached for most of a lease, every running
+        job is stopped: another node may take them over once their leases end.
+        """
+        if not self.claims.shared or time.monotonic() - self._renewed_at < self.renew_every:
+            return
+        running = self.running()
+        try:
+            kept = self.claims.renew(running)
+        except SQLAlchemyError as exc:
+            if time.monotonic() - self._renewed_at > self.lease_seconds * 0.8:
+                log.error(
+                    "could not renew the leases of %d job(s) in time (%s); stopping them, "
+                    "another node may take them over",
+                    len(running),
+                    str(exc).splitlines()[0],
+                )
+                self._stop_jobs(running, TAKEN_OVER)
+            return
+        self._renewed_at = time.monotonic()
+        if not kept:
+            lost = self.claims.lost(running)
+            log.warning("job(s) %s taken over by another node; stopping them here", lost)
+            self._stop_jobs(lost, TAKEN_OVER)
+
+    def _stop_jobs(self, job_ids: Iterable[int], reason: str) -> None:
+        for job_id in job_ids:
             with self._lock:
                 token = self._tokens.get(job_id)
             if token is not None and not token.stopped:
-                token.stop(OPERATOR_CANCEL_TEXT)
+                token.stop(reason)
 
     def _fill(self) -> None:
         with self._lock:
@@ -145,26 +189,9 @@ class Dispatcher:
             self._work.put(job_id)
 
     def _next_jobs(self, limit: int, busy: list[int]) -> list[int]:
-        """Return up to ``limit`` runnable jobs not running: ingesting ones first, then those
-        under way, then queued ones, oldest first.
-
-        One small indexed query per folder and state (state, folder, id), so a queue of
-        100,000 files is never sorted as a whole.
-        """
-        found: list[tuple[int, int]] = []  # (priority, id)
-        with self.db.reading() as session:
-            for priority, state in enumerate(RUNNABLE_STATES):
-                for folder in self.folders():
-                    ids = session.scalars(
-                        select(Job.id)
-                        .where(Job.state == state, Job.folder == folder, Job.id.not_in(busy))
-                        .order_by(Job.id)
-                        .limit(limit)
-                    )
-                    found.extend((priority, job_id) for job_id in ids)
-                if len(found) >= limit:
-                    break
-        return [job_id for _, job_id in sorted(found)[:limit]]
+        """Return up to ``limit`` runnable jobs not running (claimed, on a shared queue):
+        ingesting ones first, then those under way, then queued ones, oldest first."""
+        return self.claims.next_jobs(limit, busy, list(self.folders()))
 
     def _store_failed(self, error: SQLAlchemyError) -> None:
         """Writing the database failed: pause handing out work; the daemon says why once."""
@@ -195,6 +222,18 @@ class Dispatcher:
                 )
                 self.stop.wait(CRASH_PAUSE_SECONDS)  # do not spin on a job that keeps crashing
             finally:
+                self._release(job_id)
                 with self._lock:
                     self._tokens.pop(job_id, None)
                 self._wake.set()
+
+    def _release(self, job_id: int) -> None:
+        """Give the job's lease back (shared queue), unless another node has it now."""
+        try:
+            self.claims.release(job_id)
+        except SQLAlchemyError as exc:
+            log.warning(
+                "job=%d: could not give its lease back (%s); it runs out by itself",
+                job_id,
+                str(exc).splitlines()[0],
+            )

@@ -36,6 +36,8 @@ class PipelineSources:
     transfer: Callable[[], TransferPolicy]
     retry: Callable[[], RetryPolicy]
     available: Callable[[str], bool] = lambda _folder: True  # is the drop folder present?
+    # Does this node close the folder's batches? (Several nodes: the one watching it.)
+    closes: Callable[[str], bool] = lambda _folder: True
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def build_pipeline(
     )
 
     def idle_seconds(name: str) -> float | None:
-        policy = sources.folders().get(name)
+        policy = sources.folders().get(name) if sources.closes(name) else None
         return policy.batch_idle_seconds if policy else None
 
     closer = BatchCloser(db, client, idle_seconds, sources.retry, stop, clock, rng)

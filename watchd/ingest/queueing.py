@@ -25,7 +25,7 @@ from watchd.base.names import display_name, is_plain
 from watchd.config.templates import BatchNameValues, render_batch_name
 from watchd.store.database import Database
 from watchd.store.models import TERMINAL_JOB_STATES, Batch, BatchState, Job, JobState
-from watchd.store.queries import same_version
+from watchd.store.queries import lock_folder_queue, same_version
 from watchd.store.transitions import move_job
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,8 @@ def queue_in(
     commit: a scan of 100,000 files queues hundreds a second.
     """
     batches: dict[str, Batch] = {}
+    for folder in sorted({file.folder for file in files}):
+        lock_folder_queue(session, folder)
     known = known_versions(session, files)
     fresh, rows = [], []
     for file in files:

@@ -73,6 +73,10 @@ class LocalClaims:
         """Nothing to renew; True (the work is still ours)."""
         return True
 
+    def lost(self, running: Collection[int]) -> list[int]:
+        """No other node can take a job: none."""
+        return []
+
     def hold_folders(self, folders: Mapping[str, str]) -> set[str]:
         """Every configured folder is watched here."""
         return set(folders)
@@ -254,6 +258,16 @@ class SharedClaims:
                 if session.execute(statement).first() is not None:
                     held.add(name)
         return held
+
+
+Claims = LocalClaims | SharedClaims
+
+
+def claims_for(db: Database, node: str, lease_seconds: float) -> Claims:
+    """Return the claims for ``db``: leases on PostgreSQL, none on a node's own SQLite."""
+    if db.engine.dialect.name == "postgresql":
+        return SharedClaims(db, node, lease_seconds)
+    return LocalClaims(db)
 
 
 def nodes(db: Database) -> list[NodeInfo]:

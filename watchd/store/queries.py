@@ -194,3 +194,15 @@ def totals(session: Session) -> dict[str, Any]:
         "retries": int(retries or 0),
         "batches": batches,
     }
+
+
+def lock_folder_queue(session: Session, folder: str) -> None:
+    """Make this transaction the only one queueing files of ``folder`` until it ends.
+
+    On a shared PostgreSQL queue a folder's new files are looked up and
+    inserted under a transaction-scoped advisory lock, so two nodes (one
+    losing the folder's lease as the other takes it) never queue the same
+    version twice. SQLite needs nothing: its writers already take turns.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"watchd:queue:{folder}"))))
