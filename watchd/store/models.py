@@ -61,26 +61,36 @@ class FsText(TypeDecorator[str]):
 
     A name that is not valid UTF-8 reaches Python with surrogate escapes,
     which SQLite and PostgreSQL text cannot hold. Such a value is stored as a
-    marker and the base64 of its bytes; the marker starts with NUL, which no
-    path can contain, so it never collides with a real name.
+    marker and the base64 of its bytes. On SQLite the marker starts with NUL,
+    which no path can contain, so it never collides with a real name.
+    PostgreSQL text cannot hold NUL either: there the marker starts with
+    U+FFFF, and a real value that starts with that marker is stored encoded
+    too, so the two still never mix up.
     """
 
     impl = Text
     cache_ok = True
     RAW_MARK = "\x00fs64:"
+    TEXT_RAW_MARK = "\uffffraw64:"  # databases whose text refuses NUL (PostgreSQL)
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
             return None
+        mark = self.RAW_MARK if dialect.name == "sqlite" else self.TEXT_RAW_MARK
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return self.RAW_MARK + base64.b64encode(os.fsencode(value)).decode("ascii")
+            return mark + base64.b64encode(os.fsencode(value)).decode("ascii")
+        if mark == self.TEXT_RAW_MARK and value.startswith(mark):
+            return mark + base64.b64encode(os.fsencode(value)).decode("ascii")
         return value
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        if value is not None and value.startswith(self.RAW_MARK):
-            return os.fsdecode(base64.b64decode(value[len(self.RAW_MARK) :]))
+        if value is None:
+            return None
+        for mark in (self.RAW_MARK, self.TEXT_RAW_MARK):
+            if value.startswith(mark):
+                return os.fsdecode(base64.b64decode(value[len(mark) :]))
         return value
 
 
