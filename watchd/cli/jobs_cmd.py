@@ -54,10 +54,13 @@ def run_jobs(args: argparse.Namespace) -> int:
 def render_jobs(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no jobs"
-    lines = [f"{'JOB':>6}  {'STATE':<10} {'SIZE':>10}  {'BATCH':<16} FILE"]
+    shared = any(row.get("node") for row in rows)  # several nodes: who works on what
+    node_header = f"{'NODE':<12} " if shared else ""
+    lines = [f"{'JOB':>6}  {'STATE':<10} {'SIZE':>10}  {node_header}{'BATCH':<16} FILE"]
     for row in rows:
+        node = f"{(row.get('node') or '-')[:12]:<12} " if shared else ""
         lines.append(
-            f"{row['job']:>6}  {row['state']:<10} {row['size']:>10}  "
+            f"{row['job']:>6}  {row['state']:<10} {row['size']:>10}  {node}"
             f"{printable(row['batch'] or '-')[:16]:<16} {printable(row['file'])}"
         )
         if row["error"] and row["state"] in ("waiting", "failed", "cancelled"):

@@ -24,6 +24,7 @@ from watchd.daemon.bandwidth_control import BandwidthControl, bandwidth_line
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, daemon_pid, read_status
 from watchd.ingest.aborts import SWEEP_EVERY_SECONDS
 from watchd.store.database import database_problem, database_url
+from watchd.store.leases import NodeInfo, nodes
 from watchd.store.queries import job_counts, open_batches, recent_errors, uploads_to_abort
 
 EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_NOT_RUNNING = 0, 1, 3
@@ -77,21 +78,40 @@ def _from_database(config: Config) -> dict[str, Any]:
         "open_batches": [],
         "recent_errors": [],
         "uploads_to_abort": 0,
+        "nodes": [],
     }
     try:
-        with open_database(config) as db, db.reading() as session:
-            return {
-                "jobs": job_counts(session),
-                "open_batches": open_batches(session),
-                "recent_errors": recent_errors(session),
-                "uploads_to_abort": uploads_to_abort(session),
-                "database": "ok",
-            }
+        with open_database(config) as db:
+            with db.reading() as session:
+                found = {
+                    "jobs": job_counts(session),
+                    "open_batches": open_batches(session),
+                    "recent_errors": recent_errors(session),
+                    "uploads_to_abort": uploads_to_abort(session),
+                    "database": "ok",
+                }
+            shared = db.engine.dialect.name == "postgresql"
+            found["nodes"] = [_node_row(n, config.node.lease) for n in nodes(db)] if shared else []
+            return found
     except NoDatabase:
         return {**empty, "database": NOT_CREATED}
     except SQLAlchemyError as exc:  # one line naming the file and what to do
         url = database_url(config.database, config.state_dir)
         return {**empty, "database": str(database_problem(exc, url))}
+
+
+def _node_row(node: NodeInfo, lease: float) -> dict[str, Any]:
+    return {
+        "name": node.name,
+        "host": node.host,
+        "pid": node.pid,
+        "state": "stopped"
+        if node.stopped_at is not None
+        else ("silent" if node.seconds_since_heartbeat > lease else "running"),
+        "heartbeat_seconds_ago": round(node.seconds_since_heartbeat, 1),
+        "jobs_held": node.jobs_held,
+        "folders_watched": node.folders_held,
+    }
 
 
 def exit_code(report: dict[str, Any]) -> int:
@@ -139,6 +159,7 @@ def render(report: dict[str, Any], state_dir: Path) -> str:
         )
         for problem in folder.get("problems", []):
             lines.append(f"    cannot take {problem['file']}: {problem['reason']}")
+    lines += _node_lines(report["nodes"])
     counts = report["jobs"]
     if counts:
         lines += [
@@ -170,6 +191,21 @@ def render(report: dict[str, Any], state_dir: Path) -> str:
                 f"  job {e['job']} {e['state']} {printable(e['file'])}: {printable(e['error'])}"
             )
     return "\n".join(lines)
+
+
+def _node_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The nodes sharing a PostgreSQL database (none on SQLite)."""
+    if not rows:
+        return []
+    lines = ["", "Nodes (sharing the database):"]
+    for node in rows:
+        watched = ", ".join(node["folders_watched"]) or "-"
+        lines.append(
+            f"  {node['name']:<16} {node['state']:<8} on {node['host']}, heartbeat "
+            f"{node['heartbeat_seconds_ago']:.0f}s ago, {node['jobs_held']} job(s) held, "
+            f"watching: {watched}"
+        )
+    return lines
 
 
 def _daemon_line(report: dict[str, Any], state_dir: Path) -> str:

@@ -33,7 +33,7 @@ class NodeSettings(Model):
         json_schema_extra=SAMPLE_COMMENTED,
     )
     lease: Annotated[Duration, between(2, 600, format_duration)] = Field(
-        default=30.0,
-        description="how long a job or folder stays this node's without a sign of life; "
-        "another node takes a dead node's work over after this",
+        default=20.0,
+        description="how long a job or folder stays this node's without a sign of life: "
+        "another node takes a dead node's work over within about 1.3 times this",
     )

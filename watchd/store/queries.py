@@ -118,6 +118,7 @@ def job_row(job: Job) -> dict[str, Any]:
         else None,
         "error": job.last_error,
         "note": _note(job),
+        "node": job.lease_node,  # the node working on it (several nodes sharing the database)
     }
 
 
