@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from watchd.store.leases import NodeInfo
+
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -147,3 +149,16 @@ def _handler(collect: Callable[[], str]) -> type[BaseHTTPRequestHandler]:
             log.debug("metrics: " + format, *args)
 
     return Handler
+
+
+def node_metrics(nodes: Iterable[NodeInfo], lease_seconds: float) -> list[Metric]:
+    """Per-node figures when several nodes share one PostgreSQL database."""
+    alive = Metric("watchd_node_up", "gauge", "1 while the node's heartbeat is within a lease.")
+    held = Metric("watchd_node_jobs_held", "gauge", "Jobs a node holds under a lease.")
+    watched = Metric("watchd_node_folders_watched", "gauge", "Drop folders a node watches.")
+    for node in nodes:
+        running = node.stopped_at is None and node.seconds_since_heartbeat <= lease_seconds
+        alive.add(1 if running else 0, node=node.name)
+        held.add(node.jobs_held, node=node.name)
+        watched.add(len(node.folders_held), node=node.name)
+    return [alive, held, watched]

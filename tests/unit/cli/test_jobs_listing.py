@@ -1,7 +1,7 @@
 from watchd.cli.jobs_cmd import render_jobs
 
 
-def row(job: int, node: str | None) -> dict:
+def row(job: int, node: str | None) -> dict[str, object]:
     return {
         "job": job, "state": "uploading", "size": 10, "batch": "Roll1", "file": f"/d/{job}.mov",
         "error": None, "note": None, "node": node,
