@@ -16,7 +16,9 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from watchd.cli import db_migrate_cmd
 from watchd.cli.config_path import add_config_argument, load_or_report
+from watchd.config.database_secret import database_password_file
 from watchd.daemon.runtime_files import (
     AlreadyRunningError,
     DaemonLock,
@@ -55,7 +57,7 @@ RECOVER_ADVICE = (
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "db", help="the state database: check, recover, upgrade, current"
+        "db", help="the state database: check, recover, upgrade, current, migrate-to"
     )
     actions = parser.add_subparsers(dest="db_action", metavar="ACTION", required=True)
     for name, helptext, func in (
@@ -77,6 +79,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action = actions.add_parser(name, help=helptext, description=helptext)
         add_config_argument(action)
         action.set_defaults(func=func)
+    db_migrate_cmd.register(actions)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
     url = database_url(config.database, config.state_dir)
     try:
-        db = Database(url)
+        db = Database(url, password_file=database_password_file(config))
     except SQLAlchemyError as exc:
         print(f"{command}: {database_problem(exc, url)}", file=sys.stderr)
         return 1
@@ -125,7 +128,7 @@ def run_check(args: argparse.Namespace) -> int:
     url = database_url(config.database, config.state_dir)
     path = sqlite_path(url)
     if path is None:
-        return _check_other(url)
+        return _check_other(url, database_password_file(config))
     try:
         if not path.exists():  # raises PermissionError, not False
             print(f"no database at {path} yet: `watchd run` creates it")
@@ -156,9 +159,9 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_other(url: str) -> int:
+def _check_other(url: str, password_file: Path | None) -> int:
     try:
-        db = Database(url)
+        db = Database(url, password_file=password_file)
         try:
             with db.engine.connect() as connection:
                 connection.exec_driver_sql("SELECT 1")

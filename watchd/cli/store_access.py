@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from watchd.cli.config_path import load_or_report
 from watchd.config import Config
+from watchd.config.database_secret import database_password_file
 from watchd.daemon.runtime_files import daemon_pid
 from watchd.store.database import (
     DATABASE_FILENAME,
@@ -53,7 +54,7 @@ def open_database(config: Config) -> Iterator[Database]:
         )
     url = database_url(config.database, config.state_dir)
     try:
-        db = Database(url)
+        db = Database(url, password_file=database_password_file(config))
     except SQLAlchemyError as exc:  # a URL whose driver is not installed, say
         raise database_problem(exc, url) from exc
     try:

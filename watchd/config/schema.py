@@ -52,8 +52,8 @@ def _database_url(value: str) -> str:
         ) from None
     if url.password:
         raise ValueError(
-            "must not contain a password; put it in ~/.pgpass (or $PGPASSFILE) of the user "
-            "watchd runs as"
+            "must not contain a password; put it in a file named by database_password_file, "
+            "the systemd credential watchd-db-password, or ~/.pgpass of the user watchd runs as"
         )
     return value
 
@@ -198,6 +198,13 @@ class Config(Model):
         description="SQLAlchemy URL of a shared database (PostgreSQL), instead of "
         "state_dir/watchd.db",
         examples=["postgresql+psycopg://watchd@db.example.com/watchd"],
+        json_schema_extra=SAMPLE_COMMENTED,
+    )
+    database_password_file: ConfigPath | None = Field(
+        default=None,
+        description="file holding the database's password, mode 600 (else the systemd "
+        "credential 'watchd-db-password', else ~/.pgpass)",
+        examples=["/etc/watchd/db_password"],
         json_schema_extra=SAMPLE_COMMENTED,
     )
     node: NodeSettings = Field(default_factory=NodeSettings, description=NodeSettings.__doc__)

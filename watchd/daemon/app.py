@@ -27,6 +27,7 @@ from watchd import __version__
 from watchd.base.clock import SYSTEM_CLOCK
 from watchd.base.stop import StopToken, join_all
 from watchd.config import Config, load_config
+from watchd.config.database_secret import database_password_file
 from watchd.config.secrets import read_api_key
 from watchd.daemon.bandwidth_control import BandwidthControl
 from watchd.daemon.folders import PROJECTS_CACHE, FolderSet
@@ -83,7 +84,10 @@ class Daemon:
         self.reload_requested = threading.Event()
         self.started_at = time.time()
         self.lock = DaemonLock(config.state_dir)
-        self.db = Database(database_url(config.database, config.state_dir))
+        self.db = Database(
+            database_url(config.database, config.state_dir),
+            password_file=database_password_file(config),
+        )
         self.transfer = transfer_policy(config)
         self.retry = retry_policy(config)
         self.health = HealthBoard()

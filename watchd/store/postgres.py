@@ -70,7 +70,9 @@ def make_postgres_engine(url: str | URL, password_file: Path | None) -> Engine:
     if password_file is not None:
 
         def add_password(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
-            cparams["password"] = read_password_file(password_file)
+            cparams["password"] = read_password_file(
+                password_file, check_mode=not _is_credential(password_file)
+            )
 
         event.listen(engine, "do_connect", add_password)
     return engine
@@ -106,6 +108,12 @@ def read_password_file(path: Path, *, check_mode: bool = True) -> str:
     if not password or "\n" in password:
         raise PasswordFileError(f"{what} must hold the password alone, on one line")
     return password
+
+
+def _is_credential(path: Path) -> bool:
+    """Return whether ``path`` is a systemd credential (systemd guards those, not its mode)."""
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    return directory is not None and path.parent == Path(directory)
 
 
 def problem_message(url: str | URL, detail: str, sqlstate: str | None) -> str:

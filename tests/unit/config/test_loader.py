@@ -256,7 +256,8 @@ def test_missing_required_keys_are_named(cfg):
 def test_a_database_url_with_a_password_is_refused(cfg):
     cfg.write_main("database: postgresql+psycopg://watchd:hunter2@db/watchd\n")
     (problem,) = cfg.problems()
-    assert "database: must not contain a password; put it in ~/.pgpass" in problem
+    assert "database: must not contain a password; put it in a file named by " in problem
+    assert "database_password_file" in problem and "~/.pgpass" in problem
     assert "hunter2" not in problem
 
 
