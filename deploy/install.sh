@@ -13,6 +13,12 @@
 #
 # --root DIR installs into DIR instead of / (for tests and image building);
 # systemctl is then only used offline (enable), never to start anything.
+# Where systemd is not PID 1 (a container, an image build, WSL) it does the
+# same: the unit is enabled offline and a note says how to start watchd.
+#
+# The service's venv is built from /usr/bin/python3 when that is 3.11 or
+# newer, else from $PYTHON (default: python3 on the PATH); before it reports
+# success, the installer checks that the watchd user can run `watchd --version`.
 set -euo pipefail
 
 SOURCE=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,9 +30,11 @@ ACTION=install
 PURGE=0
 SYSTEMCTL=${SYSTEMCTL:-systemctl}
 PYTHON=${PYTHON:-python3}
+SYSTEM_PYTHON=${SYSTEM_PYTHON:-/usr/bin/python3}  # preferred: root's PATH may lead into /root
+SYSTEMD_RUN_DIR=${SYSTEMD_RUN_DIR:-/run/systemd/system}  # exists when systemd is PID 1
 USER_NAME=watchd
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 say() { printf 'watchd install: %s\n' "$*"; }
 die() { printf 'watchd install: error: %s\n' "$*" >&2; exit 1; }
 
@@ -60,6 +68,20 @@ systemctl_do() {  # systemctl, offline (--root) when installing into a directory
         "$SYSTEMCTL" --root="$ROOT" "$@"
     else
         "$SYSTEMCTL" "$@"
+    fi
+}
+
+systemd_running() {  # systemd is PID 1 here and we install into / (sd_booted's test)
+    [ -z "$ROOT" ] && [ -d "$SYSTEMD_RUN_DIR" ]
+}
+
+# systemctl that may fail without stopping the install: on failure, say what to do.
+systemctl_or_note() {  # systemctl_or_note "WHAT TO RUN LATER" ARGS...
+    local later=$1 output
+    shift
+    if ! output=$(systemctl_do "$@" 2>&1); then
+        say "note: systemctl $* did not work here (${output%%$'\n'*}); $later"
+        return 1
     fi
 }
 
@@ -104,9 +126,18 @@ ensure_user() {
     [ -n "$(id_of passwd)" ] || die "could not create the user $USER_NAME"
 }
 
+python_ok() {  # python_ok PYTHON: it runs and is 3.11 or newer
+    "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
+}
+
 ensure_python() {
-    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
-        || die "watchd needs Python 3.11 or newer as $PYTHON (set PYTHON=...)"
+    if python_ok "$SYSTEM_PYTHON"; then
+        PYTHON=$SYSTEM_PYTHON
+    else
+        python_ok "$PYTHON" \
+            || die "watchd needs Python 3.11 or newer: $SYSTEM_PYTHON is older or missing, and so is $PYTHON (set PYTHON=...)"
+        say "$SYSTEM_PYTHON is older than 3.11 or missing: building the venv from $PYTHON"
+    fi
     if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
         [ -z "$ROOT" ] || die "$PYTHON cannot create virtual environments (install python3-venv)"
         say "installing python3-venv"
@@ -119,15 +150,40 @@ source_stamp() {  # what is being installed: the package version and a hash of i
         | LC_ALL=C sort | xargs cat; } | sha256sum | cut -c1-16)
 }
 
+as_service_user() {  # run a command as the watchd user (its ids as inside ROOT)
+    local uid gid
+    uid=$(id_of passwd)
+    gid=$(id_of group)
+    if command -v setpriv >/dev/null 2>&1; then
+        env -i PATH=/usr/bin:/bin HOME=/ setpriv --reuid="$uid" --regid="$gid" --clear-groups -- "$@"
+    else
+        env -i PATH=/usr/bin:/bin HOME=/ runuser -u "$USER_NAME" -- "$@"
+    fi
+}
+
+service_user_can_run() {  # the watchd user can start the venv's interpreter
+    as_service_user "$OPT/venv/bin/python" -c 'import json, sqlite3' >/dev/null 2>&1
+}
+
 install_venv() {
     local stamp
     stamp=$(source_stamp)
+    if [ -x "$OPT/venv/bin/python" ] && ! service_user_can_run; then
+        say "the $USER_NAME user cannot run $OPT/venv/bin/python ($(readlink -f "$OPT/venv/bin/python")): rebuilding the venv"
+        rm -rf "$OPT/venv" "$OPT/.installed"
+    fi
     if [ -x "$OPT/venv/bin/watchd" ] && [ "$(cat "$OPT/.installed" 2>/dev/null)" = "$stamp" ]; then
         say "watchd in $OPT is up to date"
         return
     fi
     make_dir 0755 root "$OPT"
     [ -x "$OPT/venv/bin/python" ] || "$PYTHON" -m venv "$OPT/venv"
+    if ! service_user_can_run; then
+        local target
+        target=$(readlink -f "$OPT/venv/bin/python")
+        rm -rf "$OPT/venv"
+        die "the $USER_NAME user cannot run the venv's interpreter $target (built from $PYTHON; under a home folder such as /root?); install python3 (3.11 or newer) in /usr/bin, or give one every user can run: PYTHON=/usr/local/bin/python3.12 $0 ..."
+    fi
     say "installing watchd into $OPT/venv (pip; this takes a minute)"
     "$OPT/venv/bin/python" -m pip install -q --upgrade pip >/dev/null
     "$OPT/venv/bin/python" -m pip install -q --upgrade "$SOURCE" >/dev/null
@@ -187,15 +243,34 @@ install_key() {
     fi
 }
 
+check_service_user_runs_watchd() {
+    local output
+    output=$(as_service_user "$OPT/venv/bin/watchd" --version 2>&1) \
+        || die "the $USER_NAME user cannot run $OPT/venv/bin/watchd --version: $output"
+    say "checked as the $USER_NAME user: $output"
+}
+
 install_service() {
     make_dir 0750 watchd "$STATE"
     make_dir 0750 watchd "$LOGS"
     mkdir -p "$(dirname "$UNIT")" "$(dirname "$LOGROTATE")"
     put 0644 root "$SOURCE/systemd/watchd.service" "$UNIT"
     put 0644 root "$SOURCE/deploy/logrotate/watchd" "$LOGROTATE"
-    [ -n "$ROOT" ] || systemctl_do daemon-reload
+    if ! systemd_running; then  # a directory, or systemd not PID 1: offline enable only
+        systemctl_or_note "enable it once systemd runs: sudo systemctl enable --now watchd" \
+            enable watchd.service || true
+        if [ -n "$ROOT" ]; then
+            say "installed, not started: sudo systemctl start watchd"
+        else
+            say "installed, not started: systemd is not running here (not PID 1); start it" \
+                "with sudo systemctl start watchd once it is, or run it in the foreground:" \
+                "sudo -u $USER_NAME /opt/watchd/venv/bin/watchd run"
+        fi
+        return
+    fi
+    systemctl_do daemon-reload
     systemctl_do enable watchd.service >/dev/null 2>&1 || systemctl_do enable watchd.service
-    if [ "$START" -eq 1 ] && [ -z "$ROOT" ]; then
+    if [ "$START" -eq 1 ]; then
         systemctl_do restart watchd.service
         say "watchd is running: systemctl status watchd; sudo watchd status"
     else
@@ -204,13 +279,18 @@ install_service() {
 }
 
 uninstall() {
-    if [ -z "$ROOT" ]; then
+    if systemd_running; then
         systemctl_do disable --now watchd.service 2>/dev/null || true
     else
-        systemctl_do disable watchd.service 2>/dev/null || true
+        if [ -e "$UNIT" ]; then
+            systemctl_or_note "remove watchd.service from $ROOT/etc/systemd/system/*.wants/" \
+                disable watchd.service || true
+        fi
+        [ -n "$ROOT" ] || say "note: systemd is not running here, so nothing was stopped;" \
+            "if watchd runs outside systemd, stop it too (sudo watchd status shows its pid)"
     fi
     rm -f "$UNIT" "$LOGROTATE"
-    [ -n "$ROOT" ] || systemctl_do daemon-reload
+    ! systemd_running || systemctl_do daemon-reload
     rm -rf "$OPT"
     [ "$(readlink "$ROOT/usr/local/bin/watchd" 2>/dev/null)" != /opt/watchd/venv/bin/watchd ] \
         || rm -f "$ROOT/usr/local/bin/watchd"
@@ -235,4 +315,5 @@ install_venv
 link_command
 install_config
 install_key
+check_service_user_runs_watchd
 install_service
