@@ -18,7 +18,8 @@ _RESERVED_ASSET_KEYS = {"id", "tags", wire.TOKEN_BODY_KEY}
 
 
 def authenticate(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    """``/authenticate/api``: exchange email and API key for a token."""
+    """``/authenticate/api``: exchange email and API key for a token (and, for a key
+    tied to a folder, that folder's ``project_id``)."""
     email = params.req_str(body, "email")
     api_key = params.req_str(body, "api_key")
     user = ctx.world.authenticate(email, api_key)
@@ -26,10 +27,13 @@ def authenticate(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         log.info("authentication refused for %s", email)
         raise EmulatorError(401, "InvalidCredentials", "email or api_key is wrong")
     log.info("authenticated %s", user.email)
-    return {
+    answer: dict[str, Any] = {
         "token": ctx.state.issue_token(user.email),
         "user": {"email": user.email, "first_name": user.first_name, "last_name": user.last_name},
     }
+    if user.project_id is not None:  # a key tied to a folder: the document's project_id
+        answer["project_id"] = user.project_id
+    return answer
 
 
 def get_groups(ctx: Context, user: User, body: dict[str, Any]) -> list[dict[str, Any]]:

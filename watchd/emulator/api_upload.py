@@ -38,7 +38,7 @@ def init(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
         EmulatorError: 409 DuplicateUuid (see :func:`_upload_to_resume`), and
             the parameter and permission errors.
     """
-    project_id = params.req_int(body, "project_id")
+    project_id = _project_of(user, body)
     filename = params.req_str(body, "filename")
     asset_uuid = _uploaders_uuid(ctx, body)
     uploadable_folder(ctx, user, project_id)
@@ -51,11 +51,34 @@ def init(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
         key = wire.new_upload_key(filename)
         upload = ctx.store.create_upload(wire.INGEST_BUCKET, key)
         record = UploadRecord(
-            upload.upload_id, key, filename, project_id, asset_uuid, user.email, ctx.clock()
-        )
+            upload.upload_id, key, filename, project_id, asset_uuid, user.email, ctx.clock(),
+            project_id_sent=body.get("project_id") is not None,
+        )  # fmt: skip
         ctx.state.add_upload(record)
     log.info("upload of %s into project %s started (key %s)", filename, project_id, key)
     return {"upload_id": upload.upload_id, "key": key}
+
+
+def _project_of(user: User, body: dict[str, Any]) -> int:
+    """Return the folder a call names, or else the folder the user's key is tied to.
+
+    The document: ``project_id`` may be left out by a key of an immediates
+    connection (the folder comes from the token); every other key must give it.
+
+    Raises:
+        EmulatorError: 400 naming ``project_id`` when it is missing and the key
+            is tied to no folder.
+    """
+    project_id = params.opt_int(body, "project_id")
+    if project_id is not None:
+        return project_id
+    if user.project_id is not None:
+        return user.project_id
+    raise bad_param(
+        "project_id",
+        f"is required: the API key of {user.email} is not tied to a folder "
+        "(only a key of an immediates connection may leave it out)",
+    )
 
 
 def _uploaders_uuid(ctx: Context, body: dict[str, Any]) -> str | None:
@@ -156,8 +179,8 @@ def complete(ctx: Context, user: User, body: dict[str, Any]) -> dict[str, Any]:
     etags = params.str_list(body, "etags")
     if params.req_str(body, "filename") != record.filename:
         raise bad_param("filename", "must match the filename given to /upload/asset/init")
-    if params.req_int(body, "project_id") != record.project_id:
-        raise bad_param("project_id", "must match the project_id given to /upload/asset/init")
+    if _project_of(user, body) != record.project_id:
+        raise bad_param("project_id", "must match the folder of /upload/asset/init")
     given_uuid = _uploaders_uuid(ctx, body)
     if given_uuid and record.uuid and given_uuid != record.uuid:
         raise bad_param("uuid", "must match the uuid given to /upload/asset/init")
@@ -233,7 +256,7 @@ def complete_upload(ctx: Context, user: User, body: dict[str, Any]) -> dict[str,
     Keys queued by an earlier call are accepted again; the recorded call notes
     them (``repeated_keys``, and ``repeat`` when every key was).
     """
-    project_id = params.req_int(body, "project_id")
+    project_id = _project_of(user, body)
     batch = params.opt_str(body, "batch_name") or wire.DEFAULT_BATCH_NAME
     keys = params.str_list(body, "keys")
     delay = float(ctx.faults.get("processing_delay_s"))
@@ -246,8 +269,9 @@ def complete_upload(ctx: Context, user: User, body: dict[str, Any]) -> dict[str,
                 record.state = UPLOAD_INGESTING
                 ctx.state.assets[record.asset_id].visible_at = now + delay
         call = CompleteUploadCall(
-            project_id, batch, list(keys), user.email, now, len(repeated) == len(records), repeated
-        )
+            project_id, batch, list(keys), user.email, now, len(repeated) == len(records), repeated,
+            project_id_sent=body.get("project_id") is not None,
+        )  # fmt: skip
         ctx.state.calls.append(call)
     log.info(
         "batch %r of project %s: %d file(s) queued for ingest, %d of them again",

@@ -30,6 +30,7 @@ class UploadRecord:
     state: str = UPLOAD_OPEN
     asset_id: int | None = None
     batch_name: str | None = None
+    project_id_sent: bool = True  # False: init named no folder, the key's own was used
 
 
 @dataclass
@@ -93,6 +94,7 @@ class CompleteUploadCall:
     time: float
     repeat: bool = False  # every key had been queued for ingest by an earlier call
     repeated_keys: list[str] = field(default_factory=list)  # those queued by an earlier call
+    project_id_sent: bool = True  # False: the call named no folder, the key's own was used
 
 
 @dataclass

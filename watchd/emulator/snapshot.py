@@ -39,7 +39,12 @@ def snapshot(ctx: Context) -> dict[str, Any]:
 def _world(world: World) -> dict[str, Any]:
     return {
         "users": [
-            {"email": u.email, "first_name": u.first_name, "last_name": u.last_name}
+            {
+                "email": u.email,
+                "first_name": u.first_name,
+                "last_name": u.last_name,
+                "project_id": u.project_id,
+            }
             for u in world.users.values()
         ],
         "productions": [
@@ -105,6 +110,7 @@ def _upload(
         "key": u.key,
         "filename": u.filename,
         "project_id": u.project_id,
+        "project_id_sent": u.project_id_sent,
         "uuid": u.uuid,
         "user": u.user_email,
         "state": state,

@@ -13,12 +13,17 @@ ACCESS_LEVELS = (ACCESS_VIEW, ACCESS_UPLOAD)
 
 @dataclass(frozen=True)
 class User:
-    """An API user; ``api_key`` is a secret and never leaves the emulator."""
+    """An API user; ``api_key`` is a secret and never leaves the emulator.
+
+    ``project_id`` is the folder of a key tied to one (as an immediates connection
+    is): /authenticate/api answers it, and uploads that name no folder go there.
+    """
 
     email: str
     api_key: str
     first_name: str
     last_name: str
+    project_id: int | None = None
 
 
 @dataclass(frozen=True)

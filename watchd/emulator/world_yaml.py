@@ -1,11 +1,14 @@
 """Load a :class:`World` from YAML; every error names the file and the key path.
 
 Ids are generated in document order (productions from 100, folders from 1000,
-depth first) unless given explicitly with ``id:``.
+depth first) unless given explicitly with ``id:``. A user with ``project:
+"Production/Folder"`` has a key tied to that folder (an immediates connection):
+it may upload there, and uploads that name no folder go there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -13,7 +16,15 @@ from typing import Any
 
 import yaml
 
-from watchd.emulator.world import ACCESS_LEVELS, Folder, Grant, Production, User, World
+from watchd.emulator.world import (
+    ACCESS_LEVELS,
+    ACCESS_UPLOAD,
+    Folder,
+    Grant,
+    Production,
+    User,
+    World,
+)
 
 FIRST_PRODUCTION_ID = 100
 FIRST_FOLDER_ID = 1000
@@ -86,9 +97,16 @@ class _Builder:
         unknown = set(doc) - {"users", "productions", "permissions"}
         if unknown:
             raise self.fail(sorted(unknown)[0], "unknown key")
-        for i, item in enumerate(self.sequence(doc.get("users"), "users")):
-            self.add_user(self.mapping(item, f"users[{i}]"), f"users[{i}]")
+        users = [
+            self.mapping(item, f"users[{i}]")
+            for i, item in enumerate(self.sequence(doc.get("users"), "users"))
+        ]
+        for i, item in enumerate(users):
+            self.add_user(item, f"users[{i}]")
         self.assign_ids(self.sequence(doc.get("productions"), "productions"))
+        for i, item in enumerate(users):  # a user's folder is known once the folders are
+            if item.get("project") is not None:
+                self.tie_to_folder(item, f"users[{i}]")
         grants = doc.get("permissions")
         for email, items in self.mapping(
             grants if grants is not None else {}, "permissions"
@@ -106,6 +124,18 @@ class _Builder:
             first_name=str(item.get("first_name", "")),
             last_name=str(item.get("last_name", "")),
         )
+
+    def tie_to_folder(self, item: dict[str, Any], key: str) -> None:
+        """Give the user ``project: "Production/Folder"``, with upload rights there."""
+        path = self.text(item, "project", key).strip("/")
+        folder = next((f for f in self.world.folders.values() if f.path == path), None)
+        if folder is None:
+            raise self.fail(f"{key}.project", f"no folder {path!r} (use 'Production/Folder/...')")
+        email = self.text(item, "email", key).lower()
+        user = self.world.users[email]
+        self.world.users[email] = dataclasses.replace(user, project_id=folder.id)
+        grant = Grant(folder.production_id, folder.id, ACCESS_UPLOAD)
+        self.world.grants.setdefault(email, []).append(grant)
 
     def assign_ids(self, productions: list[Any]) -> None:
         explicit = set(self.explicit_ids(productions, "productions"))

@@ -14,7 +14,11 @@ def test_the_state_shows_uploads_assets_objects_and_counters(api, emu, token):
     done = api.upload(token, data, batch_name="B")
     api.ingest(token, api.DAILIES, [done["key"]], "B")
     state = api.session.get(api.base + "/_emulator/state").json()
-    assert [u["email"] for u in state["users"]] == ["demo@example.com", "viewer@example.com"]
+    assert [u["email"] for u in state["users"]] == [
+        "demo@example.com",
+        "viewer@example.com",
+        "camera@example.com",
+    ]
     assert [p["name"] for p in state["productions"]] == ["Demo Production", "Closed Set"]
     [upload] = state["uploads"]
     assert upload["key"] == done["key"]

@@ -87,3 +87,17 @@ def test_errors_name_the_file_and_key(text, where):
 def test_an_unreadable_file_is_a_world_error(tmp_path):
     with pytest.raises(WorldError, match="cannot read"):
         load_world(tmp_path / "missing.yaml")
+
+
+def test_a_user_with_a_project_is_tied_to_that_folder_and_may_upload_there():
+    text = WORLD.replace("last_name: Itor}", 'last_name: Itor, project: "Show/Dailies/Day 02"}')
+    world = parse_world(text, "w.yaml")
+    assert world.users["ed@example.com"].project_id == 5000
+    assert world.can_upload("ed@example.com", 5000)
+    assert parse_world(WORLD, "w.yaml").users["ed@example.com"].project_id is None
+
+
+def test_a_user_project_that_names_no_folder_is_an_error_naming_the_key():
+    text = WORLD.replace("last_name: Itor}", "last_name: Itor, project: Show/Nope}")
+    with pytest.raises(WorldError, match=r"w\.yaml: users\[0\]\.project: no folder 'Show/Nope'"):
+        parse_world(text, "w.yaml")
