@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from watchd.cli.database_check import check_database
 from watchd.config.loader import check_config
 from watchd.config.problems import UNKNOWN_ORIGIN, Problem
 from watchd.config.schema import Config
@@ -64,11 +65,17 @@ def run(args: argparse.Namespace) -> int:
     if config is None:
         return _report(problems)
     resolved: dict[str, int] = {}
+    database = ""
+    if args.online:
+        database_problems, database = check_database(config)
+        problems += database_problems
     if args.online and not any(p.key.startswith("flowcapture") for p in problems):
         online_problems, resolved = check_online(config)
         problems += online_problems
     if problems:
         return _report(problems)
+    if database:
+        print(database)
     names = ", ".join(
         f"{f.name} -> project {resolved[f.name]}" if f.name in resolved else f.name
         for f in config.folders

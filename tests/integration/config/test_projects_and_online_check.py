@@ -6,8 +6,10 @@ import textwrap
 import pytest
 
 from tests.integration.conftest import DEMO_API_KEY, DEMO_EMAIL
+from tests.pg import free_port
 from watchd.cli import check_config_cmd
 from watchd.ingest.projects import ProjectDirectory, ProjectResolutionError, resolve_project
+from watchd.store.migrate import head_revision
 
 
 def test_folder_paths_resolve_to_the_emulators_folders(client):
@@ -73,7 +75,36 @@ def test_check_config_online_reports_the_resolved_projects(emulator, client, tmp
     day01 = resolve_project(client, "Demo Production/Dailies/Day 01")
     main = write_config(tmp_path, emulator.api_url)
     assert run("--config", str(main), "--online") == 0
-    assert capsys.readouterr().out == f"OK: 1 folder (day1 -> project {day01})\n"
+    assert capsys.readouterr().out == (
+        f"database: SQLite {tmp_path / 'state' / 'watchd.db'}, not created yet "
+        "(`watchd run` creates it)\n"
+        f"OK: 1 folder (day1 -> project {day01})\n"
+    )
+
+
+def test_check_config_online_connects_to_a_shared_database_and_names_its_schema(
+    emulator, tmp_path, capsys, pg_db
+):
+    main = write_config(tmp_path, emulator.api_url)
+    url = pg_db.url
+    main.write_text(main.read_text() + f"database: {url}\n")
+    assert run("--config", str(main), "--online") == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"database: PostgreSQL {url}, schema revision {head_revision()} (current)"
+    with pg_db.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'ffff'")
+    assert run("--config", str(main), "--online") == 1
+    err = capsys.readouterr().err
+    assert "schema revision ffff, newer than this watchd's" in err
+
+
+def test_check_config_online_names_an_unreachable_database_at_its_key(emulator, tmp_path, capsys):
+    main = write_config(tmp_path, emulator.api_url)
+    url = f"postgresql+psycopg://watchd@127.0.0.1:{free_port()}/watchd"
+    main.write_text(main.read_text() + f"database: {url}\n")
+    assert run("--config", str(main), "--online") == 1
+    err = capsys.readouterr().err
+    assert f"database: cannot reach the database server of {url}" in err
 
 
 def test_check_config_online_reports_an_unknown_project_at_its_key(emulator, tmp_path, capsys):
