@@ -28,6 +28,7 @@ from watchd.flowcapture.errors import (
 )
 from watchd.flowcapture.models import (
     Asset,
+    AuthSession,
     Comment,
     DirectDownload,
     FileCategories,
@@ -67,6 +68,7 @@ class FlowCaptureClient:
         self.email = email
         self._api_key = api_key
         self._token: str | None = None
+        self.session: AuthSession | None = None  # the last authentication's answer
         self._token_lock = threading.Lock()
         self.auth_error: str | None = None  # why the last authentication failed, until one works
         self.outage: str | None = None  # why the last API call failed service-wide, until one works
@@ -91,8 +93,11 @@ class FlowCaptureClient:
 
     # --- authentication and the call loop -------------------------------------------------
 
-    def authenticate(self) -> None:
-        """Get a fresh token for this user; raises AuthenticationError when refused."""
+    def authenticate(self) -> AuthSession:
+        """Get a fresh token for this user; return the session (token, the key's folder).
+
+        Raises AuthenticationError when refused.
+        """
         params = {wire.AUTH_EMAIL_FIELD: self.email, wire.AUTH_KEY_FIELD: self._api_key}
         try:
             payload = self.transport.call(wire.AUTHENTICATE, params, token=None)
@@ -103,10 +108,28 @@ class FlowCaptureClient:
         if not token:
             raise AuthenticationError(f"/authenticate/api gave no token for {self.email}")
         register_secret(str(token))
+        session = AuthSession.from_wire(
+            {"token": str(token), "project_id": payload.get(wire.AUTH_PROJECT_FIELD)}
+        )
         with self._token_lock:
-            self._token = str(token)
+            self._token = session.token
+            self.session = session
         self.auth_error = None
-        log.debug("authenticated as %s", self.email)
+        log.debug("authenticated as %s (folder of the key: %s)", self.email, session.project_id)
+        return session
+
+    def key_folder(self) -> int | None:
+        """Return the folder id the API key is tied to (an immediates connection), or
+        None when authentication named none; authenticates first if needed.
+
+        Raises AuthenticationError, or another FlowCaptureError if the service
+        cannot be reached.
+        """
+        with self._token_lock:
+            session = self.session
+        if session is None:
+            session = self.authenticate()
+        return session.project_id
 
     def _current_token(self) -> str:
         with self._token_lock:
@@ -272,7 +295,7 @@ class FlowCaptureClient:
 
     def upload_init(
         self,
-        project_id: int,
+        project_id: int | None,
         filename: str,
         uuid: str | None = None,
         *,
@@ -280,6 +303,8 @@ class FlowCaptureClient:
     ) -> UploadSession:
         """Start a multipart upload of ``filename`` into a folder; return its handles.
 
+        ``project_id`` None leaves it out: the service then uses the folder the key
+        is tied to (an immediates connection) or refuses the call.
         Not repeated on failure: a lost answer may have left an upload behind.
         """
         params = {"project_id": project_id, "filename": filename, wire.UUID_FIELD: uuid}
@@ -318,13 +343,14 @@ class FlowCaptureClient:
         etags: Sequence[str],
         *,
         filename: str,
-        project_id: int,
+        project_id: int | None,
         batch_name: str | None = None,
         uuid: str | None = None,
         stop: StopToken | None = None,
     ) -> int:
         """Complete the multipart upload with the ETags in part order; return the asset id.
 
+        ``project_id`` None leaves it out, as on :meth:`upload_init`.
         Not repeated on failure: after a lost answer the upload may be completed, and
         a repeat would then get NoSuchUpload; the caller decides what that means.
         """
@@ -345,7 +371,7 @@ class FlowCaptureClient:
 
     def complete_upload(
         self,
-        project_id: int,
+        project_id: int | None,
         keys: Iterable[str],
         batch_name: str | None = None,
         *,
@@ -353,6 +379,7 @@ class FlowCaptureClient:
     ) -> bool:
         """Close an upload session: queue the given keys for ingest; return True.
 
+        ``project_id`` None leaves it out, as on :meth:`upload_init`.
         Raises OperationRefusedError when the service answers ``ok`` false.
         """
         params = {"project_id": project_id, "batch_name": batch_name, "keys": list(keys)}

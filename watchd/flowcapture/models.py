@@ -45,6 +45,28 @@ def list_of(model: type[T], payload: Any) -> list[T]:
 
 
 @dataclass(frozen=True)
+class AuthSession(WireModel):
+    """What /authenticate/api answered: the token and, for a key tied to a folder
+    (an immediates connection), that folder's id."""
+
+    token: str
+    project_id: int | None = None
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> Self:
+        base = super().from_wire(obj)
+        project: Any = base.project_id  # as the service sent it
+        if isinstance(project, str) and project.strip().isdigit():
+            project = int(project)
+        if isinstance(project, bool) or not isinstance(project, int):
+            project = None  # absent or unusable: the key names no folder of its own
+        return dataclasses.replace(base, token=str(base.token), project_id=project)
+
+    def __repr__(self) -> str:  # the token is a secret: keep it out of reprs
+        return f"AuthSession(project_id={self.project_id!r})"
+
+
+@dataclass(frozen=True)
 class Production(WireModel):
     """A production ("group" in the API)."""
 

@@ -333,7 +333,7 @@ def upload_file(
     client: FlowCaptureClient,
     path: Path,
     *,
-    project_id: int,
+    project_id: int | None,
     filename: str | None = None,
     uuid: str | None = None,
     batch_name: str | None = None,
@@ -343,6 +343,7 @@ def upload_file(
 ) -> UploadResult:
     """Upload one file as a new asset (init, parts, complete); return the asset id.
 
+    ``project_id`` None leaves the folder to the key (an immediates connection).
     The caller still closes the batch with ``client.complete_upload``. On any
     failure the multipart upload is aborted (nothing here can resume it) and
     the error is raised.

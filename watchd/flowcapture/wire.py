@@ -46,6 +46,10 @@ UUID_FIELD = "uuid"
 AUTH_EMAIL_FIELD = "email"
 AUTH_KEY_FIELD = "api_key"
 AUTH_TOKEN_FIELD = "token"
+# Known (the document): authentication returns the folder of a key tied to one (an
+# immediates connection) as ``project_id``; init, complete and /complete/upload may then
+# leave ``project_id`` out. Our choice: watchd sends that id explicitly all the same.
+AUTH_PROJECT_FIELD = "project_id"
 
 
 # Known: these endpoints answer one boolean. Our choice: only a JSON ``true`` under
