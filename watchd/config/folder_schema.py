@@ -213,7 +213,8 @@ class FolderConfig(Model):
     )
     project: ProjectPath | None = Field(
         default=None,
-        description="Flow Capture folder by name, 'Production/Folder/Sub' (or give project_id)",
+        description="Flow Capture folder by name, 'Production/Folder/Sub' (or give project_id; "
+        "neither: the folder the API key is tied to)",
         examples=["Show Name/Dailies"],
     )
     project_id: PositiveInt | None = Field(
@@ -293,8 +294,8 @@ class FolderConfig(Model):
 
     @model_validator(mode="after")
     def _one_project(self) -> FolderConfig:
-        if self.project is None and self.project_id is None:
-            raise ValueError("give project ('Production/Folder') or project_id")
+        # Neither: the folder the API key is tied to (an immediates connection), which
+        # only Flow Capture can tell; the daemon and check-config --online ask it.
         if self.project is not None and self.project_id is not None:
             raise ValueError("give project or project_id, not both")
         return self
@@ -303,6 +304,11 @@ class FolderConfig(Model):
     def origin(self) -> Origin | None:
         """Where this folder was defined (file, key prefix, lines), when loaded from YAML."""
         return self._origin
+
+    @property
+    def key_folder(self) -> bool:
+        """True when the folder names no project: its files go to the API key's folder."""
+        return self.project is None and self.project_id is None
 
     @property
     def archive(self) -> Path | None:

@@ -185,7 +185,7 @@ def _file_source(path: Path, problems: list[Problem]) -> _FolderSource | None:
         return None
     if not isinstance(parsed.data, dict):
         what = "the file is empty" if parsed.data is None else "expected keys (a YAML mapping)"
-        problems.append(Problem(path, "", f"{what}; a drop folder needs path and project"))
+        problems.append(Problem(path, "", f"{what}; a drop folder needs at least path"))
         return None
     data = {"name": path.stem, **parsed.data}
     problems += _pop_secrets(data, parsed.origin, ())

@@ -63,6 +63,13 @@ def watch_settings(folder: FolderConfig) -> WatchSettings:
     )
 
 
+def project_label(folder: FolderConfig) -> str:
+    """How logs name a folder's Flow Capture folder before it is resolved."""
+    if folder.project is not None:
+        return folder.project
+    return f"id {folder.project_id}" if folder.project_id is not None else "the API key's folder"
+
+
 def folder_policy(folder: FolderConfig, project_id: int) -> FolderPolicy:
     action = folder.after_upload
     return FolderPolicy(
@@ -145,7 +152,7 @@ class FolderSet:
                 "serving: folder=%s path=%s project=%s (watched by the node holding its lease)",
                 folder.name,
                 folder.path,
-                folder.project or f"id {folder.project_id}",
+                project_label(folder),
             )
             return
         self._watch(folder)
@@ -165,7 +172,7 @@ class FolderSet:
             "watching: folder=%s path=%s project=%s",
             folder.name,
             folder.path,
-            folder.project or f"id {folder.project_id}",
+            project_label(folder),
         )
 
     def _unwatch(self, name: str) -> FolderWatch | None:
@@ -261,7 +268,7 @@ class FolderSet:
         log.info(
             "folder=%s: project %r is id %s",
             folder.name,
-            folder.project or f"id {folder.project_id}",
+            project_label(folder),
             project_id,
         )
 

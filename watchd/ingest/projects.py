@@ -5,7 +5,8 @@ folders nested through ``parent_project_id``. Names are matched exactly; an
 unknown name is an error listing what exists at that level, and a name shared
 by two siblings is an error listing the candidates' ids, since only
 ``project_id:`` can tell them apart. A production alone is refused: uploads go
-into folders.
+into folders. A drop folder naming neither goes to the folder the API key is
+tied to (an immediates connection), which authentication answers.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from watchd.flowcapture.models import Folder, Production
 log = logging.getLogger(__name__)
 
 MAX_LISTED_NAMES = 20  # longer listings are cut in messages
+KEY_FOLDER_CACHE_ENTRY = "(the API key's folder)"  # projects.json entry of a folder naming none
 
 
 class ProjectSource(Protocol):
@@ -31,6 +33,8 @@ class ProjectSource(Protocol):
     def get_groups(self) -> list[Production]: ...
 
     def get_projects(self, group_id: int | None = None) -> list[Folder]: ...
+
+    def key_folder(self) -> int | None: ...
 
 
 class ProjectResolutionError(Exception):
@@ -169,6 +173,28 @@ def _listing(names: list[str]) -> str:
     return ", ".join(shown) + (f" and {more} more" if more else "")
 
 
+def key_folder(client: ProjectSource) -> int:
+    """Return the folder the API key is tied to (an immediates connection), as
+    authentication answered it.
+
+    Raises ProjectResolutionError when the key is tied to none, FlowCaptureError
+    when the service cannot be asked.
+    """
+    project_id = client.key_folder()
+    if project_id is None:
+        raise ProjectResolutionError(
+            f"no project: or project_id: is set, and the API key{_of_user(client)} is not tied "
+            "to a folder (Flow Capture's authentication named none); set project: "
+            "'Production/Folder' or project_id:"
+        )
+    return project_id
+
+
+def _of_user(client: ProjectSource) -> str:
+    email = getattr(client, "email", None)
+    return f" of {email}" if email else ""
+
+
 class ProjectResolver:
     """Resolves drop folders' ``project:`` names to ids, remembering them on disk.
 
@@ -181,21 +207,28 @@ class ProjectResolver:
         self.cache_path = cache_path
 
     def resolve(self, project: str | None, project_id: int | None) -> int:
-        """Return the folder id; raises ProjectResolutionError, or FlowCaptureError if the
-        service cannot be asked and no cached id is known."""
+        """Return the folder id: ``project_id``, the folder ``project`` names, or with
+        neither the folder the API key is tied to.
+
+        Raises ProjectResolutionError, or FlowCaptureError if the service cannot be
+        asked and no cached id is known.
+        """
         if project_id is not None:
             return project_id
-        if project is None:
-            raise ProjectResolutionError("the folder names neither project nor project_id")
+        spec = project if project is not None else KEY_FOLDER_CACHE_ENTRY
         try:
-            resolved = ProjectDirectory(self.client).resolve(project)
+            resolved = (
+                ProjectDirectory(self.client).resolve(project)
+                if project is not None
+                else key_folder(self.client)
+            )
         except FlowCaptureError as exc:
-            cached = self._cached().get(project)
+            cached = self._cached().get(spec)
             if not exc.retryable or cached is None:
                 raise
-            log.warning("using cached project id %s for %r (%s)", cached, project, exc)
+            log.warning("using cached project id %s for %r (%s)", cached, spec, exc)
             return int(cached)
-        self._store(project, resolved)
+        self._store(spec, resolved)
         return resolved
 
     def _cached(self) -> dict[str, Any]:

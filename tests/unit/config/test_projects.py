@@ -2,13 +2,26 @@
 
 import pytest
 
+from watchd.flowcapture.errors import TransportError
 from watchd.flowcapture.models import Folder, Production
-from watchd.ingest.projects import ProjectDirectory, ProjectResolutionError, resolve_project
+from watchd.ingest.projects import (
+    ProjectDirectory,
+    ProjectResolutionError,
+    ProjectResolver,
+    resolve_project,
+)
 
 
 class FakeListing:
-    def __init__(self, groups, folders):
+    def __init__(self, groups, folders, key_folder=None):
         self.groups, self.folder_list, self.calls = groups, folders, 0
+        self.tied_to = key_folder  # the project_id authentication answers, or an error to raise
+
+    def key_folder(self):
+        self.calls += 1
+        if isinstance(self.tied_to, Exception):
+            raise self.tied_to
+        return self.tied_to
 
     def get_groups(self):
         self.calls += 1
@@ -102,3 +115,18 @@ def test_ids_are_checked_and_listings_fetched_once(listing):
         directory.check_id(99)
     assert "no folder with id 99 is visible" in str(caught.value)
     assert "Show Name/Dailies/Day 01 (12)" in str(caught.value)
+
+
+def test_a_folder_naming_no_project_resolves_to_the_keys_folder_and_remembers_it(tmp_path):
+    cache = tmp_path / "projects.json"
+    service = FakeListing([SHOW], FOLDERS, key_folder=12)
+    assert ProjectResolver(service, cache).resolve(None, None) == 12
+    service.tied_to = TransportError("connection refused")
+    assert ProjectResolver(service, cache).resolve(None, None) == 12  # offline: the cached id
+    assert ProjectResolver(service, cache).resolve(None, 7) == 7  # an explicit id asks nothing
+
+
+def test_a_folder_naming_no_project_with_a_key_tied_to_none_says_what_to_set(tmp_path):
+    resolver = ProjectResolver(FakeListing([SHOW], FOLDERS), tmp_path / "projects.json")
+    with pytest.raises(ProjectResolutionError, match=r"not tied to a folder.*set project:"):
+        resolver.resolve(None, None)
