@@ -32,7 +32,7 @@ from watchd.config.secrets import read_api_key
 from watchd.daemon.bandwidth_control import BandwidthControl
 from watchd.daemon.folders import PROJECTS_CACHE, FolderSet
 from watchd.daemon.health import HealthBoard, store_write_problem
-from watchd.daemon.metrics import MetricsServer, daemon_metrics, render
+from watchd.daemon.metrics import MetricsServer, daemon_metrics, node_metrics, render
 from watchd.daemon.notify import SystemdNotifier
 from watchd.daemon.periodic import PeriodicWork
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, DaemonLock, write_status
@@ -44,12 +44,12 @@ from watchd.ingest.dispatcher import Dispatcher
 from watchd.ingest.failures import RetryPolicy
 from watchd.ingest.known_assets import KnownAssets
 from watchd.ingest.pipeline import PipelineSources, build_pipeline
-from watchd.ingest.policy import TransferPolicy
+from watchd.ingest.policy import FolderPolicy, TransferPolicy
 from watchd.ingest.projects import ProjectResolver
 from watchd.ingest.receipts_step import ReceiptWriter
 from watchd.store.database import Database, database_url
 from watchd.store.integrity import RECOVERED_SUFFIX
-from watchd.store.leases import SharedClaims, claims_for
+from watchd.store.leases import SharedClaims, claims_for, nodes
 from watchd.store.migrate import upgrade
 from watchd.store.models import Job
 from watchd.store.queries import totals
@@ -179,7 +179,7 @@ class Daemon:
             self.stop,
             self.write_status,
             self._store_problem,
-            ReceiptWriter(self.db, self.folders.policies, self.config.state_dir),
+            ReceiptWriter(self.db, self._receipt_folders, self.config.state_dir),
         )
         periodic.schedule(self.scheduler, self.config.scan.rescan_interval)
         if self.claims.shared:
@@ -227,7 +227,17 @@ class Daemon:
         """Return the Prometheus exposition of the daemon's figures."""
         with self.db.reading() as session:
             figures = totals(session)
-        return render(daemon_metrics(figures, self.folders.status(), self.health.problems()))
+        families = daemon_metrics(figures, self.folders.status(), self.health.problems())
+        if self.claims.shared:
+            families += node_metrics(nodes(self.db), self.config.node.lease)
+        return render(families)
+
+    def _receipt_folders(self) -> dict[str, FolderPolicy]:
+        """The folders whose receipts this node writes: all, or those it watches (shared)."""
+        policies = self.folders.policies()
+        if not self.claims.shared:
+            return policies
+        return {name: p for name, p in policies.items() if self.folders.watched(name)}
 
     def _poke(self) -> None:
         self.dispatcher.poke()
