@@ -100,8 +100,22 @@ def make_client(args: argparse.Namespace, pool_size: int = 8) -> FlowCaptureClie
     )
 
 
-def resolve_folder(client: FlowCaptureClient, spec: str) -> int:
-    """Return the folder id for an id or a "Production/Folder/Sub" path."""
+def resolve_folder(client: FlowCaptureClient, spec: str | None, option: str = "--folder") -> int:
+    """Return the folder id for an id or a "Production/Folder/Sub" path; for None, the
+    folder the API key is tied to (an immediates connection).
+
+    Raises CommandError (asking for ``option``) when ``spec`` is None and the key is
+    tied to no folder,
+    ProjectResolutionError when ``spec`` names no visible folder.
+    """
+    if spec is None:
+        project_id = client.key_folder()
+        if project_id is None:
+            raise CommandError(
+                f"give {option} (an id or 'Production/Folder'): the API key of {client.email} "
+                "is not tied to a folder"
+            )
+        return project_id
     directory = ProjectDirectory(client)
     if spec.isdigit():
         return directory.check_id(int(spec))

@@ -37,10 +37,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     assets = subparsers.add_parser(
         "assets",
         help="list the assets in a folder",
-        description="List the assets in FOLDER (an id or 'Production/Folder/Sub').",
+        description="List the assets in FOLDER (an id or 'Production/Folder/Sub'; by default "
+        "the folder the API key is tied to).",
     )
     add_api_arguments(assets)
-    assets.add_argument("folder", metavar="FOLDER")
+    assets.add_argument("folder", metavar="FOLDER", nargs="?")
     assets.add_argument("--batch", help="only assets of this batch")
     assets.set_defaults(func=run_assets)
 
@@ -107,7 +108,7 @@ def tree_lines(groups: list[Production], folders: list[Folder]) -> list[str]:
 @reports_failures
 def run_assets(args: argparse.Namespace) -> int:
     with make_client(args) as client:
-        folder_id = resolve_folder(client, args.folder)
+        folder_id = resolve_folder(client, args.folder, "FOLDER")
         assets = client.get_assets(folder_id)
     if args.batch is not None:
         assets = [a for a in assets if a.batch_name == args.batch]

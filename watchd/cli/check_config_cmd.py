@@ -15,13 +15,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from watchd.cli.database_check import check_database
+from watchd.config import FolderConfig
 from watchd.config.loader import check_config
 from watchd.config.problems import UNKNOWN_ORIGIN, Problem
 from watchd.config.schema import Config
 from watchd.config.secrets import ApiKeyError, describe_source, read_api_key
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import AuthenticationError, FlowCaptureError
-from watchd.ingest.projects import ProjectDirectory, ProjectResolutionError
+from watchd.ingest.projects import ProjectDirectory, ProjectResolutionError, key_folder
 
 CONFIG_ENV = "WATCHD_CONFIG"
 DEFAULT_CONFIG = Path("/etc/watchd/watchd.yaml")
@@ -76,13 +77,22 @@ def run(args: argparse.Namespace) -> int:
         return _report(problems)
     if database:
         print(database)
-    names = ", ".join(
-        f"{f.name} -> project {resolved[f.name]}" if f.name in resolved else f.name
-        for f in config.folders
-    )
+    names = ", ".join(_outcome(f, resolved, args.online) for f in config.folders)
     count = len(config.folders)
     print(f"OK: {count} folder{'' if count == 1 else 's'}" + (f" ({names})" if names else ""))
     return 0
+
+
+def _outcome(folder: FolderConfig, resolved: dict[str, int], online: bool) -> str:
+    if folder.name in resolved:
+        tied = " (the API key's folder)" if folder.key_folder else ""
+        return f"{folder.name} -> project {resolved[folder.name]}{tied}"
+    if folder.key_folder and not online:
+        return (
+            f"{folder.name} -> the API key's folder (no project: set; only --online can tell "
+            "whether the key is tied to one)"
+        )
+    return folder.name
 
 
 def _report(problems: list[Problem]) -> int:
@@ -119,22 +129,24 @@ def check_online(
         except FlowCaptureError as exc:
             message = f"cannot reach Flow Capture at {settings.url}: {exc}"
             return [origin.problem(("flowcapture", "url"), message)], {}
-        return _resolve_all(config, ProjectDirectory(client))
+        return _resolve_all(config, ProjectDirectory(client), client)
 
 
 def _resolve_all(
-    config: Config, directory: ProjectDirectory
+    config: Config, directory: ProjectDirectory, client: FlowCaptureClient
 ) -> tuple[list[Problem], dict[str, int]]:
     problems: list[Problem] = []
     resolved: dict[str, int] = {}
     for folder in config.folders:
         origin = folder.origin or UNKNOWN_ORIGIN
-        key = "project" if folder.project is not None else "project_id"
+        key = "project_id" if folder.project_id is not None else "project"
         try:
             if folder.project is not None:
                 resolved[folder.name] = directory.resolve(folder.project)
             elif folder.project_id is not None:
                 resolved[folder.name] = directory.check_id(folder.project_id)
+            else:
+                resolved[folder.name] = key_folder(client)
         except ProjectResolutionError as exc:
             problems.append(origin.problem((key,), str(exc)))
         except FlowCaptureError as exc:

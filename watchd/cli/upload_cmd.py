@@ -65,12 +65,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="upload files or folders now (resumable: run it again after an interruption)",
         description="Upload FILEs, and the files in FOLDERs (a camera card, say: the whole "
         "tree, without junk, hidden files or ascmhl/), into the Flow Capture folder --folder "
-        "(an id or 'Production/Folder/Sub') as one batch, with the daemon's resumable engine; "
+        "(an id or 'Production/Folder/Sub'; by default the folder the API key is tied to) "
+        "as one batch, with the daemon's resumable engine; "
         "run the same command again to resume.",
     )
     add_api_arguments(parser)
     parser.add_argument("paths", nargs="+", type=Path, metavar="FILE_OR_FOLDER")
-    parser.add_argument("--folder", required=True, help="Flow Capture folder: id or path")
+    parser.add_argument(
+        "--folder",
+        help="Flow Capture folder: id or path (default: the folder the API key is tied to)",
+    )
     parser.add_argument("--batch", help="batch name (default: 'watchd upload DATE')")
     parser.add_argument("--tag", action="append", default=[], help="a tag (repeatable)")
     parser.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE")
@@ -121,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
         pool = transfer.connections + transfer.parallel_files + 4
         with make_client(args, pool_size=pool) as client:
             project_id = resolve_folder(client, args.folder)
-            print(f"watchd upload: {describe(sources)} to {args.folder}", file=sys.stderr)
+            where = args.folder or f"the API key's folder (id {project_id})"
+            print(f"watchd upload: {describe(sources)} to {where}", file=sys.stderr)
             rows = _upload(args, client, project_id, sources, transfer, stop)
             if wait_seconds is not None and not stop.stopped:
                 missing = wait_for_listing(client, project_id, rows, wait_seconds, stop)

@@ -51,7 +51,8 @@ def show_outcome(
         print(
             f"watchd upload: {len(missing)} of {len(done)} asset(s) not listed after "
             f"{format_duration(wait_seconds)}: uploaded, but still processing in Flow Capture; "
-            f"`watchd assets {shlex.quote(args.folder)}` shows them when it has finished",
+            f"`watchd assets{' ' + shlex.quote(args.folder) if args.folder else ''}` shows them "
+            "when it has finished",
             file=sys.stderr,
         )
         return 1
