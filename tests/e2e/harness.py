@@ -36,12 +36,15 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = 
 class Site:
     """A machine's worth of watchd: config, drop folders, state, and the daemon process."""
 
-    def __init__(self, root: Path, emulator: Emulator):
+    def __init__(
+        self, root: Path, emulator: Emulator, email: str = DEMO_EMAIL, api_key: str = DEMO_API_KEY
+    ):
         self.root = root
         self.emulator = emulator
+        self.email = email
         self.state = root / "state"
         self.key_file = root / "api_key"
-        self.key_file.write_text(DEMO_API_KEY + "\n")
+        self.key_file.write_text(api_key + "\n")
         self.key_file.chmod(0o600)
         self.config_path = root / "watchd.yaml"
         self.log_path = root / "daemon.log"
@@ -72,7 +75,7 @@ class Site:
         config = {
             "flowcapture": {
                 "url": self.emulator.api_url,
-                "email": DEMO_EMAIL,
+                "email": self.email,
                 "api_key_file": str(self.key_file),
             },
             "state_dir": str(self.state),
