@@ -34,7 +34,7 @@ def test_files_of_a_folder_without_project_land_in_the_keys_folder(tmp_path, emu
     assert [(c["project_id"], c["project_id_sent"]) for c in state["complete_upload_calls"]] == [
         (DAY_01, True)
     ]
-    assert "folder=cart: project \"the API key's folder\" is id 1001" in site.log()
+    assert 'folder=cart: project "the API key\'s folder" is id 1001' in site.log()
 
 
 def test_a_folder_without_project_waits_when_the_key_is_tied_to_none(site):
