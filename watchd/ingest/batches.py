@@ -47,6 +47,7 @@ from watchd.ingest.presence import AssetPresence, Sought
 from watchd.store.database import Database
 from watchd.store.models import Batch, BatchState, Job, JobState, Part
 from watchd.store.operator_actions import OPERATOR_CANCEL_TEXT
+from watchd.store.queries import lock_folder_queue
 from watchd.store.transitions import move_job, move_jobs
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,12 @@ class BatchCloser:
             for batch in session.scalars(select(Batch).where(Batch.state == BatchState.OPEN)):
                 idle = self.idle_seconds(batch.folder)
                 if idle is None or now - batch.last_file_at < timedelta(seconds=idle):
+                    continue
+                lock_folder_queue(session, batch.folder)  # no file joins it meanwhile (shared)
+                session.refresh(batch)
+                if batch.state != BatchState.OPEN or now - batch.last_file_at < timedelta(
+                    seconds=idle
+                ):
                     continue
                 busy = session.scalar(
                     select(Job.id)

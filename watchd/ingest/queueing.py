@@ -221,6 +221,8 @@ def join_batch(
     """Return the open batch the file belongs in (opening one if needed) and stamp it.
 
     ``seen`` remembers batches already found in this transaction, by name.
+    On a shared PostgreSQL queue the folder's lock makes the look-up and the
+    opening one step across nodes (a batch closing meanwhile waits for it).
     """
     name = render_batch_name(
         rule.template,
@@ -233,6 +235,7 @@ def join_batch(
     )
     if seen is not None and name in seen:
         return seen[name]
+    lock_folder_queue(session, file.folder)
     batch = session.scalars(
         select(Batch).where(
             Batch.folder == file.folder,
