@@ -30,6 +30,7 @@ from watchd.config.fieldtypes import (
 )
 from watchd.config.folder_schema import FolderConfig, PositiveDuration, PositiveInt
 from watchd.config.node_schema import NodeSettings
+from watchd.config.notify_schema import NotifyTarget
 from watchd.config.problems import Origin
 from watchd.config.units import (
     Duration,
@@ -218,6 +219,11 @@ class Config(Model):
         default=None,
         description="serve Prometheus metrics (null: off)",
         json_schema_extra=SAMPLE_COMMENTED,
+    )
+    notify: list[NotifyTarget] = Field(
+        default=[],
+        description="where to send notifications (batches done, failures, health): "
+        "webhooks and email addresses",
     )
     folders_dir: ConfigPath | None = Field(
         default=None,
