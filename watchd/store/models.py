@@ -317,3 +317,23 @@ class FolderLease(Base):
     path: Mapped[str] = mapped_column(FsText())
     node: Mapped[str] = mapped_column(String(200))
     lease_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Notification(Base):
+    """One event queued for one notification target (the outbox); see watchd/notify."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node: Mapped[str] = mapped_column(String(200))  # the node that queued it delivers it
+    target: Mapped[str] = mapped_column(String(64))  # NotifyTarget key (never the webhook URL)
+    kind: Mapped[str] = mapped_column(String(32))  # EventKind
+    payload: Mapped[str] = mapped_column(Text)  # the event as JSON
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    dropped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # out of attempts
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_notifications_target_sent_at", "target", "sent_at"),)
