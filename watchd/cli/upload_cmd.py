@@ -35,6 +35,7 @@ from watchd.cli.upload_files import SourceFile, Sources, UploadSourceError, coll
 from watchd.cli.upload_output import UploadProgressBoard, show_outcome
 from watchd.cli.upload_wait import DEFAULT_WAIT_TIMEOUT, wait_for_listing
 from watchd.config import load_config
+from watchd.config.database_secret import database_password_file
 from watchd.config.units import parse_duration, parse_size
 from watchd.daemon.runtime_files import state_folder_error
 from watchd.flowcapture.client import FlowCaptureClient
@@ -173,7 +174,7 @@ def _upload(
     stop: StopToken,
 ) -> list[dict[str, object]]:
     """Upload ``sources`` as one batch and return a row per file (see ``_report``)."""
-    db = Database(_database_url(args))
+    db = _database(args)
     try:
         upgrade(db.engine)
         policy = _policy(args, project_id)
@@ -184,20 +185,21 @@ def _upload(
         db.close()
 
 
-def _database_url(args: argparse.Namespace) -> str:
-    """Return the state database's URL, creating its state folder as the daemon would.
+def _database(args: argparse.Namespace) -> Database:
+    """Return the state database, creating its state folder as the daemon would.
 
-    Raises CommandError if the state folder cannot be created.
+    A config naming a shared database gives its password file too. Raises
+    CommandError if the state folder cannot be created.
     """
     if args.state_dir is not None:
-        return sqlite_url(_state_dir(args.state_dir))
+        return Database(sqlite_url(_state_dir(args.state_dir)))
     if not args.email and args.config.exists():
         config = load_config(args.config)
         if config.database is not None:
-            return config.database
-        return sqlite_url(_state_dir(config.state_dir))
+            return Database(config.database, password_file=database_password_file(config))
+        return Database(sqlite_url(_state_dir(config.state_dir)))
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return sqlite_url(_state_dir(base / "watchd"))
+    return Database(sqlite_url(_state_dir(base / "watchd")))
 
 
 def _state_dir(path: Path) -> Path:
