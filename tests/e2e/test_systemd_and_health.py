@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import requests
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.harness import MIB, wait_until, write_file
 
@@ -87,11 +89,20 @@ def test_the_metrics_endpoint_serves_prometheus_text(site):
     wait_until(lambda: site.all_done(1), 40)
     response = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
     assert response.status_code == 200
-    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert response.headers["Content-Type"] == CONTENT_TYPE_LATEST
     lines = response.text.splitlines()
-    assert 'watchd_jobs{state="done"} 1' in lines
-    assert f"watchd_uploaded_bytes_total {3 * MIB}" in lines
-    assert 'watchd_folder_healthy{folder="dailies"} 1' in lines
     assert "# TYPE watchd_parts_uploaded_total counter" in lines
-    assert "watchd_parts_uploaded_total 1" in lines
+    found = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+    assert found["watchd_jobs", (("state", "done"),)] == 1
+    assert found["watchd_uploaded_bytes_total", ()] == 3 * MIB
+    assert found["watchd_folder_healthy", (("folder", "dailies"),)] == 1
+    assert found["watchd_parts_uploaded_total", ()] == 1
+    # Observed as the file went up: one part's latency, one file's throughput.
+    assert found["watchd_part_upload_seconds_count", ()] == 1
+    assert 0 < found["watchd_part_upload_seconds_sum", ()] < 30
+    assert found["watchd_upload_throughput_bytes_per_second_count", ()] == 1
     assert requests.get(f"http://127.0.0.1:{port}/other", timeout=10).status_code == 404

@@ -19,7 +19,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+from prometheus_client.core import Metric
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,12 +34,14 @@ from watchd.config.secrets import read_api_key
 from watchd.daemon.bandwidth_control import BandwidthControl
 from watchd.daemon.folders import PROJECTS_CACHE, FolderSet
 from watchd.daemon.health import HealthBoard, store_write_problem
-from watchd.daemon.metrics import MetricsServer, daemon_metrics, node_metrics, render
+from watchd.daemon.listener import LocalListener
+from watchd.daemon.metrics import CONTENT_TYPE, DaemonMetrics, daemon_metrics, node_metrics
 from watchd.daemon.notify import SystemdNotifier
 from watchd.daemon.periodic import PeriodicWork
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, DaemonLock, write_status
 from watchd.daemon.scheduler import every, make_scheduler
 from watchd.daemon.state_guard import DatabaseGuard
+from watchd.daemon.status_page import PageSources, routes
 from watchd.daemon.status_report import StatusSources, build_report
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.dispatcher import Dispatcher
@@ -93,6 +97,7 @@ class Daemon:
         self.health = HealthBoard()
         self.notifier = SystemdNotifier()
         self.summary = "starting"
+        self.last_status: dict[str, Any] | None = None  # for the status page
         self.leftover_threads: list[threading.Thread] = []
         self._status_written = time.monotonic()
 
@@ -192,8 +197,8 @@ class Daemon:
             )
         self.scheduler.start()
         self.dispatcher.start()
-        self._start_metrics()
         self.write_status()
+        self._start_listener()
         self.notifier.ready(self.summary)
         log.info(
             "watchd %s running: %d folder(s), state in %s",
@@ -212,25 +217,31 @@ class Daemon:
         with self.db.reading() as session:
             return session.scalar(select(func.count(Job.id))) == 0
 
-    def _start_metrics(self) -> None:
-        self.metrics: MetricsServer | None = None
+    def _start_listener(self) -> None:
+        """Serve /metrics and the status page where ``metrics.listen`` says (if set)."""
+        self.listener: LocalListener | None = None
         if self.config.metrics is None:
             return
+        metrics = DaemonMetrics(self.collect_metrics)
+        self.pipeline.board.add_listener(metrics.transfers)
+        lease = self.config.node.lease if self.claims.shared else None
+        page = PageSources(lambda: self.last_status, self.pipeline.board.snapshot, self.db, lease)
+        served = routes(lambda: (CONTENT_TYPE, metrics.exposition()), page)
         try:
-            self.metrics = MetricsServer(self.config.metrics.listen, self.collect_metrics)
+            self.listener = LocalListener(self.config.metrics.listen, served)
         except OSError as exc:
             self.health.set("metrics", f"cannot listen on {self.config.metrics.listen}: {exc}")
             return
-        self.metrics.start()
+        self.listener.start()
 
-    def collect_metrics(self) -> str:
-        """Return the Prometheus exposition of the daemon's figures."""
+    def collect_metrics(self) -> list[Metric]:
+        """Return the metric families read from the database, folders and health."""
         with self.db.reading() as session:
             figures = totals(session)
         families = daemon_metrics(figures, self.folders.status(), self.health.problems())
         if self.claims.shared:
             families += node_metrics(nodes(self.db), self.config.node.lease)
-        return render(families)
+        return families
 
     def _receipt_folders(self) -> dict[str, FolderPolicy]:
         """The folders whose receipts this node writes: all, or those it watches (shared)."""
@@ -327,8 +338,8 @@ class Daemon:
         self.leftover_threads = left
         self._give_back_leases()
         self.write_status(stopped=True)
-        if self.metrics is not None:
-            self.metrics.stop()
+        if self.listener is not None:
+            self.listener.stop()
         self.notifier.close()
         self.client.close()
         self.db.close()
@@ -361,6 +372,7 @@ class Daemon:
             self.stop.stop(STOPPING)
             return
         self.summary, status = build_report(self.report_sources, stopped=stopped)
+        self.last_status = status
         try:
             write_status(self.config.state_dir, status)
         except OSError as exc:

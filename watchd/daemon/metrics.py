@@ -1,164 +1,156 @@
-"""An optional Prometheus endpoint (``metrics: {listen: 127.0.0.1:9464}``).
+"""Prometheus metrics (``metrics: {listen: 127.0.0.1:9464}``), made by ``prometheus-client``.
 
-Serves GET /metrics in the Prometheus text format. Figures come from the
-database (so they survive restarts) and from the daemon's health board.
-Names follow Prometheus conventions: ``watchd_`` prefix, ``_total`` for
-counters, base units (bytes).
+Two kinds of figures: the counts, read from the database at each scrape by a
+custom collector (so they survive restarts), and two histograms the daemon
+observes as parts and files are sent (``TransferMetrics``, a listener on the
+transfer board: the flowcapture layer knows nothing of Prometheus). Names
+follow Prometheus conventions: ``watchd_`` prefix, ``_total`` for counters,
+base units (bytes, seconds).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from watchd.store.leases import NodeInfo
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = CONTENT_TYPE_LATEST  # the library's text format
+
+# Seconds from the start of a part's PUT to its ETag (bandwidth waits included):
+# a 16 MiB part takes ~0.15 s at 1 Gbit/s and ~13 s at 10 Mbit/s.
+PART_SECONDS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+# Bytes per second of one file's upload, from 1 Mbit/s to 10 Gbit/s.
+THROUGHPUT_BUCKETS = (125e3, 1.25e6, 5e6, 12.5e6, 25e6, 50e6, 125e6, 250e6, 625e6, 1.25e9)
 
 
-@dataclass
-class Metric:
-    """One metric family: name, type, help text and its samples (labels -> value)."""
-
-    name: str
-    kind: str  # counter | gauge
-    help: str
-    samples: list[tuple[dict[str, str], float]] = field(default_factory=list)
-
-    def add(self, value: float, **labels: str) -> Metric:
-        self.samples.append((labels, value))
-        return self
+def gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, help_text, value=value)
 
 
-def render(metrics: Iterable[Metric]) -> str:
-    """Return the metrics in the Prometheus text exposition format."""
-    lines: list[str] = []
-    for metric in metrics:
-        lines.append(f"# HELP {metric.name} {metric.help}")
-        lines.append(f"# TYPE {metric.name} {metric.kind}")
-        for labels, value in metric.samples:
-            text = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
-            number = _number(value)
-            lines.append(f"{metric.name}{{{text}}} {number}" if text else f"{metric.name} {number}")
-    return "\n".join(lines) + "\n"
-
-
-def _number(value: float) -> str:
-    """Integers exactly (byte counts must not be rounded), other values in full precision."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+def counter(name: str, help_text: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name, help_text, value=value)
 
 
 def daemon_metrics(
     totals: dict[str, Any], folders: list[dict[str, Any]], problems: dict[str, str]
 ) -> list[Metric]:
     """Build the metric families from the database totals, folder status and problems."""
-    jobs = Metric("watchd_jobs", "gauge", "Files known to watchd, by state.")
-    for state, count in totals.get("jobs", {}).items():
-        jobs.add(count, state=state)
     counts = totals.get("jobs", {})
-    batches = Metric("watchd_batches", "gauge", "Batches, by state.")
+    jobs = GaugeMetricFamily("watchd_jobs", "Files known to watchd, by state.", labels=["state"])
+    for state, count in counts.items():
+        jobs.add_metric([state], count)
+    batches = GaugeMetricFamily("watchd_batches", "Batches, by state.", labels=["state"])
     for state, count in totals.get("batches", {}).items():
-        batches.add(count, state=state)
-    healthy = Metric("watchd_folder_healthy", "gauge", "1 if the drop folder is usable, else 0.")
+        batches.add_metric([state], count)
+    healthy = GaugeMetricFamily(
+        "watchd_folder_healthy", "1 if the drop folder is usable, else 0.", labels=["folder"]
+    )
     for folder in folders:
-        healthy.add(1 if folder.get("health") == "ok" else 0, folder=folder["name"])
+        healthy.add_metric([folder["name"]], 1 if folder.get("health") == "ok" else 0)
+    uploaded = sum(counts.get(s, 0) for s in ("uploaded", "ingesting", "done"))
     return [
-        Metric("watchd_up", "gauge", "1 while the daemon serves metrics.").add(1),
+        gauge("watchd_up", "1 while the daemon serves metrics.", 1),
         jobs,
-        Metric(
-            "watchd_queue_depth", "gauge", "Files waiting to be uploaded (queued or retrying)."
-        ).add(counts.get("queued", 0) + counts.get("waiting", 0)),
-        Metric("watchd_files_uploaded_total", "counter", "Files whose upload completed.").add(
-            sum(counts.get(s, 0) for s in ("uploaded", "ingesting", "done"))
+        gauge(
+            "watchd_queue_depth",
+            "Files waiting to be uploaded (queued or retrying).",
+            counts.get("queued", 0) + counts.get("waiting", 0),
         ),
-        Metric("watchd_files_failed_total", "counter", "Files that failed for good.").add(
-            counts.get("failed", 0)
+        counter("watchd_files_uploaded_total", "Files whose upload completed.", uploaded),
+        counter(
+            "watchd_files_failed_total", "Files that failed for good.", counts.get("failed", 0)
         ),
-        Metric(
-            "watchd_uploaded_bytes_total", "counter", "Bytes of files whose upload completed."
-        ).add(totals.get("bytes_uploaded", 0)),
-        Metric(
-            "watchd_parts_uploaded_total", "counter", "Multipart parts accepted by the store."
-        ).add(totals.get("parts_uploaded", 0)),
-        Metric(
-            "watchd_retries_total", "counter", "Failed attempts that were or will be retried."
-        ).add(totals.get("retries", 0)),
+        counter(
+            "watchd_uploaded_bytes_total",
+            "Bytes of files whose upload completed.",
+            totals.get("bytes_uploaded", 0),
+        ),
+        counter(
+            "watchd_parts_uploaded_total",
+            "Multipart parts accepted by the store.",
+            totals.get("parts_uploaded", 0),
+        ),
+        counter(
+            "watchd_retries_total",
+            "Failed attempts that were or will be retried.",
+            totals.get("retries", 0),
+        ),
         batches,
         healthy,
-        Metric("watchd_health_problems", "gauge", "Health problems the daemon reports now.").add(
-            len(problems)
-        ),
+        gauge("watchd_health_problems", "Health problems the daemon reports now.", len(problems)),
     ]
-
-
-class MetricsServer:
-    """Serves ``collect()`` at /metrics on HOST:PORT in a background thread."""
-
-    def __init__(self, listen: str, collect: Callable[[], str]):
-        host, _, port = listen.rpartition(":")
-        self.collect = collect
-        handler = _handler(collect)
-        self._server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="metrics", daemon=True
-        )
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    def start(self) -> None:
-        self._thread.start()
-        log.info("metrics on http://%s:%d/metrics", self._server.server_address[0], self.port)
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def _handler(collect: Callable[[], str]) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path.split("?")[0] != "/metrics":
-                self.send_error(404, "only /metrics is served here")
-                return
-            try:
-                body = collect().encode()
-            except Exception:
-                log.exception("collecting metrics failed")
-                self.send_error(500, "collecting metrics failed; see the watchd log")
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", CONTENT_TYPE)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("metrics: " + format, *args)
-
-    return Handler
 
 
 def node_metrics(nodes: Iterable[NodeInfo], lease_seconds: float) -> list[Metric]:
     """Per-node figures when several nodes share one PostgreSQL database."""
-    alive = Metric("watchd_node_up", "gauge", "1 while the node's heartbeat is within a lease.")
-    held = Metric("watchd_node_jobs_held", "gauge", "Jobs a node holds under a lease.")
-    watched = Metric("watchd_node_folders_watched", "gauge", "Drop folders a node watches.")
+    alive = GaugeMetricFamily(
+        "watchd_node_up", "1 while the node's heartbeat is within a lease.", labels=["node"]
+    )
+    held = GaugeMetricFamily(
+        "watchd_node_jobs_held", "Jobs a node holds under a lease.", labels=["node"]
+    )
+    watched = GaugeMetricFamily(
+        "watchd_node_folders_watched", "Drop folders a node watches.", labels=["node"]
+    )
     for node in nodes:
         running = node.stopped_at is None and node.seconds_since_heartbeat <= lease_seconds
-        alive.add(1 if running else 0, node=node.name)
-        held.add(node.jobs_held, node=node.name)
-        watched.add(len(node.folders_held), node=node.name)
+        alive.add_metric([node.name], 1 if running else 0)
+        held.add_metric([node.name], node.jobs_held)
+        watched.add_metric([node.name], len(node.folders_held))
     return [alive, held, watched]
+
+
+class FiguresCollector(Collector):
+    """A custom collector: ``figures()`` (reading the database) runs at every scrape."""
+
+    def __init__(self, figures: Callable[[], list[Metric]]):
+        self.figures = figures
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.figures()
+
+
+class TransferMetrics:
+    """The histograms of what was sent; a listener on the ingest layer's transfer board."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.part_seconds = Histogram(
+            "watchd_part_upload_seconds",
+            "Seconds from the start of a part's PUT to its ETag (bandwidth waits included).",
+            buckets=PART_SECONDS_BUCKETS,
+            registry=registry,
+        )
+        self.throughput = Histogram(
+            "watchd_upload_throughput_bytes_per_second",
+            "Bytes per second of each file's upload, from its (re)start to its last part.",
+            buckets=THROUGHPUT_BUCKETS,
+            registry=registry,
+        )
+
+    def part_sent(self, size: int, seconds: float) -> None:
+        self.part_seconds.observe(seconds)
+
+    def file_sent(self, size: int, seconds: float) -> None:
+        if seconds > 0:
+            self.throughput.observe(size / seconds)
+
+
+class DaemonMetrics:
+    """The daemon's registry: the collector reading the database and the histograms."""
+
+    def __init__(self, figures: Callable[[], list[Metric]]):
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(FiguresCollector(figures))
+        self.transfers = TransferMetrics(self.registry)
+
+    def exposition(self) -> bytes:
+        """Return every metric in the library's text format (raises what figures() raises)."""
+        return generate_latest(self.registry)

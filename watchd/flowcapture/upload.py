@@ -58,6 +58,7 @@ class PartResult:
     size: int
     md5: str  # base64, as sent in Content-MD5
     etag: str  # as the object store returned it (quoted)
+    seconds: float = 0.0  # from the start of the PUT that was accepted to its ETag
 
 
 @dataclass(frozen=True)
@@ -148,9 +149,11 @@ def _send_part(
             if on_bytes is not None:
                 on_bytes(amount)
 
+        started = time.monotonic()
         try:
             etag = _put_part(client, upload, path, part, md5, data, count, stop, url)
-            return PartResult(number=part.number, size=part.size, md5=md5, etag=etag)
+            seconds = time.monotonic() - started
+            return PartResult(part.number, part.size, md5, etag, seconds)
         except FlowCaptureError as exc:
             if on_bytes is not None and sent:
                 on_bytes(-sent)  # those bytes will be sent again

@@ -289,6 +289,7 @@ class UploadStep:
         planned, done = upload.parts, upload.etags
 
         def on_part_done(result: PartResult) -> None:
+            self.board.part_sent(result.size, result.seconds)
             if len(planned) == 1:
                 unsaved.append(result)
             else:
