@@ -22,6 +22,7 @@ from watchd.cli.store_access import NoDatabase, open_database
 from watchd.config import Config
 from watchd.daemon.bandwidth_control import BandwidthControl, bandwidth_line
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, daemon_pid, read_status
+from watchd.daemon.transfer_view import transfer_line
 from watchd.ingest.aborts import SWEEP_EVERY_SECONDS
 from watchd.store.database import database_problem, database_url
 from watchd.store.leases import NodeInfo, nodes
@@ -169,11 +170,7 @@ def render(report: dict[str, Any], state_dir: Path) -> str:
     if report["transfers"]:
         lines += ["", "Uploading:"]
         for t in report["transfers"]:
-            pct = 100 * t["bytes_done"] / t["bytes_total"] if t["bytes_total"] else 100
-            rate = t["rate_bytes_per_second"] / 1e6
-            lines.append(
-                f"  job {t['job']:<6} {printable(t['file'])}  {pct:5.1f}%  {rate:.1f} MB/s"
-            )
+            lines.append(f"  job {t['job']:<6} {printable(t['file'])}  {transfer_line(t)}")
     if report["uploads_to_abort"]:
         lines += [
             "",
