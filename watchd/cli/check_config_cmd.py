@@ -77,10 +77,29 @@ def run(args: argparse.Namespace) -> int:
         return _report(problems)
     if database:
         print(database)
+    for note in custody_notes(config):
+        print(f"note: {note}")
     names = ", ".join(_outcome(f, resolved, args.online) for f in config.folders)
     count = len(config.folders)
     print(f"OK: {count} folder{'' if count == 1 else 's'}" + (f" ({names})" if names else ""))
     return 0
+
+
+def custody_notes(config: Config) -> list[str]:
+    """Combinations that are valid but keep files a user may expect to go (exit stays 0).
+
+    With ``verify: off`` a folder that moves or deletes after upload keeps every file
+    that has an ASC MHL offload history (nothing is wiped after a size-only check).
+    """
+    return [
+        f"folder {folder.name}: verify: off with after_upload {folder.after_upload.action}: "
+        "files that have an ASC MHL offload history stay in the drop folder; set "
+        "allow_unverified_delete: true to move or delete them anyway"
+        for folder in config.folders
+        if folder.verify == "off"
+        and folder.after_upload.action != "keep"
+        and not folder.allow_unverified_delete
+    ]
 
 
 def _outcome(folder: FolderConfig, resolved: dict[str, int], online: bool) -> str:

@@ -78,3 +78,18 @@ def test_a_broken_main_file_does_not_hide_a_missing_folder(cfg, capsys):
     assert err[0].startswith(f"{cfg.main}:6: transfer.bandwidth: 40 has no unit")
     assert err[1].startswith(f"{cfg.folders_d / 'gone.yaml'}:1: path: drop folder {cfg.root}/gone")
     assert err[2:] == ["2 problems found"]
+
+
+def test_verify_off_with_delete_is_a_note_naming_the_folder_not_a_problem(cfg, capsys):
+    drop = cfg.drop("dailies")
+    cfg.write_main(
+        "folders:\n"
+        f"  - {{name: cards, path: {drop}, project_id: 1, verify: 'off', after_upload: delete}}\n"
+        f"  - {{name: ok, path: {cfg.drop('ok')}, project_id: 1, verify: 'off',"
+        " after_upload: delete, allow_unverified_delete: true}\n"
+    )
+    assert run("--config", str(cfg.main)) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("note: folder cards: verify: off with after_upload delete")
+    assert "allow_unverified_delete: true" in out[0]
+    assert len(out) == 2 and out[1].startswith("OK: 2 folders")
