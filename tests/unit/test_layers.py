@@ -16,7 +16,8 @@ ALLOWED = {
     "watch": {"base"},
     "custody": {"base"},
     "ingest": {"base", "config", "custody", "flowcapture", "store", "failpoints"},
-    "daemon": {"base", "config", "custody", "flowcapture", "store", "watch", "ingest"},
+    "notify": {"base", "config", "flowcapture", "store"},
+    "daemon": {"base", "config", "custody", "flowcapture", "store", "watch", "ingest", "notify"},
     "emulator": set(),  # shares nothing with the client: each checks the other
 }
 

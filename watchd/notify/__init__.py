@@ -1,0 +1,1 @@
+"""Notifications: events queued in the database, delivered to webhooks and email."""
