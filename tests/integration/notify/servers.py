@@ -17,11 +17,14 @@ class WebhookReceiver:
     def __init__(self) -> None:
         self.posts: list[tuple[str, dict[str, Any]]] = []
         self.fail_next = 0
+        self.hold: threading.Event | None = None  # set: each POST waits for it first
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.hold is not None:
+                    receiver.hold.wait(5)
                 if receiver.fail_next > 0:
                     receiver.fail_next -= 1
                     self.send_response(500)
