@@ -32,6 +32,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
+from watchd.base.events import Event, EventKind, EventSink, ignore_events
 from watchd.base.stop import StopToken
 from watchd.failpoints import failpoint
 from watchd.flowcapture.client import FlowCaptureClient
@@ -95,8 +96,10 @@ class BatchCloser:
         stop: StopToken,
         clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
+        events: EventSink = ignore_events,
     ):
         self.db = db
+        self.events = events  # told of each batch closed (notifications)
         self.client = client
         self.idle_seconds = idle_seconds  # by folder name; None: folder not configured
         self.retry = retry
@@ -186,10 +189,24 @@ class BatchCloser:
                 len(members),
                 batch.project_id,
             )
+            self._tell_closed(batch, members)
             return 1
         self._finish(batch_id, BatchState.EMPTY, [])
         log.info("batch closed empty: folder=%s batch=%r", batch.folder, batch.name)
         return 0
+
+    def _tell_closed(self, batch: Batch, members: list[Member]) -> None:
+        self.events(
+            Event(
+                EventKind.BATCH_DONE,
+                f"batch {batch.name!r} of {batch.folder} closed: {len(members)} file(s)",
+                folder=batch.folder,
+                batch=batch.name,
+                batch_id=batch.id,
+                files=len(members),
+                asset_ids=tuple(m.asset_id for m in members if m.asset_id is not None),
+            )
+        )
 
     def _earlier_close(self, batch: Batch, members: list[Member]) -> Earlier:
         """After a close whose answer was lost: was it acted on? Closes the batch if so."""
@@ -213,6 +230,7 @@ class BatchCloser:
                 len(members),
                 batch.project_id,
             )
+            self._tell_closed(batch, members)
             return Earlier.ACTED_ON
         assert batch.close_sent_at is not None
         waited = (now - batch.close_sent_at).total_seconds()

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
+from watchd.base.events import Event, EventKind, EventSink, ignore_events
 from watchd.base.fileversion import SettledFile
 from watchd.base.stop import Stopped, StopToken
 from watchd.flowcapture.errors import NotFoundError
@@ -57,8 +58,10 @@ class JobRunner:
         rng: random.Random | None = None,
         available: Callable[[str], bool] = lambda _folder: True,
         source_policy: Callable[[Job, FolderPolicy], FolderPolicy] | None = None,
+        events: EventSink = ignore_events,
     ):
         self.db = db
+        self.events = events  # told of files failed for good (notifications)
         self.upload = upload
         self.finish = finish
         self.aborts = aborts
@@ -273,6 +276,16 @@ class JobRunner:
                 recorded.attempts,
                 verdict.reason,
                 job.id,
+            )
+            self.events(
+                Event(
+                    EventKind.FILE_FAILED,
+                    f"{job.path} failed for good after {recorded.attempts} attempt(s): "
+                    f"{verdict.reason} (`watchd retry {job.id}` tries again)",
+                    folder=job.folder,
+                    files=1,
+                    errors=(f"{job.path}: {verdict.reason}",),
+                )
             )
             if job.uploaded_at is None:  # nothing will complete this upload: don't leave it
                 self.aborts.abort(job.id)

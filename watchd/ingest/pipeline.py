@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
+from watchd.base.events import EventSink, ignore_events
 from watchd.base.stop import StopToken
 from watchd.flowcapture.budget import Budget
 from watchd.flowcapture.client import FlowCaptureClient
@@ -67,8 +68,10 @@ def build_pipeline(
     board: TransferBoard | None = None,
     clock: Clock = SYSTEM_CLOCK,
     rng: random.Random | None = None,
+    events: EventSink = ignore_events,
 ) -> Pipeline:
-    """Return the pipeline connected to ``db`` and ``client``."""
+    """Return the pipeline connected to ``db`` and ``client``; ``events`` hears of batches
+    done and files failed for good."""
     board = board or TransferBoard()
     transfer = sources.transfer()
     throttle = Throttle(transfer.bandwidth_bytes_per_second, clock.monotonic)
@@ -89,11 +92,12 @@ def build_pipeline(
         rng,
         sources.available,
         custody.source_policy,
+        events,
     )
 
     def idle_seconds(name: str) -> float | None:
         policy = sources.folders().get(name) if sources.closes(name) else None
         return policy.batch_idle_seconds if policy else None
 
-    closer = BatchCloser(db, client, idle_seconds, sources.retry, stop, clock, rng)
+    closer = BatchCloser(db, client, idle_seconds, sources.retry, stop, clock, rng, events)
     return Pipeline(db, client, runner, closer, aborts, board, throttle, clock)
