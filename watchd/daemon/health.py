@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from watchd.base.events import Event, EventKind, EventSink, ignore_events
 from watchd.store.database import Database
 from watchd.store.queries import job_counts
 
@@ -27,9 +28,10 @@ LOW_DISK_BYTES = 256 * 1024 * 1024  # free space in the state folder below this 
 class HealthBoard:
     """The current problems by name; changes are logged once each way."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: EventSink = ignore_events) -> None:
         self._lock = threading.Lock()
         self._problems: dict[str, str] = {}
+        self.events = events  # told when a problem starts and ends (notifications)
 
     def set(self, name: str, problem: str | None) -> None:
         """Record ``problem`` under ``name`` (None: the problem is over)."""
@@ -41,8 +43,12 @@ class HealthBoard:
                 self._problems[name] = problem
         if problem is not None and before is None:
             log.error("health problem: %s: %s", name, problem)
+            text = f"health problem: {name}: {problem}"
+            self.events(Event(EventKind.PROBLEM, text, folder=_folder(name), errors=(text,)))
         elif problem is None and before is not None:
             log.info("health problem over: %s (was: %s)", name, before)
+            text = f"health problem over: {name} (was: {before})"
+            self.events(Event(EventKind.PROBLEM_OVER, text, folder=_folder(name)))
 
     def replace_prefix(self, prefix: str, problems: dict[str, str]) -> None:
         """Set every problem whose name starts with ``prefix`` to exactly ``problems``."""
@@ -57,6 +63,12 @@ class HealthBoard:
     def problems(self) -> dict[str, str]:
         with self._lock:
             return dict(self._problems)
+
+
+def _folder(problem_name: str) -> str | None:
+    """Return the drop folder a problem is about ("folder X", "files X"), else None."""
+    kind, _, folder = problem_name.partition(" ")
+    return folder if kind in ("folder", "files") and folder else None
 
 
 def refresh_health(
