@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from watchd import __version__
 from watchd.base.clock import SYSTEM_CLOCK
+from watchd.base.events import Event, EventKind
 from watchd.base.stop import StopToken, join_all
 from watchd.config import Config, load_config
 from watchd.config.database_secret import database_password_file
@@ -51,6 +52,8 @@ from watchd.ingest.pipeline import PipelineSources, build_pipeline
 from watchd.ingest.policy import FolderPolicy, TransferPolicy
 from watchd.ingest.projects import ProjectResolver
 from watchd.ingest.receipts_step import ReceiptWriter
+from watchd.notify.outbox import Notifier
+from watchd.notify.targets import build_targets
 from watchd.store.database import Database, database_url
 from watchd.store.integrity import RECOVERED_SUFFIX
 from watchd.store.leases import SharedClaims, claims_for, nodes
@@ -63,6 +66,7 @@ log = logging.getLogger(__name__)
 SHUTDOWN_DEADLINE_SECONDS = 8.0  # systemd's stop timeout is longer; stay well inside 10 s
 CUT_CONNECTIONS_BEFORE_DEADLINE_SECONDS = 3.0  # then requests still waiting are cut
 STOPPING = "the daemon is stopping"
+NOTIFY_FLUSH_RESERVE_SECONDS = 1.0  # of the stop deadline, kept for closing after the flush
 
 
 def transfer_policy(config: Config) -> TransferPolicy:
@@ -94,7 +98,9 @@ class Daemon:
         )
         self.transfer = transfer_policy(config)
         self.retry = retry_policy(config)
-        self.health = HealthBoard()
+        targets, self.notify_problems = build_targets(config.notify)
+        self.notifications = Notifier(self.db, config.node.name, targets, SYSTEM_CLOCK, self.stop)
+        self.health = HealthBoard(self.notifications.event)
         self.notifier = SystemdNotifier()
         self.summary = "starting"
         self.last_status: dict[str, Any] | None = None  # for the status page
@@ -108,6 +114,7 @@ class Daemon:
         self.lock.acquire()
         upgrade(self.db.engine)
         self.db_guard = DatabaseGuard(self.db.url)
+        self.health.set("notifications", "; ".join(self.notify_problems) or None)
         lease = self.config.node.lease
         self.claims = claims_for(self.db, self.config.node.name, lease)
         if isinstance(self.claims, SharedClaims):
@@ -150,7 +157,9 @@ class Daemon:
             self.folders.available,
             self.folders.watched if self.claims.shared else lambda _folder: True,
         )
-        self.pipeline = build_pipeline(self.db, self.client, sources, self.stop)
+        self.pipeline = build_pipeline(
+            self.db, self.client, sources, self.stop, events=self.notifications.event
+        )
         self.bandwidth = BandwidthControl(self.config, SYSTEM_CLOCK)
         self.pipeline.throttle.follow(self.bandwidth.caps)  # schedules and `watchd throttle`
         self.dispatcher = Dispatcher(
@@ -205,6 +214,10 @@ class Daemon:
             __version__,
             len(self.config.folders),
             self.config.state_dir,
+        )
+        self.notifications.start()
+        self.notifications.event(
+            Event(EventKind.STARTED, f"watchd {__version__} started: {self.summary}")
         )
 
     def _database_is_new(self) -> bool:
@@ -307,6 +320,9 @@ class Daemon:
             if getattr(config.transfer, key) != getattr(self.config.transfer, key):
                 log.warning("transfer.%s changes take effect at the next restart", key)
         self.folders.apply(config.folders)
+        targets, problems = build_targets(config.notify)
+        self.notifications.replace_targets(targets)
+        self.health.set("notifications", "; ".join(problems) or None)
         self.config = config
         self.scheduler.modify_job("projects", next_run_time=SYSTEM_CLOCK.now())  # resolve new ones
         log.info("configuration reloaded: %d folder(s)", len(config.folders))
@@ -325,6 +341,7 @@ class Daemon:
         log.info("stopping: watchers, scheduler and workers")
         self.scheduler.shutdown(wait=False)
         threads = [*self.dispatcher.threads(), *self.folders.threads()]
+        threads += [self.notifications.thread] if self.notifications.thread else []
         left = join_all(threads, deadline - CUT_CONNECTIONS_BEFORE_DEADLINE_SECONDS)
         if left:
             log.info("stopping: cutting requests still waiting on the network")
@@ -337,6 +354,7 @@ class Daemon:
             )
         self.leftover_threads = left
         self._give_back_leases()
+        self._tell_stopped(deadline)
         self.write_status(stopped=True)
         if self.listener is not None:
             self.listener.stop()
@@ -345,6 +363,17 @@ class Daemon:
         self.db.close()
         self.lock.release()
         log.info("stopped")
+
+    def _tell_stopped(self, deadline: float) -> None:
+        """Queue "stopped" and send what waits now, if time allows (else at the next start)."""
+        why = self.fatal or "stopped on request"
+        self.notifications.event(Event(EventKind.STOPPED, f"watchd stopped: {why}"))
+        left = deadline - time.monotonic() - NOTIFY_FLUSH_RESERVE_SECONDS
+        if left > 0.5:
+            try:
+                self.notifications.deliver_due(force=True, timeout=min(left, 3.0))
+            except Exception:
+                log.exception("notifications: not sent at the stop; they go at the next start")
 
     def _give_back_leases(self) -> None:
         """A clean stop on a shared queue: other nodes take this one's work over at once."""
