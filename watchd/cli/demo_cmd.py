@@ -23,6 +23,7 @@ DEMO_EMAIL = "demo@example.com"
 DEMO_API_KEY = "demo-api-key"  # the emulator's built-in demo user; not a real secret
 SAMPLE_BYTES = 12 * 1024 * 1024  # big enough for three 5 MiB parts
 SAMPLE_DELAY_SECONDS = 2.0  # let the daemon start before the sample arrives
+STATUS_PORT = 9464  # the status page and /metrics (any free port when taken)
 
 CONFIG_TEMPLATE = """\
 # watchd demo configuration (written by `watchd demo`; edit and run it again)
@@ -35,6 +36,7 @@ log: {{file: watchd.log, level: info}}
 transfer: {{part_size: 5MiB}}
 retry: {{max_attempts: 5, backoff_initial: 5s, backoff_max: 1m}}
 scan: {{rescan_interval: 30s}}
+metrics: {{listen: "127.0.0.1:{status_port}"}}   # the status page (/) and /metrics; local only
 folders:
   - name: dailies
     path: drop
@@ -75,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         configure_logging(config.log.level, config.log.file, config.log.format)
         daemon = Daemon(config_path, config)
         daemon.start()
-        _explain(base, config_path, emulator)
+        listener = daemon.listener
+        _explain(base, config_path, emulator, listener.port if listener else None)
         if not args.no_sample:
             threading.Timer(SAMPLE_DELAY_SECONDS, _drop_sample, [base / "drop"]).start()
         daemon.run()  # until Ctrl-C
@@ -102,7 +105,10 @@ def _write_site(base: Path, api_url: str) -> Path:
     key.write_text(DEMO_API_KEY + "\n")
     key.chmod(0o600)
     config_path = base / "watchd.yaml"
-    config_path.write_text(CONFIG_TEMPLATE.format(api_url=api_url, email=DEMO_EMAIL))
+    status_port = _free_or_any(STATUS_PORT)
+    config_path.write_text(
+        CONFIG_TEMPLATE.format(api_url=api_url, email=DEMO_EMAIL, status_port=status_port)
+    )
     return config_path
 
 
@@ -114,7 +120,7 @@ def _drop_sample(drop: Path) -> None:
     temp.rename(folder / "A001_012_003.mov")  # write, then rename into place
 
 
-def _explain(base: Path, config_path: Path, emulator: Emulator) -> None:
+def _explain(base: Path, config_path: Path, emulator: Emulator, status: int | None) -> None:
     def show(path: Path) -> str:
         return os.path.relpath(path, Path.cwd())
 
@@ -125,6 +131,7 @@ watchd demo is running.
   drop folder:           {show(base / "drop")}/   (one batch per subfolder)
   archive:               {show(base / "uploaded")}/   (files move here once in Flow Capture)
   log:                   {show(base / "watchd.log")}
+  status page:           http://127.0.0.1:{status}/   (Prometheus metrics on /metrics)
 
 Try, in another terminal:
   mkdir -p {show(base / "drop")}/Day02 && cp some_clip.mov {show(base / "drop")}/Day02/
