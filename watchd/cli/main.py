@@ -34,6 +34,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "jobs_cmd": ("jobs", "cancel"),
     "retry_cmd": ("retry",),
     "throttle_cmd": ("throttle",),
+    "notify_cmd": ("notify",),
     "batches_cmd": ("batches",),
     "receipt_cmd": ("receipt",),
     "verify_cmd": ("verify",),
