@@ -24,7 +24,7 @@ def test_a_file_changed_during_its_upload_is_never_completed_mixed(site, change)
     target = drop / "changing.mov"
     write_file(target, 20 * MIB)
     site.start()
-    wait_until(lambda: uploading_with_a_part_done(site), 30, "the upload under way")
+    wait_until(lambda: uploading_with_a_part_done(site), 60, "the upload under way")
 
     if change == "rewritten":
         final = os.urandom(20 * MIB)
