@@ -18,8 +18,10 @@ presumed complete (no asset id yet) and the batch close decides (see
 from __future__ import annotations
 
 import logging
+import threading
 import uuid as uuidlib
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -168,6 +170,9 @@ class UploadStep:
         upload = self._init(job, stop) if job.upload_id is None else OpenUpload.of(job, self.db)
         started = self.clock.monotonic()
         unsaved: list[PartResult] = []  # accepted parts not committed yet (a one-part file)
+        # The custody check of a file in several parts (one sequential read and hash) runs
+        # while its parts go out; nothing is completed before it passed.
+        checking = self._verify_alongside(job, stop) if len(upload.parts) > 1 else None
         try:
             etags = self._send_parts(job, upload, stop, unsaved)
         except UploadNotFoundError:
@@ -181,7 +186,9 @@ class UploadStep:
         except (FlowCaptureError, OSError, EOFError):
             check_source(job)  # a file cut short or rewritten explains a failed part
             raise
-        if self.verify is not None:
+        if checking is not None:
+            checking.result()  # raises on a checksum mismatch: never completed
+        elif self.verify is not None:
             self.verify(job, stop)  # raises on a checksum mismatch: never completed
         check_source(job)
         asset_id = self._complete(job, upload, etags, unsaved, stop)
@@ -189,6 +196,24 @@ class UploadStep:
         if job.started_at is not None:  # a resumed upload: its whole time, not this run's
             seconds = max(seconds, (self.clock.now() - job.started_at).total_seconds())
         return Uploaded(asset_id, seconds)
+
+    def _verify_alongside(self, job: Job, stop: StopToken) -> Future[None] | None:
+        """Start the custody check of ``job`` on a thread of its own; None if there is none."""
+        if self.verify is None:
+            return None
+        verify = self.verify
+        checking: Future[None] = Future()
+
+        def run() -> None:
+            try:
+                verify(job, stop)
+            except BaseException as exc:  # noqa: BLE001 - handed to the upload's thread
+                checking.set_exception(exc)
+            else:
+                checking.set_result(None)
+
+        threading.Thread(target=run, name=f"verify-{job.id}", daemon=True).start()
+        return checking
 
     # --- init -----------------------------------------------------------------------------
 

@@ -172,3 +172,20 @@ def test_watchd_verify_checks_a_card_without_uploading(core, pristine, capsys):
     assert report["unlisted"] == ["CLIPS/C009.mov"] and not report["ok"]
     assert core.assets() == []
     assert main(["verify", str(core.drop / "nowhere")]) == 2
+
+
+def test_a_flipped_byte_in_a_file_of_several_parts_is_caught_while_its_parts_go_out(core, tmp_path):
+    big = make_card(tmp_path / "B001", {"CLIPS/B001.mov": bytes(range(256)) * 48_000})  # 11.7 MiB
+    card = Path(shutil.copytree(big, core.drop / "B001"))
+    clip = card / "CLIPS/B001.mov"
+    with clip.open("r+b") as handle:
+        handle.seek(9_000_000)
+        byte = handle.read(1)
+        handle.seek(9_000_000)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    bad = queue_existing(core, clip)
+    assert core.drive(bad) == [JobState.FAILED]
+    job = core.job(bad)
+    assert job.last_error is not None and "checksum mismatch" in job.last_error
+    assert core.assets() == [], "never completed"
+    assert clip.exists()
