@@ -77,7 +77,7 @@ def in_flight(base: str) -> list[dict[str, object]]:
 def test_the_status_page_shows_an_upload_in_flight_and_follows_it(site, browser, tmp_path):
     site.transfer.update({"parallel_parts": 1, "bandwidth": "2MB/s"})
     drop = site.add_folder()
-    write_file(drop / "A001_C002.mov", 8 * MIB)  # about 4 s at the cap
+    write_file(drop / "A001_C002.mov", 16 * MIB)  # about 8 s at the cap: room for a slow CI
     port = free_port()
     start_with_listener(site, port)
     base = f"http://127.0.0.1:{port}"
@@ -116,7 +116,7 @@ def test_the_status_page_shows_an_upload_in_flight_and_follows_it(site, browser,
     assert re.search(r"\d+\.\d%\s+\d+\.\d MB/s\s+ETA (\d+s|-)", line), line
 
     # Once it is up the page says so.
-    expect(page.locator("#transfers")).to_have_text("Nothing in flight.", timeout=15_000)
+    expect(page.locator("#transfers")).to_have_text("Nothing in flight.", timeout=30_000)
     text = page.content()
     assert DEMO_API_KEY not in text
     assert "Signature" not in text and "X-Amz" not in text  # no presigned URL
