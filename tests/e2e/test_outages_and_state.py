@@ -40,7 +40,7 @@ def test_an_unreachable_api_makes_files_wait_without_spending_attempts(site):
 def test_a_retry_after_on_init_is_honoured(site):
     site.retry = {"max_attempts": 3, "backoff_initial": "1s", "backoff_max": "1s"}
     site.emulator.set_faults(
-        {"rules": [{"endpoint": "/upload/asset/init", "status": 429, "retry_after": 4, "count": 3}]}
+        {"rules": [{"endpoint": "/upload/asset/init", "status": 429, "retry_after": 3, "count": 2}]}
     )
     drop = site.add_folder()
     site.start()
@@ -55,7 +55,7 @@ def test_a_retry_after_on_init_is_honoured(site):
         return None
 
     gap = wait_until(waiting_gap, 30, "the job waiting after a 429")
-    assert gap.total_seconds() >= 4, gap
+    assert gap.total_seconds() >= 3, gap
     wait_until(lambda: site.all_done(1), 60, "done after the 429s")
     assert site.jobs()[0]["attempts"] == 0, "asked to slow down: not the file's failure"
 

@@ -46,7 +46,7 @@ class RetryPolicy:
 
 SERVICE = "service"  # Flow Capture or the way to it: the key, the network, "slow down"
 FOLDER = "folder"  # the drop folder or its archive: unmounted, full
-SERVICE_PROBE_SECONDS = 15.0  # a job waiting on the service looks again after this (or sooner)
+SERVICE_PROBE_SECONDS = 15.0  # a job waiting on the service looks again after this (a Retry-After wins)
 FOLDER_PROBE_SECONDS = 5.0  # a job waiting on its folder looks again after this
 
 
@@ -172,9 +172,11 @@ def record_failure(
 def _wait_on_outage(
     session: Session, job: Job, verdict: Verdict, now: datetime, rng: random.Random | None
 ) -> Recorded | None:
-    probe = SERVICE_PROBE_SECONDS if verdict.scope == SERVICE else FOLDER_PROBE_SECONDS
-    jitter = (rng or random).uniform(0.8, 1.2)
-    delay = max(probe * jitter, verdict.retry_after or 0.0)
+    if verdict.retry_after is not None:  # the service said when: then, spread a little
+        delay = verdict.retry_after * (rng or random).uniform(1.0, 1.2)
+    else:
+        probe = SERVICE_PROBE_SECONDS if verdict.scope == SERVICE else FOLDER_PROBE_SECONDS
+        delay = probe * (rng or random).uniform(0.8, 1.2)
     next_at = now + timedelta(seconds=delay)
     won = move_job(
         session,
