@@ -46,7 +46,7 @@ class RetryPolicy:
 
 SERVICE = "service"  # Flow Capture or the way to it: the key, the network, "slow down"
 FOLDER = "folder"  # the drop folder or its archive: unmounted, full
-SERVICE_PROBE_SECONDS = 15.0  # a job waiting on the service looks again after this (a Retry-After wins)
+SERVICE_PROBE_SECONDS = 15.0  # a job waiting on the service looks again (unless Retry-After)
 FOLDER_PROBE_SECONDS = 5.0  # a job waiting on its folder looks again after this
 
 
