@@ -95,6 +95,10 @@ class PartPipeline:
         self._release_unsent()
         if self._errors:
             raise self._errors[0]
+        if self._left > 0:  # the threads ended early without an error: only a stop does that
+            if self.stop is not None:
+                self.stop.check()  # raises Stopped
+            raise RuntimeError(f"{self._left} part(s) of {self.path} left unsent")
         return self._results
 
     def _guard(self, work: Callable[[], None]) -> None:

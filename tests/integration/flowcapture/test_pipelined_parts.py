@@ -3,8 +3,12 @@
 import hashlib
 import os
 import threading
+import time
+
+import pytest
 
 from tests.integration.conftest import folder_id
+from watchd.base.stop import Stopped, StopToken
 from watchd.flowcapture.budget import Budget
 from watchd.flowcapture.parts import plan_parts
 from watchd.flowcapture.upload import upload_parts
@@ -79,3 +83,28 @@ def test_parts_held_in_memory_never_exceed_the_budget(emulator, client, tmp_path
     assert len(etags) == 10
     assert max(most) <= 12 * MIB
     assert budget.used == 0, "every part gave its bytes back"
+
+
+def test_a_stop_between_parts_raises_stopped_never_a_partial_result(emulator, client, tmp_path):
+    path = tmp_path / "stopped.mov"
+    path.write_bytes(os.urandom(10 * MIB))
+    upload = client.upload_init(folder_id(client, "Dailies"), "stopped.mov")
+    stop = StopToken()
+    done: list[int] = []
+
+    def after_first(result):
+        done.append(result.number)
+        time.sleep(0.5)  # the second part is prepared (URL asked for) meanwhile
+        stop.stop("the daemon is stopping")  # between parts: no request or chunk sees it
+
+    with pytest.raises(Stopped):
+        upload_parts(
+            client,
+            upload,
+            path,
+            plan_parts(10 * MIB, 5 * MIB),
+            parallel=1,
+            on_part_done=after_first,
+            stop=stop,
+        )
+    assert len(done) == 1, "the other part was prepared but never sent"
