@@ -1,6 +1,11 @@
 """Which files `watchd upload` takes from the files and folders it is given."""
 
 import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -72,16 +77,51 @@ def test_a_missing_path_or_an_empty_tree_is_a_clear_error(tmp_path, card):
         collect([card], ["*.mov"], [])
 
 
+NOBODY = 65534  # the user an unprivileged check runs as
+
+
+def _as_nobody(work: Callable[[], str]) -> str:
+    """Return what ``work`` returns when run by an unprivileged user (nobody, as root)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: give up root, run, report, leave
+        os.close(read_end)
+        try:
+            if os.geteuid() == 0:
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+            said = work()
+        except BaseException as exc:
+            said = f"{type(exc).__name__}: {exc}"
+        os.write(write_end, said.encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        said = reader.read().decode()
+    os.waitpid(pid, 0)
+    return said
+
+
 def test_an_unreadable_folder_stops_before_anything_is_sent(card):
-    locked = card / "CLIPS"
-    locked.chmod(0)
+    # Root reads every folder, so the check runs as nobody, on a copy it can reach.
+    shared = Path(tempfile.mkdtemp(prefix="watchd-unreadable-"))
     try:
-        if os.access(locked, os.R_OK):
-            pytest.skip("root reads any folder: there is no unreadable one to make")
-        with pytest.raises(UploadSourceError, match=r"cannot read the folder .*CLIPS"):
-            collect([card], [], [])
+        shared.chmod(0o755)
+        copy = Path(shutil.copytree(card, shared / "card"))
+        for path in [copy, *copy.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        (copy / "CLIPS").chmod(0)
+
+        def attempt() -> str:
+            collect([copy], [], [])
+            return "collected"
+
+        said = _as_nobody(attempt)
+        assert said.startswith("UploadSourceError"), said
+        assert re.search(r"cannot read the folder .*CLIPS", said), said
     finally:
-        locked.chmod(0o755)
+        (shared / "card" / "CLIPS").chmod(0o755)
+        shutil.rmtree(shared)
 
 
 def test_the_line_before_the_upload_counts_files_and_bytes(card):
