@@ -89,7 +89,7 @@ def test_status_shows_uploads_waiting_to_be_aborted(site):
     status = watchd("status", "--config", config)
     assert "Uploads waiting to be aborted on Flow Capture: 1" in status.stdout
     site.emulator.set_faults({"rules": [], "bandwidth_bytes_per_s": None})
-    # The sweep runs every 30 s.
+    # The sweep runs every 10 s (after one failed sweep, 20 s).
     wait_until(lambda: site.jobs()[0]["upload_id"] is None, 45, "the sweep's abort")
     assert "Uploads waiting" not in watchd("status", "--config", config).stdout
     assert all(u["state"] == "aborted" for u in site.snapshot()["uploads"])

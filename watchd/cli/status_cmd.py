@@ -175,7 +175,8 @@ def render(report: dict[str, Any], state_dir: Path) -> str:
         lines += [
             "",
             f"Uploads waiting to be aborted on Flow Capture: {report['uploads_to_abort']} "
-            f"(of cancelled or failed files; tried again every {SWEEP_EVERY_SECONDS:.0f} s)",
+            f"(of cancelled or failed files; tried again every {SWEEP_EVERY_SECONDS:.0f} s, "
+            "less often while they keep failing)",
         ]
     if report["open_batches"]:
         lines += ["", "Open batches:"]

@@ -75,7 +75,8 @@ class PeriodicWork:
 
     def sweep_aborts(self) -> None:
         with self._store_guard():
-            self.pipeline.aborts.sweep(self.stop)
+            if self.pipeline.aborts.due():
+                self.pipeline.aborts.sweep(self.stop)
 
     def guarded(self, work: Callable[[], None]) -> Callable[[], None]:
         """Return ``work`` reporting a database it cannot write as a health problem."""

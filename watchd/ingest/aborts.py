@@ -24,7 +24,8 @@ from watchd.store.queries import abandoned_upload
 
 log = logging.getLogger(__name__)
 
-SWEEP_EVERY_SECONDS = 30.0  # how often uploads left open by cancelled/failed jobs are retried
+SWEEP_EVERY_SECONDS = 10.0  # how often uploads left open by cancelled/failed jobs are retried
+SWEEP_BACKOFF_MAX_SECONDS = 160.0  # a sweep that aborted nothing doubles the wait, up to this
 
 
 class Aborts:
@@ -34,6 +35,8 @@ class Aborts:
         self.db = db
         self.client = client
         self.clock = clock
+        self._sweep_wait = SWEEP_EVERY_SECONDS
+        self._next_sweep = 0.0  # monotonic
 
     def abort(self, job_id: int, stop: StopToken | None = None) -> bool:
         """Abort the job's multipart upload if it has one; return True once none is left.
@@ -79,12 +82,27 @@ class Aborts:
         with self.db.reading() as session:
             return list(session.scalars(select(Job.id).where(abandoned_upload()).order_by(Job.id)))
 
+    def due(self) -> bool:
+        """True when the next sweep is due (the daemon asks every SWEEP_EVERY_SECONDS).
+
+        While every abort keeps failing (an outage) sweeps thin out, the wait
+        doubling up to SWEEP_BACKOFF_MAX_SECONDS; once one works it is short again.
+        """
+        return self.clock.monotonic() >= self._next_sweep
+
     def sweep(self, stop: StopToken | None = None) -> int:
         """Try to abort every upload that waits for it; return how many are left."""
+        pending = self.pending()
         left = 0
-        for job_id in self.pending():
+        for job_id in pending:
             if stop is not None and stop.stopped:
                 return left
             if not self.abort(job_id, stop):
                 left += 1
+        failing = bool(pending) and left == len(pending)
+        self._sweep_wait = (
+            min(self._sweep_wait * 2, SWEEP_BACKOFF_MAX_SECONDS) if failing else SWEEP_EVERY_SECONDS
+        )
+        # Due again after the wait, a little early so that the next tick is not missed.
+        self._next_sweep = self.clock.monotonic() + self._sweep_wait - SWEEP_EVERY_SECONDS / 2
         return left

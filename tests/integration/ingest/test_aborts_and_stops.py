@@ -4,6 +4,7 @@ import threading
 import time
 
 from tests.integration.ingest.core import MIB
+from watchd.ingest.aborts import SWEEP_EVERY_SECONDS
 from watchd.ingest.dispatcher import Dispatcher
 from watchd.store.models import JobState
 from watchd.store.queries import uploads_to_abort
@@ -93,3 +94,26 @@ def test_the_dispatcher_stops_a_cancelled_jobs_parts_within_a_second_or_so(core)
     assert core.job(job_id).state == JobState.CANCELLED
     assert core.uploads("open") == []
     assert core.assets() == []
+
+
+def test_sweeps_thin_out_while_every_abort_fails_and_come_back_when_one_works(core):
+    job_id = core.queue("A001.mov", 11 * MIB)
+    core.emulator.set_faults({"rules": [{"endpoint": "/upload/asset/abort", "status": 503}]})
+    core.hooks.after("s3:PUT", lambda: core.cancel(job_id))
+    core.run(job_id)
+    aborts = core.pipeline.aborts
+    waits = []
+    for _ in range(4):  # every abort fails: each sweep waits twice as long for the next
+        assert aborts.due()
+        assert aborts.sweep() == 1
+        started = core.clock.monotonic()
+        while not aborts.due():
+            core.clock.advance(1)
+        waits.append(core.clock.monotonic() - started)
+    assert waits == sorted(waits) and waits[-1] > 4 * waits[0], waits
+    core.emulator.set_faults({"rules": []})
+    assert aborts.sweep() == 0 and core.job(job_id).upload_id is None
+    started = core.clock.monotonic()
+    while not aborts.due():
+        core.clock.advance(1)
+    assert core.clock.monotonic() - started <= SWEEP_EVERY_SECONDS, "short again once one worked"
