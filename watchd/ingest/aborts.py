@@ -52,6 +52,8 @@ class Aborts:
             self.client.upload_abort(UploadSession(upload_id=upload_id, key=key), stop=stop)
         except UploadNotFoundError:
             log.debug("upload of job=%d was already gone", job_id)
+            self.forget(job_id, upload_id)
+            return True
         except (FlowCaptureError, Stopped) as exc:
             log.warning(
                 "could not abort the upload of file=%s job=%d (tried again later): %s",
@@ -60,9 +62,8 @@ class Aborts:
                 exc,
             )
             return False
-        else:
-            log.info("upload aborted: file=%s job=%d", path, job_id)
-        self.forget(job_id, upload_id)
+        self.forget(job_id, upload_id)  # committed before the line below says it is done
+        log.info("upload aborted: file=%s job=%d", path, job_id)
         return True
 
     def forget(self, job_id: int, upload_id: str) -> None:
