@@ -9,12 +9,12 @@ Messages name the source, never the password.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 
+from watchd.base.secret_files import SecretFileProblem, read_secret_file
 from watchd.config.notify_schema import DEFAULT_SMTP_CREDENTIAL, NotifyTarget
-from watchd.config.secrets import CREDENTIALS_ENV, MAX_KEY_BYTES, PRIVATE_MODE_MASK
+from watchd.config.secrets import CREDENTIALS_ENV, MAX_KEY_BYTES
 
 
 class PasswordError(Exception):
@@ -44,26 +44,17 @@ def read_smtp_password(
 
 
 def _read(path: Path, *, check_mode: bool) -> str:
+    what = f"SMTP password file {path}"
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        raw = read_secret_file(path, limit=MAX_KEY_BYTES, check_mode=check_mode)
     except OSError as exc:
-        raise PasswordError(f"cannot read SMTP password file {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as stream:
-        info = os.fstat(stream.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise PasswordError(f"SMTP password file {path} is not a regular file")
-        if check_mode and info.st_mode & PRIVATE_MODE_MASK:
-            raise PasswordError(
-                f"SMTP password file {path} is readable by others "
-                f"(mode {stat.S_IMODE(info.st_mode):04o}); run: chmod 600 {path}"
-            )
-        raw = stream.read(MAX_KEY_BYTES + 1)
-    if len(raw) > MAX_KEY_BYTES:
-        raise PasswordError(f"SMTP password file {path} is larger than {MAX_KEY_BYTES} bytes")
+        raise PasswordError(f"cannot read {what}: {exc.strerror}") from None
+    except SecretFileProblem as problem:
+        raise PasswordError(f"{what} {problem}") from None
     try:
         password = raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError:
-        raise PasswordError(f"SMTP password file {path} is not UTF-8 text") from None
+        raise PasswordError(f"{what} is not UTF-8 text") from None
     if not password:
-        raise PasswordError(f"SMTP password file {path} is empty")
+        raise PasswordError(f"{what} is empty")
     return password

@@ -11,10 +11,10 @@ registers it with the log redaction.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 
+from watchd.base.secret_files import SecretFileProblem, read_secret_file
 from watchd.config.schema import FlowCaptureSettings
 
 CREDENTIAL_NAME = "api_key"  # systemd: LoadCredential=api_key:/path/to/key
@@ -23,7 +23,6 @@ CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
 # credential; commands run by root outside the service read it directly.
 INSTALLED_KEY_FILE = Path("/etc/watchd/api_key")
 MAX_KEY_BYTES = 4096  # an API key is short; a big file is the wrong file
-PRIVATE_MODE_MASK = 0o077  # no permission at all for group or others
 
 
 class ApiKeyError(Exception):
@@ -58,25 +57,16 @@ def describe_source(settings: FlowCaptureSettings, environ: Mapping[str, str] | 
 
 
 def _from_file(path: Path, *, check_mode: bool) -> str:
+    what = f"API key file {path}"
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        raw = read_secret_file(path, limit=MAX_KEY_BYTES, check_mode=check_mode)
     except FileNotFoundError:
-        raise ApiKeyError(f"API key file {path} does not exist") from None
+        raise ApiKeyError(f"{what} does not exist") from None
     except OSError as exc:
-        raise ApiKeyError(f"cannot read API key file {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as stream:
-        info = os.fstat(stream.fileno())  # of the file opened, not of what the name points to now
-        if not stat.S_ISREG(info.st_mode):
-            raise ApiKeyError(f"API key file {path} is not a regular file")
-        if check_mode and info.st_mode & PRIVATE_MODE_MASK:
-            raise ApiKeyError(
-                f"API key file {path} is readable by others "
-                f"(mode {stat.S_IMODE(info.st_mode):04o}); run: chmod 600 {path}"
-            )
-        raw = stream.read(MAX_KEY_BYTES + 1)
-    if len(raw) > MAX_KEY_BYTES:
-        raise ApiKeyError(f"API key file {path} is larger than {MAX_KEY_BYTES} bytes")
-    return _clean(raw, f"API key file {path}")
+        raise ApiKeyError(f"cannot read {what}: {exc.strerror}") from None
+    except SecretFileProblem as problem:
+        raise ApiKeyError(f"{what} {problem}") from None
+    return _clean(raw, what)
 
 
 def _from_env(name: str, env: Mapping[str, str]) -> str:

@@ -12,12 +12,13 @@ one line that names the server and database, never the password.
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.exc import SQLAlchemyError
+
+from watchd.base.secret_files import SecretFileProblem, read_secret_file
 
 # Writers take turns on row locks, and each transaction is short (a part's ETag, a
 # move of a job), so a few connections serve tens of worker threads; the overflow
@@ -29,7 +30,6 @@ POOL_RECYCLE_SECONDS = 1800  # reopen older connections (firewalls drop idle one
 CONNECT_TIMEOUT_SECONDS = 10  # libpq's connect_timeout: an unreachable server fails, not hangs
 APPLICATION_NAME = "watchd"  # shown in pg_stat_activity
 MAX_PASSWORD_BYTES = 1024  # a password file bigger than this is the wrong file
-PRIVATE_MODE_MASK = 0o077  # a password file must not be readable by group or others
 
 
 REFUSED_LOGIN = (  # libpq's words for a login the server refused
@@ -86,21 +86,11 @@ def read_password_file(path: Path, *, check_mode: bool = True) -> str:
     """
     what = f"the database password file {path}"
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        raw = read_secret_file(path, limit=MAX_PASSWORD_BYTES, check_mode=check_mode)
     except OSError as exc:
         raise PasswordFileError(f"cannot read {what} ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as stream:
-        info = os.fstat(stream.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise PasswordFileError(f"{what} is not a regular file")
-        if check_mode and info.st_mode & PRIVATE_MODE_MASK:
-            raise PasswordFileError(
-                f"{what} is readable by others (mode {stat.S_IMODE(info.st_mode):04o}); "
-                f"run: chmod 600 {path}"
-            )
-        raw = stream.read(MAX_PASSWORD_BYTES + 1)
-    if len(raw) > MAX_PASSWORD_BYTES:
-        raise PasswordFileError(f"{what} is larger than {MAX_PASSWORD_BYTES} bytes")
+    except SecretFileProblem as problem:
+        raise PasswordFileError(f"{what} {problem}") from None
     try:
         password = raw.decode("utf-8").strip()
     except UnicodeDecodeError:
