@@ -30,6 +30,7 @@ from watchd.store.database import (
     DatabaseProblem,
     database_problem,
     database_url,
+    make_state_dir,
     sqlite_path,
 )
 from watchd.store.integrity import (
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     command = f"watchd db {args.db_action}"
     if config.database is None:
         try:
-            config.state_dir.mkdir(parents=True, exist_ok=True)
+            make_state_dir(config.state_dir)  # as `watchd run` makes it
         except OSError as exc:
             print(f"{command}: {state_folder_error(config.state_dir, exc)}", file=sys.stderr)
             return 1
