@@ -42,7 +42,7 @@ from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.failures import RetryPolicy
 from watchd.ingest.pipeline import Pipeline, PipelineSources, build_pipeline
 from watchd.ingest.policy import FolderPolicy, TransferPolicy
-from watchd.ingest.queueing import BatchRule, known_version, queue_in
+from watchd.ingest.queueing import BatchRule, known_versions, queue_in
 from watchd.store.database import Database, make_state_dir, sqlite_url
 from watchd.store.migrate import upgrade
 from watchd.store.models import Job, JobState
@@ -238,7 +238,8 @@ def _jobs_for(db: Database, policy: FolderPolicy, sources: list[SourceFile]) -> 
     rule = BatchRule(project_id=policy.project_id, template=policy.batch_template)
     now = SYSTEM_CLOCK.now()
     with db.transaction() as session:
-        known = [known_version(session, file) for file in files]
+        found = known_versions(session, files)
+        known = [found.get(str(file.path)) for file in files]
         ids = [job.id for job in known if job is not None]
         move_jobs(
             session,
@@ -326,7 +327,8 @@ def _finish_all(pipeline: Pipeline, job_ids: list[int], at_once: int, stop: Stop
             )
         pending = _in_states(pipeline.db, job_ids, JobState.INGESTING)
         _run_each(pipeline, pending, at_once, stop)
-        waiting = [j for j in pending if _state(pipeline.db, j) != JobState.DONE]
+        done = set(_in_states(pipeline.db, pending, JobState.DONE))
+        waiting = [j for j in pending if j not in done]
         if not waiting or time.monotonic() > deadline:
             return
         stop.wait(PROCESSING_POLL_SECONDS)
@@ -338,11 +340,6 @@ def _in_states(db: Database, job_ids: list[int], *states: JobState) -> list[int]
             session.scalars(select(Job.id).where(Job.id.in_(job_ids), Job.state.in_(states)))
         )
     return [j for j in job_ids if j in found]
-
-
-def _state(db: Database, job_id: int) -> JobState:
-    with db.reading() as session:
-        return session.get_one(Job, job_id).state
 
 
 def _report(db: Database, job_ids: list[int]) -> list[dict[str, object]]:

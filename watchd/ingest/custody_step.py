@@ -53,17 +53,19 @@ class CustodyStep:
         OSError (unreadable) or Stopped.
         """
         folder = self.folders().get(job.folder)
-        if folder is None or folder.verify == OFF or self._hashed_already(job):
+        if folder is None or folder.verify == OFF:
             return
         path = Path(job.path)
-        root = history_root_for(path, folder.root)
-        if root is None:
-            if folder.verify == MHL:
-                raise NotInHistory(
-                    f"verify: mhl, but no {HISTORY_DIR}/ history covers {path}; "
-                    "it is not uploaded (set verify: auto to upload unlisted files)"
-                )
+        root = history_root_for(path, folder.root)  # a few stats: before the database read
+        if root is None and folder.verify != MHL:
             return
+        if self._hashed_already(job):
+            return
+        if root is None:
+            raise NotInHistory(
+                f"verify: mhl, but no {HISTORY_DIR}/ history covers {path}; "
+                "it is not uploaded (set verify: auto to upload unlisted files)"
+            )
         check = check_file(path, self.histories.get(root), stop=stop)
         if check.unlisted:
             if folder.verify == MHL:
