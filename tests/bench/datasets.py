@@ -8,6 +8,8 @@ hard-link the files too, so everything must stay on one filesystem.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,3 +93,28 @@ def _linked(root: Path, spec: DataSetSpec, source: DataSet) -> DataSet:
         os.link(path, target)
         files.append(target)
     return DataSet(spec, directory, tuple(files))
+
+
+def offload_history(data: DataSet) -> Path:
+    """Return an ASC MHL history (xxh64) of ``data``'s files, made once by the reference tool.
+
+    It is made in a folder of hard links beside the set (``data-NAME-card/ascmhl``),
+    so that the peers, which upload the set's whole folder, never see it.
+    Raises RuntimeError when the ``ascmhl`` tool is missing or fails.
+    """
+    card = data.directory.with_name(data.directory.name + "-card")
+    history = card / "ascmhl"
+    if history.is_dir():
+        return history
+    tool = Path(sys.executable).with_name("ascmhl")
+    if not tool.exists():
+        raise RuntimeError(f"{tool} is missing (pip install ascmhl)")
+    card.mkdir(exist_ok=True)
+    for path in data.files:
+        os.link(path, card / path.name)
+    made = subprocess.run(
+        [str(tool), "create", "-h", "xxh64", str(card)], check=False, capture_output=True, text=True
+    )
+    if made.returncode != 0:
+        raise RuntimeError(f"ascmhl create failed: {made.stderr.strip()[-200:]}")
+    return history

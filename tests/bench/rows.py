@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.bench.datasets import DataSet
+from tests.bench.datasets import DataSet, offload_history
 from tests.bench.emulator_proc import EmulatorProcess
 from tests.bench.measure import machine_busy_seconds, run_measured, tail
 from tests.bench.peer_tools import (
@@ -28,6 +28,8 @@ from tests.bench.peer_tools import (
 from tests.bench.report import Result
 from tests.bench.watchd_proc import Daemon, WatchdSource, start_daemon, upload_command
 
+CUSTODY_TOOL = "daemon+mhl"  # the daemon on files with an offload history to verify
+CARD = "card"  # the subfolder of the drop folder the custody rows drop into
 DONE_POLL_S = 0.05  # how often the daemon's database is read while waiting for done
 NOTE_CHARS_MAX = 240  # a failure's log excerpt is cut to this
 CPUS = os.cpu_count() or 1
@@ -140,6 +142,11 @@ def _daemon_row(
     tag, root = bench.row_dir(result.tool)
     drop = root / "drop"
     drop.mkdir()
+    target = drop
+    if result.tool.startswith(CUSTODY_TOOL):
+        # The history first, as an offload tool leaves it; then the media, all at once.
+        target = drop / CARD
+        shutil.copytree(offload_history(data), target / "ascmhl")
     daemon = start_daemon(
         source, root, emulator.api_url, drop, f"bench-{tag}", bench.daemon_transfer
     )
@@ -149,7 +156,7 @@ def _daemon_row(
         window = Window(emulator)
         started = time.perf_counter()
         for path in data.files:
-            os.link(path, drop / path.name)
+            os.link(path, target / path.name)
         done, failed = _wait_done(bench, daemon, len(data.files), started)
         wall = time.perf_counter() - started
         if done < len(data.files):
@@ -162,8 +169,11 @@ def _daemon_row(
         result.peak_rss_mib = daemon.peak_rss_mib()
         window.close(result, wall, daemon.cpu_seconds() - cpu_before)
         span = daemon.queue_to_done_s()
-        if span is not None:
-            result.note = f"first queued to last done {span:.2f} s"
+        notes = [f"first queued to last done {span:.2f} s"] if span is not None else []
+        if target is not drop:
+            verified = daemon.log_path.read_text(errors="replace").count("verified: file=")
+            notes.append(f"{verified}/{len(data.files)} verified against the history")
+        result.note = "; ".join(notes)
         return result
     finally:
         daemon.stop()
