@@ -212,7 +212,7 @@ class Transport:
             json=json_body,
         )
         settings = self.session.merge_environment_settings(url, {}, None, None, None)
-        return self._adapter.send(
+        response = self._adapter.send(
             request,
             stream=stream,
             timeout=self.timeout,
@@ -220,6 +220,12 @@ class Transport:
             cert=settings["cert"],
             proxies=settings["proxies"],
         )
+        if not stream:
+            # Read the answer now, as a Session would: that hands the connection back to
+            # the pool. Unread (a PUT's empty answer), it was dropped, and every part
+            # paid a new connection: a TCP and TLS handshake, three round trips away.
+            _ = response.content
+        return response
 
     def call(self, path: str, params: Mapping[str, Any], token: str | None) -> Any:
         """POST an API call and return its decoded payload; raises a FlowCaptureError."""
