@@ -6,7 +6,10 @@ Rows per (link, data set): ``aws s3 cp --recursive``, ``rclone copy``,
 ``watchd upload`` and a ``watchd run`` daemon (hard links dropped at once,
 timed until every job is done), each with wall time, MB/s, CPU-s/GiB of the
 tool and of the emulator, peak RSS, and for watchd the ratio to the fastest
-peer. ``daemon+mhl`` is the daemon again on the same files dropped as a camera
+peer. ``flow floor`` (small files only) is the vendor's four calls per file
+from a minimal client (``flow_floor.py``: http.client, 16 threads, no
+database): what the flow itself costs on this machine, against the one PUT
+of an S3 tool. ``daemon+mhl`` is the daemon again on the same files dropped as a camera
 card with an ASC MHL offload history (xxh64, made by the reference ``ascmhl``
 tool), so each file is verified and hashed for its receipt: the cost of the
 chain of custody, beside the plain daemon row. Run it through ``scripts/bench``,
@@ -42,7 +45,7 @@ from tests.bench.emulator_proc import EmulatorProcess, Link, start_emulator
 from tests.bench.measure import GIB, MIB, background_busy_pct, machine_steal_seconds
 from tests.bench.peer_tools import find_peer
 from tests.bench.report import Result, fastest_peer, median_result, one_line, table
-from tests.bench.rows import CUSTODY_TOOL, Bench, run_row
+from tests.bench.rows import CUSTODY_TOOL, FLOOR_TOOL, Bench, run_row
 from tests.bench.scan_burst import make_tree, run_scan
 from tests.bench.sparse_upload import describe_size, make_sparse, run_sparse
 from tests.bench.watchd_proc import WatchdSource
@@ -54,7 +57,7 @@ ROWS = {  # row name -> (link, data set)
     "long-big": ("long", "big"),
     "long-small": ("long", "small100"),
 }
-TOOLS = ("aws", "rclone", "upload", "daemon", "custody")
+TOOLS = ("aws", "rclone", "floor", "upload", "daemon", "custody")
 FULL_SETS = {"big": (4, 256 * MIB), "small": (500, MIB), "small100": (100, MIB)}
 QUICK_SETS = {"big": (4, 32 * MIB), "small": (50, MIB), "small100": (20, MIB)}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B?)\s*$", re.IGNORECASE)
@@ -146,6 +149,8 @@ def tools_for(args: argparse.Namespace) -> Iterator[tuple[str, WatchdSource | No
         yield "aws-cli", None
     if "rclone" in args.tools:
         yield "rclone", None
+    if "floor" in args.tools:
+        yield FLOOR_TOOL, None
     kinds = (("upload", "watchd upload"), ("daemon", "daemon"), ("custody", CUSTODY_TOOL))
     for kind, name in kinds:
         if kind in args.tools:

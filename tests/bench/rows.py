@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +27,18 @@ from tests.bench.peer_tools import (
     rclone_config,
 )
 from tests.bench.report import Result
-from tests.bench.watchd_proc import Daemon, WatchdSource, start_daemon, upload_command
+from tests.bench.watchd_proc import (
+    API_KEY,
+    EMAIL,
+    FOLDER,
+    Daemon,
+    WatchdSource,
+    start_daemon,
+    upload_command,
+)
 
+FLOOR_TOOL = "flow floor"  # tests/bench/flow_floor.py: the vendor's calls and nothing else
+FLOOR_PART_LIMIT = 16 * 1024 * 1024  # it sends each file as one part
 CUSTODY_TOOL = "daemon+mhl"  # the daemon on files with an offload history to verify
 CARD = "card"  # the subfolder of the drop folder the custody rows drop into
 DONE_POLL_S = 0.05  # how often the daemon's database is read while waiting for done
@@ -83,6 +94,8 @@ def run_row(
     try:
         if tool in ("aws-cli", "rclone"):
             return _peer_row(bench, result, emulator, data)
+        if tool == FLOOR_TOOL:
+            return _floor_row(bench, result, emulator, data)
         assert source is not None
         if tool.startswith("watchd upload"):
             return _upload_row(bench, result, source, emulator, data)
@@ -114,6 +127,30 @@ def _peer_row(bench: Bench, result: Result, emulator: EmulatorProcess, data: Dat
         result.note = f"failed (exit {usage.returncode}: {tail(log)})"[:NOTE_CHARS_MAX]
         return result
     result.peak_rss_mib = usage.peak_rss_mib
+    return window.close(result, usage.wall_s, usage.cpu_s)
+
+
+def _floor_row(bench: Bench, result: Result, emulator: EmulatorProcess, data: DataSet) -> Result:
+    """The vendor's flow from a minimal client, with as many connections as watchd's default."""
+    if data.spec.file_bytes > FLOOR_PART_LIMIT:
+        result.note = "skipped (files of several parts: the floor is for the per-file flow)"
+        return result
+    tag, root = bench.row_dir(result.tool)
+    script = Path(__file__).with_name("flow_floor.py")
+    cmd = [
+        sys.executable, str(script), "--url", emulator.api_url, "--email", EMAIL,
+        "--folder", FOLDER, "--batch", f"floor-{tag}", *map(str, data.files),
+    ]  # fmt: skip
+    log = root / "floor.log"
+    window = Window(emulator)
+    usage = run_measured(
+        cmd, log, {**clean_env(), "WATCHD_API_KEY": API_KEY}, timeout_s=bench.timeout_s
+    )
+    if usage.returncode != 0:
+        result.note = f"failed (exit {usage.returncode}: {tail(log)})"[:NOTE_CHARS_MAX]
+        return result
+    result.peak_rss_mib = usage.peak_rss_mib
+    result.note = "4 calls per file, no database, no retries, no tags"
     return window.close(result, usage.wall_s, usage.cpu_s)
 
 
