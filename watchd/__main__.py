@@ -1,3 +1,3 @@
-from watchd.cli.main import main
+from watchd.cli.main import run
 
-raise SystemExit(main())
+run()

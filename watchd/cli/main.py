@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import select
 import signal
 import sys
+import threading
 from collections.abc import Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from watchd import __version__
 from watchd.daemon.logs import configure_logging
@@ -109,6 +111,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         return EXIT_OUTPUT_CLOSED
     return code
+
+
+def run() -> NoReturn:
+    """The ``watchd`` program: run :func:`main`, then exit without the interpreter's teardown.
+
+    By then every command has committed, closed and printed what it had to;
+    freeing the objects of some 600 modules one by one would only add half a
+    second to every command. Log handlers and the standard streams are flushed
+    first. While another (non-daemon) thread still runs, the exit is the usual
+    one, which waits for it.
+    """
+    code = main()
+    logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        _silence_closed_outputs()
+        code = code or EXIT_OUTPUT_CLOSED
+    if any(
+        t.is_alive() and not t.daemon
+        for t in threading.enumerate()
+        if t is not threading.main_thread()
+    ):
+        sys.exit(code)
+    os._exit(code)
 
 
 def _run_command(argv: Sequence[str] | None) -> int:

@@ -1,4 +1,7 @@
 import argparse
+import subprocess
+import sys
+import threading
 
 import pytest
 
@@ -12,3 +15,45 @@ def test_a_broken_pipe_that_is_not_the_output_is_not_hidden(monkeypatch):
     monkeypatch.setattr(sample_cmd, "run", fails)
     with pytest.raises(BrokenPipeError):
         main.main(["sample-config"])
+
+
+class _Exited(Exception):
+    pass
+
+
+def _fake_exit(code: int) -> None:
+    raise _Exited(code)
+
+
+def test_the_program_exits_with_mains_code_without_the_teardown(monkeypatch):
+    monkeypatch.setattr(main, "main", lambda: 3)
+    monkeypatch.setattr("watchd.cli.main.os._exit", _fake_exit)
+    with pytest.raises(_Exited) as exited:
+        main.run()
+    assert exited.value.args == (3,)
+
+
+def test_the_program_waits_for_a_thread_still_running(monkeypatch):
+    monkeypatch.setattr(main, "main", lambda: 4)
+    monkeypatch.setattr("watchd.cli.main.os._exit", _fake_exit)
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)  # not a daemon thread
+    worker.start()
+    try:
+        with pytest.raises(SystemExit) as exited:  # the usual exit, which joins it
+            main.run()
+        assert exited.value.code == 4
+    finally:
+        release.set()
+        worker.join()
+
+
+def test_a_real_run_keeps_its_exit_status_and_its_last_words():
+    done = subprocess.run(
+        [sys.executable, "-m", "watchd", "status", "--config", "/nonexistent/watchd.yaml"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "/nonexistent/watchd.yaml: cannot read" in done.stderr
