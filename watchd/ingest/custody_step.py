@@ -5,8 +5,9 @@ nothing but its size was checked.
 The check is one sequential read of the file (parts may already have gone out)
 computing the history's format and what a receipt records (xxh64, md5). A
 mismatch is a ChecksumMismatch: the job fails for good and is never completed,
-moved or deleted. The hashes are committed on the job (``file_hashes``) so a
-restart does not read the file again, and the batch's receipt lists them.
+moved or deleted. The hashes go into ``file_hashes`` in the transaction that
+records "complete sent" (no commit of their own), so a restart does not read
+the file again, and the batch's receipt lists them.
 The history is looked up at that moment, so one that arrives after its media
 settled still counts for files not completed yet.
 """
@@ -46,21 +47,23 @@ class CustodyStep:
         self.clock = clock
         self.histories = HistoryCache()
 
-    def verify(self, job: Job, stop: StopToken) -> None:
+    def verify(self, job: Job, stop: StopToken) -> FileHash | None:
         """Check ``job``'s file before its upload completes (the upload step calls this).
 
+        Returns the hashes to record with "complete sent", or None when there
+        is nothing to record (no history, verify off, hashed already).
         Raises ChecksumMismatch, HistoryError or NotInHistory (fail for good),
         OSError (unreadable) or Stopped.
         """
         folder = self.folders().get(job.folder)
         if folder is None or folder.verify == OFF:
-            return
+            return None
         path = Path(job.path)
         root = history_root_for(path, folder.root)  # a few stats: before the database read
         if root is None and folder.verify != MHL:
-            return
+            return None
         if self._hashed_already(job):
-            return
+            return None
         if root is None:
             raise NotInHistory(
                 f"verify: mhl, but no {HISTORY_DIR}/ history covers {path}; "
@@ -89,7 +92,7 @@ class CustodyStep:
                 check.expected,
                 root / HISTORY_DIR,
             )
-        self._record(job, root, check.relpath, check.format, check.hashes)
+        return self._row(job, root, check.relpath, check.format, check.hashes)
 
     def source_policy(self, job: Job, folder: FolderPolicy) -> FolderPolicy:
         """Return ``folder``, or a copy that keeps the source when it must not go.
@@ -128,15 +131,15 @@ class CustodyStep:
             row = session.get(FileHash, job_id)
             return row is not None and row.verified_format is not None
 
-    def _record(
+    def _row(
         self,
         job: Job,
         root: Path,
         relpath: str | None,
         verified: str | None,
         hashes: dict[str, str],
-    ) -> None:
-        row = FileHash(
+    ) -> FileHash:
+        return FileHash(
             job_id=job.id,
             size=job.size,
             mtime_ns=job.mtime_ns,
@@ -146,5 +149,3 @@ class CustodyStep:
             verified_format=verified,
             hashed_at=self.clock.now(),
         )
-        with self.db.transaction() as session:
-            session.merge(row)  # a file hashed again (it changed, was retried) replaces its row

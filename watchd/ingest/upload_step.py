@@ -52,7 +52,7 @@ from watchd.ingest.failures import RetryPolicy, retry_delay_seconds
 from watchd.ingest.policy import TransferPolicy
 from watchd.ingest.progress import TransferBoard
 from watchd.store.database import Database
-from watchd.store.models import Job, JobState, Part
+from watchd.store.models import FileHash, Job, JobState, Part
 from watchd.store.operator_actions import OPERATOR_CANCEL_TEXT
 from watchd.store.queries import part_rows
 from watchd.store.transitions import move_job
@@ -145,7 +145,7 @@ class UploadStep:
         aborts: Aborts,
         clock: Clock = SYSTEM_CLOCK,
         budgets: TransferBudgets | None = None,
-        verify: Callable[[Job, StopToken], None] | None = None,
+        verify: Callable[[Job, StopToken], FileHash | None] | None = None,
     ):
         self.db = db
         self.verify = verify  # the chain-of-custody check before complete (custody_step.py)
@@ -186,31 +186,32 @@ class UploadStep:
         except (FlowCaptureError, OSError, EOFError):
             check_source(job)  # a file cut short or rewritten explains a failed part
             raise
+        hashes = None  # what the custody check found, recorded with "complete sent"
         if checking is not None:
-            checking.result()  # raises on a checksum mismatch: never completed
+            hashes = checking.result()  # raises on a checksum mismatch: never completed
         elif self.verify is not None:
-            self.verify(job, stop)  # raises on a checksum mismatch: never completed
+            hashes = self.verify(job, stop)  # raises on a checksum mismatch: never completed
         check_source(job)
-        asset_id = self._complete(job, upload, etags, unsaved, stop)
+        asset_id = self._complete(job, upload, etags, unsaved, hashes, stop)
         seconds = self.clock.monotonic() - started
         if job.started_at is not None:  # a resumed upload: its whole time, not this run's
             seconds = max(seconds, (self.clock.now() - job.started_at).total_seconds())
         return Uploaded(asset_id, seconds)
 
-    def _verify_alongside(self, job: Job, stop: StopToken) -> Future[None] | None:
+    def _verify_alongside(self, job: Job, stop: StopToken) -> Future[FileHash | None] | None:
         """Start the custody check of ``job`` on a thread of its own; None if there is none."""
         if self.verify is None:
             return None
         verify = self.verify
-        checking: Future[None] = Future()
+        checking: Future[FileHash | None] = Future()
 
         def run() -> None:
             try:
-                verify(job, stop)
+                hashes = verify(job, stop)
             except BaseException as exc:  # noqa: BLE001 - handed to the upload's thread
                 checking.set_exception(exc)
             else:
-                checking.set_result(None)
+                checking.set_result(hashes)
 
         threading.Thread(target=run, name=f"verify-{job.id}", daemon=True).start()
         return checking
@@ -363,12 +364,16 @@ class UploadStep:
         upload: OpenUpload,
         etags: list[str],
         unsaved: list[PartResult],
+        hashes: FileHash | None,
         stop: StopToken,
     ) -> int | None:
-        """Send complete (committed as sent first); return the asset id, None if presumed."""
+        """Send complete (committed as sent first, with the custody hashes); return the
+        asset id, None if presumed."""
         unknown = job.complete_sent_at is not None  # an earlier send got no answer
         with self.db.transaction() as session:
             _save_parts(session, job.id, unsaved, self.clock.now())
+            if hashes is not None:
+                session.merge(hashes)  # a file hashed again (changed, retried) replaces its row
             ours = move_job(
                 session,
                 job.id,

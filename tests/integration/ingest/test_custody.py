@@ -15,7 +15,7 @@ from watchd.base.fileversion import Fingerprint, SettledFile
 from watchd.cli.main import main
 from watchd.ingest.queueing import BatchRule, enqueue
 from watchd.ingest.receipts_step import ReceiptWriter
-from watchd.store.models import JobState, Receipt
+from watchd.store.models import FileHash, Job, JobState, Receipt
 
 CARD = {"CLIPS/C001.mov": b"one " * 300_000, "CLIPS/C002.mov": b"two " * 200_000}
 
@@ -189,3 +189,22 @@ def test_a_flipped_byte_in_a_file_of_several_parts_is_caught_while_its_parts_go_
     assert job.last_error is not None and "checksum mismatch" in job.last_error
     assert core.assets() == [], "never completed"
     assert clip.exists()
+
+
+def test_the_hashes_are_on_record_when_complete_goes_out(core, pristine):
+    # Recorded in the transaction that marks "complete sent", not in one of their own: a
+    # crash at the complete finds them there, and a restart does not read the file again.
+    card = drop_card(core, pristine)
+    job_id = queue_existing(core, card / "CLIPS/C001.mov")
+    seen: list[tuple[object, object]] = []
+
+    def look() -> None:
+        with core.db.reading() as session:
+            row = session.get(FileHash, job_id)
+            job = session.get(Job, job_id)
+            assert job is not None
+            seen.append((row.verified_format if row else None, job.complete_sent_at is not None))
+
+    core.hooks.before("/upload/asset/complete", look)
+    assert core.drive(job_id) == [JobState.DONE]
+    assert seen == [("xxh64", True)]
