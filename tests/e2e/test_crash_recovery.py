@@ -7,6 +7,7 @@ import signal
 import pytest
 
 from tests.e2e.harness import MIB, multipart_etag, wait_until, write_file
+from tests.integration.custody.conftest import ascmhl, make_card
 
 BOUNDARIES = [
     "upload:after-init",
@@ -69,3 +70,28 @@ def test_a_kill_after_complete_lands_once_with_a_service_that_ignores_our_uuid(s
     assert job["asset_id"] == visible[0]["id"]
     assert visible[0]["uuid"] != job["uuid"]
     assert not (drop / "Roll1" / "A001.mov").exists()
+
+
+@pytest.mark.parametrize("receipt", ["history", "state_dir"])
+def test_a_kill_between_the_receipt_and_its_record_leaves_one_receipt(site, tmp_path, receipt):
+    """Killed after the receipt reached the disk but before it was recorded as written:
+    the restart finds the same generation and records it, instead of adding another."""
+    drop = site.add_folder(after_upload="keep", verify="mhl", receipt=receipt)
+    card = make_card(drop / "A001", {"CLIPS/C001.mov": b"one " * 40_000, "C001.xml": b"<x/>"})
+    site.start(failpoints="receipt:before-commit")
+    assert site.wait_exit(90) == -signal.SIGKILL, site.log()[-3000:]
+
+    site.start()
+    wait_until(
+        lambda: "receipt written:" in site.log(), 60, "the receipt recorded after the restart"
+    )
+    site.stop()
+    home = card if receipt == "history" else next((site.state / "receipts").glob("*/*A001*"))
+    generations = sorted(p.name for p in (home / "ascmhl").glob("*.mhl"))
+    ours = [g for g in generations if b">watchd</tool>" in (home / "ascmhl" / g).read_bytes()]
+    assert len(ours) == 1, generations
+    chain = (home / "ascmhl" / "ascmhl_chain.xml").read_text()
+    assert all(g in chain for g in generations)
+    info = ascmhl("info", "-v", home).stdout  # the reference tool reads the chain back
+    assert ("Generation 2" in info) == (receipt == "history")
+    assert len(site.visible_assets()) == 2

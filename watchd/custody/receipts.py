@@ -73,10 +73,23 @@ def write_generation(
 
     The folder and its chain file are created when missing. Returns the path
     of the new hash list; raises OSError (the folder is not writable).
+
+    Written once: when a generation with the same creator comment (it names
+    the batch) is there already, from a try cut short before it was recorded
+    as written (a crash, a power cut), that one is returned, and added to the
+    chain file if the cut came before it was.
     """
     folder = root / HISTORY_DIR
     folder.mkdir(exist_ok=True)
     chain = _chain_entries(folder)
+    earlier = _generation_with_comment(folder, info.comment)
+    if earlier is not None:
+        number, path = earlier
+        if all(listed != path.name for _, listed, _ in chain):
+            chain.append((number, path.name, hash_bytes(path.read_bytes(), "c4")))
+            chain.sort()
+            atomic_write(folder / CHAIN_FILE, _chain_xml(chain))
+        return path
     numbers = [int(m.group(1)) for p in folder.iterdir() if (m := GENERATION_RE.match(p.name))]
     number = max(numbers, default=0) + 1
     stamp = info.created.astimezone(UTC).strftime("%Y-%m-%d_%H%M%SZ")
@@ -152,6 +165,24 @@ def _hash_element(parent: ET.Element, entry: ReceiptEntry, hashed: datetime) -> 
             action = "verified" if entry.verified else "original"
             attrs = {"action": action, "hashdate": _iso(hashed)}
             ET.SubElement(element, fmt, attrs).text = entry.hashes[fmt]
+
+
+def _generation_with_comment(folder: Path, comment: str) -> tuple[int, Path] | None:
+    """Return (number, path) of a hash list watchd wrote with this creator comment."""
+    for path in sorted(folder.iterdir(), reverse=True):  # the newest first
+        match = GENERATION_RE.match(path.name)
+        if match is None or path.name.startswith("._"):
+            continue
+        try:
+            tree = parse_xml(path.read_bytes())
+        except (OSError, ET.ParseError):
+            continue  # not ours to judge here; the history check reports it
+        creator = tree.find(f"{{{MHL_NS}}}creatorinfo")
+        if creator is None or creator.findtext(f"{{{MHL_NS}}}tool") != "watchd":
+            continue
+        if (creator.findtext(f"{{{MHL_NS}}}comment") or "") == comment:
+            return int(match.group(1)), path
+    return None
 
 
 def _chain_entries(folder: Path) -> list[tuple[int, str, str]]:

@@ -28,6 +28,7 @@ from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.custody.history import HISTORY_DIR, HistoryCache, HistoryError
 from watchd.custody.receipts import ReceiptEntry, ReceiptInfo, safe_name, write_generation
 from watchd.custody.receipts import write_json as write_json_file
+from watchd.failpoints import failpoint
 from watchd.ingest.policy import DELETE, FolderPolicy
 from watchd.store.database import Database
 from watchd.store.models import (
@@ -126,6 +127,7 @@ class ReceiptWriter:
                 "receipt not written: folder=%s batch=%r: %s", folder.name, batch.name, detail
             )
         written = state == "written"
+        failpoint("receipt:before-commit")  # on disk, not recorded as written yet
         with self.db.transaction() as session:
             session.add(
                 Receipt(

@@ -52,3 +52,28 @@ def test_a_standalone_receipt_is_a_history_of_its_own(tmp_path, card, mhl_schema
     listed = read_history(receipt_root).files
     assert set(listed) == set(history.files)
     assert set(listed["CLIPS/A001C001.mov"].hashes) == {"xxh64", "md5"}
+
+
+def test_a_generation_cut_short_before_its_chain_entry_is_finished_not_repeated(
+    card, chain_schema_errors
+):
+    history = read_history(card)
+    entries = receipt_entries(card, history)
+    written = write_generation(card, "A001", entries, INFO)
+    chain = card / "ascmhl" / "ascmhl_chain.xml"
+    after = chain.read_bytes()
+    # A power cut between the hash list and the chain file: the chain lacks it.
+    chain.write_text(
+        chain.read_text().split('<hashlist sequencenr="2">')[0] + "</ascmhldirectory>\n"
+    )
+    assert written.name not in chain.read_text()
+
+    again = write_generation(card, "A001", entries, INFO)  # the restart's try
+    assert again == written
+    assert sorted(p.name for p in (card / "ascmhl").glob("*.mhl"))[-1] == written.name
+    assert len(list((card / "ascmhl").glob("*.mhl"))) == 2
+    assert chain.read_bytes() == after
+    assert chain_schema_errors(chain) == []
+    assert "Generation 2" in ascmhl("info", "-v", card).stdout
+    other = ReceiptInfo("1.0", "bay-3", "Flow Capture: batch 'A002' into 'Show/Dailies'")
+    assert write_generation(card, "A001", entries, other).name.startswith("0003_")
