@@ -52,6 +52,17 @@ class BufferPool:
                 return
         _close(buffer)
 
+    def limit_spares(self, spare_limit: int) -> None:
+        """Keep at most ``spare_limit`` bytes of spare mappings from now on (the memory
+        budget for parts: spares beyond it would only linger); closes the excess now."""
+        with self._lock:
+            self.spare_limit = spare_limit
+            for capacity, spare in self._spare.items():
+                while spare and self._spare_bytes > spare_limit:
+                    _, buffer = spare.pop(0)
+                    self._spare_bytes -= capacity
+                    _close(buffer)
+
     @property
     def spare_bytes(self) -> int:
         with self._lock:
@@ -72,4 +83,6 @@ def _close(buffer: mmap.mmap) -> None:
         buffer.close()
 
 
+# Its spares are capped at the memory budget for parts (transfer.buffer, 256 MiB by
+# default) when a pipeline is built: see ingest/pipeline.py.
 PART_BUFFERS = BufferPool(spare_limit=256 * 1024 * 1024)

@@ -14,6 +14,7 @@ from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.events import EventSink, ignore_events
 from watchd.base.stop import StopToken
 from watchd.flowcapture.budget import Budget
+from watchd.flowcapture.buffers import PART_BUFFERS
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.aborts import Aborts
 from watchd.ingest.bandwidth import Throttle
@@ -77,6 +78,7 @@ def build_pipeline(
     throttle = Throttle(transfer.bandwidth_bytes_per_second, clock.monotonic)
     aborts = Aborts(db, client, clock)
     budgets = TransferBudgets(Budget(transfer.buffer_bytes), Budget(transfer.connections))
+    PART_BUFFERS.limit_spares(transfer.buffer_bytes)  # no more memory idle than in use
     custody = CustodyStep(db, sources.folders, clock)
     upload = UploadStep(
         db, client, sources.transfer, board, throttle, aborts, clock, budgets, custody.verify

@@ -105,3 +105,17 @@ def test_spare_buffers_are_capped_and_closed_when_nobody_asked_for_them_a_while(
     now[0] = SPARE_SECONDS + 1
     assert pool.spare_bytes == 0
     assert all(buffer.closed for buffer in buffers)
+
+
+def test_a_smaller_memory_budget_closes_the_spares_beyond_it():
+    pool = BufferPool(spare_limit=4 * MIB)
+    buffers = [pool.take(MIB) for _ in range(4)]
+    for buffer in buffers:
+        pool.give(buffer)
+    pool.limit_spares(2 * MIB)  # transfer.buffer: 2 MiB
+    assert pool.spare_bytes == 2 * MIB
+    assert sum(buffer.closed for buffer in buffers) == 2
+    pool.give(pool.take(MIB))
+    extra = pool.take(3 * MIB)  # none spare of this size: a new one, over the cap when given
+    pool.give(extra)
+    assert extra.closed and pool.spare_bytes == 2 * MIB
