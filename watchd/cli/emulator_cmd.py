@@ -53,7 +53,12 @@ def register(subparsers: Any) -> None:
         help="presigned URL lifetime (default: 300)",
     )
     add("--processing-delay", type=float, metavar="SECONDS", help="ingest delay (default: 2)")
-    add("--latency-ms", type=float, metavar="N", help="latency added to every request")
+    add(
+        "--latency-ms",
+        type=float,
+        metavar="N",
+        help="latency added to every request, and once to each new connection (its handshake)",
+    )
     add("--bandwidth", type=float, metavar="BYTES_PER_S", help="cap on S3 body bytes per second")
     add(
         "--tasks-path",

@@ -76,7 +76,7 @@ from typing import Any
 from watchd.emulator.wire import RESULT_FLAGS, TASKS_PATHS
 
 DEFAULTS: dict[str, Any] = {
-    "latency_ms": 0,  # added before every API and S3 request is handled
+    "latency_ms": 0,  # added before every API and S3 request, and once per new connection
     "bandwidth_bytes_per_s": None,  # shared cap on S3 body bytes, both directions
     "token_lifetime_s": None,  # None: tokens never expire
     "url_lifetime_s": 300,  # presigned URL lifetime (the vendor's five minutes)

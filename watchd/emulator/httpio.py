@@ -91,6 +91,9 @@ class BaseHandler(BaseHTTPRequestHandler):
         self.body_consumed = False
         self.response_started = False
         self.after_fault: Action | None = None
+        # A new connection costs one round trip before its first request (TCP's
+        # handshake): a client that reconnects often pays for it, as on a real link.
+        self.pause(float(self.ctx.faults.get("latency_ms")) / 1000.0)
 
     @property
     def ctx(self) -> Context:

@@ -4,8 +4,10 @@ effect (a lost reply), the admin endpoint."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -215,3 +217,18 @@ def test_the_admin_endpoint_validates_after_rules_and_init_same_uuid(api):
     ).json()
     assert merged["init_same_uuid"] == "refuse"
     assert merged["rules"][0]["after"] is True
+
+
+def test_a_new_connection_pays_one_latency_before_its_first_request(emu):
+    emu.set_faults({"latency_ms": 150})
+    host, port = urlsplit(emu.api_url).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    timings = []
+    for _ in range(2):
+        started = time.monotonic()
+        connection.request("POST", "/get/groups", body=b'{"data": {}}')
+        connection.getresponse().read()
+        timings.append(time.monotonic() - started)
+    connection.close()
+    assert timings[0] >= 0.3  # the handshake's round trip, then the request's
+    assert 0.15 <= timings[1] < 0.3  # kept alive: the request's alone
