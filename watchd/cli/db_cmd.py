@@ -294,13 +294,20 @@ def _report(path: Path, done: Recovered) -> str:
             f"salvaged {copied['jobs']} job(s) with their state, {copied['batches']} "
             f"batch(es) and {copied['parts']} part(s) from the damaged file"
         )
+        if copied["file_hashes"] or copied["receipts"]:
+            lines.append(
+                f"and the chain of custody: {copied['file_hashes']} file hash(es) and "
+                f"{copied['receipts']} batch receipt record(s)"
+            )
     else:
         lines.append("nothing could be read from the damaged file: the new database is empty")
     left = {t: salvaged.unreadable[t] + salvaged.dropped[t] for t in SALVAGED_TABLES}
     if any(left.values()):
+        custody = left["file_hashes"] + left["receipts"]
         lines.append(
-            f"left behind: {left['jobs']} job(s), {left['batches']} batch(es) and "
-            f"{left['parts']} part(s) that could not be read or had lost what they belong to"
+            f"left behind: {left['jobs']} job(s), {left['batches']} batch(es), "
+            f"{left['parts']} part(s) and {custody} custody record(s) that could not be read "
+            "or had lost what they belong to"
         )
     if salvaged.end_unread and any(copied.values()):
         lines.append(

@@ -25,7 +25,9 @@ from watchd.store.migrate import head_revision, known_revisions, problem_lines, 
 from watchd.store.models import TERMINAL_JOB_STATES, Base
 
 INTEGRITY_CHECK_MAX_PROBLEMS = 100  # integrity_check stops after this many
-SALVAGED_TABLES = ("batches", "jobs", "parts")  # in foreign-key order
+SALVAGED_TABLES = ("batches", "jobs", "parts", "file_hashes", "receipts")  # foreign-key order
+# Each table's key: rows are read in its order, one at a time past unreadable spots.
+KEY_COLUMNS = {"file_hashes": "job_id", "receipts": "batch_id"}  # the others: id
 MAX_PROBES_PER_GAP = 1_000_000  # ids tried one by one past an unreadable spot, at most
 PROBES_PAST_UNKNOWN_END = 10_000  # ... when the highest id cannot be read
 WAL_SUFFIXES = ("-wal", "-shm")
@@ -234,11 +236,13 @@ def move_aside(path: Path, now: datetime) -> Path:
 
 
 def salvage(damaged: Path, target: Path) -> Salvaged:
-    """Copy the rows of jobs, parts and batches SQLite can still read from ``damaged``.
+    """Copy the rows of jobs, parts and batches SQLite can still read from ``damaged``,
+    with the custody hashes of those jobs and the receipts of those batches.
 
     Rows that cannot be read, or read as nonsense, are left behind; so are
     unfinished jobs that Flow Capture had and whose batch was lost (the rescan
-    queues their files again). Returns the counts.
+    queues their files again), and hashes or receipts whose job or batch was
+    lost. Returns the counts.
     """
     result = Salvaged()
     with (
@@ -260,15 +264,16 @@ def _copy_table(
     try:
         readable = _columns(source, table)
     except sqlite3.Error:
-        return  # its schema is unreadable, so where its rows are is unknown too
-    names = [name for name in wanted if name in readable]
-    if "id" not in names:
+        return  # its schema is unreadable (or the table is older than it), rows unknown too
+    key = KEY_COLUMNS.get(table, "id")
+    names = [key, *(name for name in wanted if name in readable and name != key)]
+    if key not in readable:
         return
     batches = {row[0] for row in sink.execute("SELECT id FROM batches")}
     insert = f'INSERT INTO "{table}" ({_listed(names)}) VALUES ({", ".join("?" * len(names))})'  # noqa: S608 (our own table and column names)
     for values in _readable_rows(source, table, names, result):
         row = dict(zip(names, values, strict=True))
-        if not _sensible(table, row, wanted) or not _keeps_batch(table, row, batches):
+        if not _sensible(table, row, wanted, key) or not _keeps_batch(table, row, batches):
             result.dropped[table] += 1
             continue
         try:
@@ -286,11 +291,13 @@ def _listed(names: list[str]) -> str:
 def _readable_rows(
     conn: sqlite3.Connection, table: str, names: list[str], result: Salvaged
 ) -> Iterator[tuple[Any, ...]]:
-    """Yield ``table``'s rows in id order, stepping one id at a time over unreadable spots."""
-    scan = f'SELECT {_listed(names)} FROM "{table}" WHERE id >= ? ORDER BY id'  # noqa: S608 (our own names)
-    point = f'SELECT {_listed(names)} FROM "{table}" WHERE id = ?'  # noqa: S608 (our own names)
-    highest = _scalar(conn, f'SELECT max(id) FROM "{table}"')  # noqa: S608 (our own names)
-    start = _scalar(conn, f'SELECT min(id) FROM "{table}"') or 1  # noqa: S608 (our own names)
+    """Yield ``table``'s rows in key order (the key is ``names[0]``), stepping one key at a
+    time over unreadable spots."""
+    key = f'"{names[0]}"'
+    scan = f'SELECT {_listed(names)} FROM "{table}" WHERE {key} >= ? ORDER BY {key}'  # noqa: S608 (our own names)
+    point = f'SELECT {_listed(names)} FROM "{table}" WHERE {key} = ?'  # noqa: S608 (our own names)
+    highest = _scalar(conn, f'SELECT max({key}) FROM "{table}"')  # noqa: S608 (our own names)
+    start = _scalar(conn, f'SELECT min({key}) FROM "{table}"') or 1  # noqa: S608 (our own names)
     while True:
         try:
             for row in conn.execute(scan, (start,)):
@@ -343,13 +350,15 @@ def _scalar(conn: sqlite3.Connection, query: str) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _sensible(table: str, row: dict[str, Any], columns: dict[str, tuple[str, bool]]) -> bool:
+def _sensible(
+    table: str, row: dict[str, Any], columns: dict[str, tuple[str, bool]], key: str = "id"
+) -> bool:
     """True if every value has the type its column declares (damage reads as nonsense)."""
     model = Base.metadata.tables[table]
     for name, value in row.items():
         declared, not_null = columns[name]
         if value is None:
-            if not_null or name == "id":
+            if not_null or name == key:
                 return False
             continue
         column = model.columns.get(name)

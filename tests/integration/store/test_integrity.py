@@ -1,6 +1,6 @@
 """Finding damage in a real SQLite file, refusing it, and salvaging what it still holds."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,7 +17,7 @@ from tests.integration.store.damage import (
 from watchd.store.database import Database, DatabaseDamaged, sqlite_url
 from watchd.store.integrity import RecoveryError, examine, move_aside, recover, salvage
 from watchd.store.migrate import head_revision, upgrade
-from watchd.store.models import BatchState, JobState
+from watchd.store.models import BatchState, FileHash, JobState, Receipt
 
 WHEN = datetime(2026, 11, 28, 9, 30, 5)
 
@@ -220,3 +220,42 @@ def test_rows_that_read_as_nonsense_are_left_behind(tmp_path):
 
     assert [job["id"] for job in rows(target, "jobs")] == [3]
     assert salvaged.dropped["jobs"] == 2
+
+
+def test_the_custody_hashes_and_receipt_records_of_kept_jobs_and_batches_are_kept(tmp_path):
+    def jobs(session):
+        kept, gone = new_batch("A001"), new_batch("A002")
+        session.add_all(
+            [new_job(1, kept, state=JobState.DONE), new_job(2, gone, state=JobState.UPLOADED)]
+        )
+        session.flush()
+        for job_id in (1, 2):
+            session.add(
+                FileHash(
+                    job_id=job_id, size=300, mtime_ns=job_id, hashes='{"xxh64": "0123"}',
+                    history_root="/drop/A001", history_relpath=f"{job_id}.mov",
+                    verified_format="xxh64", hashed_at=WHEN.replace(tzinfo=UTC),
+                )
+            )  # fmt: skip
+        for batch in (kept, gone):
+            session.add(
+                Receipt(batch_id=batch.id, state="written", written_at=WHEN.replace(tzinfo=UTC))
+            )
+
+    source = source_database(tmp_path, jobs)
+    with connected(source) as conn:  # damage took the second batch
+        conn.execute("PRAGMA foreign_keys=OFF")
+        conn.execute("DELETE FROM batches WHERE name = 'A002'")
+    target = fresh_target(tmp_path)
+
+    salvaged = salvage(source, target)
+
+    with connected(target) as conn:
+        hashes = conn.execute("SELECT job_id, verified_format FROM file_hashes").fetchall()
+        receipts = conn.execute(
+            "SELECT b.name, r.state FROM receipts r JOIN batches b ON b.id = r.batch_id"
+        ).fetchall()
+    assert hashes == [(1, "xxh64")]  # the uploaded job of the lost batch was left behind
+    assert receipts == [("A001", "written")]  # so A001 gets no second receipt
+    assert salvaged.copied["file_hashes"] == 1 and salvaged.dropped["file_hashes"] == 1
+    assert salvaged.copied["receipts"] == 1 and salvaged.dropped["receipts"] == 1
