@@ -178,6 +178,12 @@ def _parse_generation(
         rel = (path_el.text or "").strip().replace("\\", "/") if path_el is not None else ""
         if path_el is None or not rel:
             raise HistoryError(f"{path}: a <hash> without a <path>")
+        previous = (entry.findtext(f"{{{MHL_NS}}}previousPath") or "").strip().replace("\\", "/")
+        if previous and previous != rel and previous in files:
+            # Renamed since an earlier generation: its hashes now belong to the new name,
+            # and the old name is no longer a file the history expects on disk.
+            files[rel] = {**files.pop(previous), **files.get(rel, {})}
+            sizes[rel] = sizes.pop(previous, None)
         size = path_el.get("size")
         sizes[rel] = int(size) if size is not None and size.isdigit() else sizes.get(rel)
         hashes = files.setdefault(rel, {})

@@ -88,3 +88,31 @@ def test_a_folder_check_reports_mismatched_missing_and_unlisted_files(card):
     assert report.missing == ["A001.xml"]
     assert report.unlisted == ["CLIPS/A001C003.mov"]
     assert not report.ok
+
+
+def test_a_file_renamed_in_a_later_generation_is_known_by_its_new_name(card, mhl_schema_errors):
+    old, new = "CLIPS/A001C002.mov", "CLIPS/A001C002_v2.mov"
+    (card / old).rename(card / new)
+    data = (card / new).read_bytes()
+    digest = xxhash.xxh64(data).hexdigest()
+    generation = card / "ascmhl" / "0002_A001_2026-11-28_120000Z.mhl"
+    generation.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<hashlist version="2.0" xmlns="urn:ASC:MHL:v2.0">\n'
+        "  <creatorinfo><creationdate>2026-11-28T12:00:00+00:00</creationdate>"
+        '<hostname>bay-3</hostname><tool version="1">renamer</tool></creatorinfo>\n'
+        "  <processinfo><process>in-place</process></processinfo>\n"
+        "  <hashes><hash>"
+        f'<path size="{len(data)}">{new}</path>'
+        f'<xxh64 action="verified" hashdate="2026-11-28T12:00:00+00:00">{digest}</xxh64>'
+        f"<previousPath>{old}</previousPath>"
+        "</hash></hashes>\n"
+        "</hashlist>\n"
+    )
+    assert mhl_schema_errors(generation) == []  # as ASC MHL 2.0 writes a rename
+    history = read_history(card)
+    assert new in history.files and old not in history.files
+    assert history.files[new].hashes["xxh64"] == digest
+    assert check_file(card / new, history).format == "xxh64"  # verified under the new name
+    [report] = check_folder(card)
+    assert report.missing == [] and new not in report.unlisted  # the old name is not "missing"
