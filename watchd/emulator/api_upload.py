@@ -245,7 +245,7 @@ def _new_asset(
             owner_email=user.email,
             created_at=ctx.clock(),
         )
-        ctx.state.assets[asset.id] = asset
+        ctx.state.add_asset(asset)
         record.state, record.asset_id, record.batch_name = UPLOAD_COMPLETED, asset.id, batch
     return asset
 

@@ -46,7 +46,11 @@ class EmulatorState:
         self.tokens: dict[str, TokenInfo] = {}
         self.uploads: dict[str, UploadRecord] = {}  # by upload_id
         self.upload_ids_by_key: dict[str, str] = {}
-        self.assets: dict[int, AssetRecord] = {}
+        self.assets: dict[int, AssetRecord] = {}  # add with add_asset (it keeps the index)
+        # Look-ups by uuid (lower case), in the order added: a scan of every upload or
+        # asset at each init made the emulator slower with every file a benchmark sent.
+        self._asset_ids_by_uuid: dict[str, int] = {}
+        self._upload_ids_by_uuid: dict[str, list[str]] = {}
         self.comments: dict[int, CommentRecord] = {}
         self.tasks: dict[str, DownloadTask] = {}
         self.calls: list[CompleteUploadCall] = []
@@ -108,8 +112,14 @@ class EmulatorState:
         with self.lock:
             if isinstance(ref, int):
                 return self.assets.get(ref)
-            ref = ref.lower()
-            return next((a for a in self.assets.values() if a.uuid.lower() == ref), None)
+            asset_id = self._asset_ids_by_uuid.get(ref.lower())
+            return self.assets.get(asset_id) if asset_id is not None else None
+
+    def add_asset(self, asset: AssetRecord) -> None:
+        """Record a new asset (findable by its id and its uuid)."""
+        with self.lock:
+            self.assets[asset.id] = asset
+            self._asset_ids_by_uuid.setdefault(asset.uuid.lower(), asset.id)
 
     def upload_by_key(self, key: str) -> UploadRecord | None:
         """Return the Flow Capture upload with this key."""
@@ -120,9 +130,8 @@ class EmulatorState:
     def open_upload_with_uuid(self, asset_uuid: str) -> UploadRecord | None:
         """Return the latest still open upload initiated with this (lower-case) uuid."""
         with self.lock:
-            found = [
-                u for u in self.uploads.values() if u.uuid == asset_uuid and u.state == UPLOAD_OPEN
-            ]
+            ids = self._upload_ids_by_uuid.get(asset_uuid, [])
+            found = [u for i in ids if (u := self.uploads[i]).state == UPLOAD_OPEN]
             return found[-1] if found else None
 
     def add_upload(self, upload: UploadRecord) -> None:
@@ -130,6 +139,8 @@ class EmulatorState:
         with self.lock:
             self.uploads[upload.upload_id] = upload
             self.upload_ids_by_key[upload.key] = upload.upload_id
+            if upload.uuid:
+                self._upload_ids_by_uuid.setdefault(upload.uuid, []).append(upload.upload_id)
 
     def to_json(self) -> dict[str, Any]:
         """Return what ``state.json`` keeps (no tokens: clients re-authenticate)."""
@@ -149,8 +160,7 @@ class EmulatorState:
             for item in data.get("uploads", []):
                 self.add_upload(from_dict(UploadRecord, item))
             for item in data.get("assets", []):
-                asset = from_dict(AssetRecord, item)
-                self.assets[asset.id] = asset
+                self.add_asset(from_dict(AssetRecord, item))
             for item in data.get("comments", []):
                 comment = from_dict(CommentRecord, item)
                 self.comments[comment.id] = comment
