@@ -37,7 +37,7 @@ MIGRATIONS_PACKAGE = "watchd.migrations"
 # pg_advisory_xact_lock key held while a node upgrades a shared schema ("watchd" + 1).
 SCHEMA_LOCK_KEY = 0x7761_7463_6864_0001
 # The newest revision in migrations/versions (a test checks it against Alembic's head).
-# A database already there is opened without importing Alembic at all: a third of a
+# A database already there is opened without importing Alembic at all: about half a
 # second off every command and every start.
 HEAD_REVISION = "0007"
 VERSION_TABLE = "alembic_version"
