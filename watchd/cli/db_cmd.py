@@ -9,7 +9,6 @@ aside and starts a new one with what can still be read from it.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -18,13 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from watchd.cli import db_migrate_cmd
 from watchd.cli.config_path import add_config_argument, load_or_report
+from watchd.cli.store_access import hold_daemon_lock
 from watchd.config.database_secret import database_password_file
-from watchd.daemon.runtime_files import (
-    AlreadyRunningError,
-    DaemonLock,
-    StateFolderError,
-    state_folder_error,
-)
+from watchd.daemon.runtime_files import state_folder_error
 from watchd.store.database import (
     Database,
     DatabaseProblem,
@@ -232,33 +227,16 @@ def run_recover(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"watchd db recover: {_one_line(exc, url)}", file=sys.stderr)
         return 1
-    lock = DaemonLock(config.state_dir)
-    created_lock = not lock.path.exists()
-    try:
-        lock.acquire()  # no daemon starts while the database is swapped
-    except AlreadyRunningError as exc:
-        print(
-            f"watchd db recover: {exc}; stop it first (`sudo systemctl stop watchd`), "
-            "then run `watchd db recover` again",
-            file=sys.stderr,
-        )
-        return 1
-    except StateFolderError as exc:
-        print(f"watchd db recover: {exc}", file=sys.stderr)
+    # No daemon starts while the database is swapped.
+    lock = hold_daemon_lock(
+        config.state_dir, "watchd db recover", then=", then run `watchd db recover` again"
+    )
+    if lock is None:
         return 1
     try:
-        if created_lock:
-            _give_to_owner_of(lock.path, config.state_dir)
         return _recover(path, url)
     finally:
         lock.release()
-
-
-def _give_to_owner_of(path: Path, folder: Path) -> None:
-    """Hand a file root created to the owner of ``folder``, so the daemon can open it."""
-    if os.geteuid() == 0:
-        owner = folder.stat()
-        os.chown(path, owner.st_uid, owner.st_gid)
 
 
 def _recover(path: Path, url: str) -> int:

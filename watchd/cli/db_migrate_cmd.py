@@ -17,9 +17,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from watchd.cli.config_path import add_config_argument, load_or_report
+from watchd.cli.store_access import hold_daemon_lock
 from watchd.config import Config
 from watchd.config.database_secret import DB_PASSWORD_CREDENTIAL
-from watchd.daemon.runtime_files import AlreadyRunningError, DaemonLock, StateFolderError
 from watchd.store.database import Database, database_problem, sqlite_url
 from watchd.store.migrate import SchemaError
 from watchd.store.move_state import MoveError, move_state
@@ -55,14 +55,8 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"{COMMAND}: {problem}", file=sys.stderr)
         return 1
-    lock = DaemonLock(config.state_dir)
-    try:
-        lock.acquire()  # no daemon may write the SQLite state while it is copied
-    except AlreadyRunningError as exc:
-        print(f"{COMMAND}: {exc}; stop it first (`sudo systemctl stop watchd`)", file=sys.stderr)
-        return 1
-    except StateFolderError as exc:
-        print(f"{COMMAND}: {exc}", file=sys.stderr)
+    lock = hold_daemon_lock(config.state_dir, COMMAND)  # no daemon writes while it is copied
+    if lock is None:
         return 1
     try:
         return _move(config, args.url, args.password_file or config.database_password_file)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +23,12 @@ from sqlalchemy.orm import Session
 from watchd.cli.config_path import load_or_report
 from watchd.config import Config
 from watchd.config.database_secret import database_password_file
-from watchd.daemon.runtime_files import daemon_pid
+from watchd.daemon.runtime_files import (
+    AlreadyRunningError,
+    DaemonLock,
+    StateFolderError,
+    daemon_pid,
+)
 from watchd.store.database import (
     DATABASE_FILENAME,
     Database,
@@ -112,3 +118,34 @@ def run_listing(
     if daemon_pid(config.state_dir) is None:
         print("note: watchd is not running; this is the state it left", file=sys.stderr)
     return 0
+
+
+def hold_daemon_lock(state_dir: Path, command: str, then: str = "") -> DaemonLock | None:
+    """Take the daemon's lock for ``command``, which must not run beside a daemon.
+
+    Returns the held lock (the caller releases it), or None after printing why
+    not: a daemon runs (``then`` is added to the advice to stop it), or the
+    state folder cannot be used. A lock file created here by root is handed to
+    the state folder's owner, so the daemon, running as that user, can open it.
+    """
+    lock = DaemonLock(state_dir)
+    created = not lock.path.exists()
+    try:
+        lock.acquire()
+    except AlreadyRunningError as exc:
+        print(
+            f"{command}: {exc}; stop it first (`sudo systemctl stop watchd`){then}",
+            file=sys.stderr,
+        )
+        return None
+    except StateFolderError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return None
+    if created and os.geteuid() == 0:
+        try:
+            owner = state_dir.stat()
+            os.chown(lock.path, owner.st_uid, owner.st_gid)
+        except BaseException:
+            lock.release()
+            raise
+    return lock
