@@ -161,6 +161,17 @@ class Site:
 MIB = 1024 * 1024
 
 
+def watchd(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``watchd`` command as a user would (a process of its own); never raises on exit."""
+    return subprocess.run(
+        [sys.executable, "-m", "watchd", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def multipart_etag(data: bytes, part_size: int = 5 * MIB) -> str:
     """The ETag S3 gives an object uploaded in parts of ``part_size``."""
     digests = [

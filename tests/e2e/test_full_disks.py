@@ -7,8 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.e2e.harness import MIB, wait_until, write_file
-from tests.e2e.test_operations import watchd
+from tests.e2e.harness import MIB, wait_until, watchd, write_file
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 

@@ -4,8 +4,7 @@ import json
 import os
 import time
 
-from tests.e2e.harness import MIB, multipart_etag, wait_until, write_file
-from tests.e2e.test_operations import watchd
+from tests.e2e.harness import MIB, multipart_etag, wait_until, watchd, write_file
 
 
 def test_a_name_that_is_not_utf8_goes_up_under_a_safe_name_and_costs_nothing_else(site):

@@ -3,8 +3,7 @@
 import signal
 import time
 
-from tests.e2e.harness import MIB, wait_until, write_file
-from tests.e2e.test_operations import watchd
+from tests.e2e.harness import MIB, wait_until, watchd, write_file
 
 
 def test_a_cancel_during_a_slow_init_leaves_nothing_behind_and_sticks(site):

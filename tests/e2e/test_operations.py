@@ -4,21 +4,9 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 
-from tests.e2e.harness import MIB, multipart_etag, wait_until, write_file
-
-
-def watchd(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "watchd", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.e2e.harness import MIB, multipart_etag, wait_until, watchd, write_file
 
 
 def test_sigterm_mid_upload_stops_quickly_and_a_restart_resumes_without_resending(site):

@@ -5,8 +5,7 @@ import signal
 import time
 from datetime import datetime
 
-from tests.e2e.harness import MIB, wait_until, write_file
-from tests.e2e.test_operations import watchd
+from tests.e2e.harness import MIB, wait_until, watchd, write_file
 
 
 def test_an_unreachable_api_makes_files_wait_without_spending_attempts(site):

@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.e2e.harness import MIB, multipart_etag, wait_until, write_file
+from tests.e2e.harness import MIB, multipart_etag, wait_until, watchd, write_file
 from tests.e2e.nodes import NodeSite
-from tests.e2e.test_operations import watchd
 
 LEASE = "3s"
 

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
-from tests.e2e.harness import MIB, wait_until, write_file
+from tests.e2e.harness import MIB, wait_until, watchd, write_file
 from watchd.daemon.runtime_files import read_status
-
-
-def watchd(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "watchd", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def sent(site) -> tuple[float, int]:

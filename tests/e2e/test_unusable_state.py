@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.harness import MIB, wait_until, write_file
+from tests.e2e.harness import MIB, wait_until, watchd, write_file
 from tests.integration.store.damage import (
     connected,
     corrupt_middle,
@@ -28,16 +27,6 @@ from tests.integration.store.damage import (
     quick_check,
     rows,
 )
-
-
-def watchd(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "watchd", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 class Machine:
