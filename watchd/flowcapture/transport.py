@@ -1,8 +1,9 @@
 """HTTP plumbing shared by the API calls and the object-store transfers.
 
-One ``requests.Session`` with a connection pool sized to the concurrency; every
-request has a timeout; every failure becomes a :mod:`~watchd.flowcapture.errors`
-type with a message free of secrets.
+Requests go straight to urllib3's connection pools (sized to the concurrency),
+which requests' adapter picks with the environment's proxy and CA settings;
+every request has a timeout; every failure becomes a
+:mod:`~watchd.flowcapture.errors` type with a message free of secrets.
 """
 
 from __future__ import annotations
@@ -14,17 +15,25 @@ import socket
 import threading
 import weakref
 from collections.abc import Collection, Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import Timeout
+from urllib3 import exceptions as urllib3_errors
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 
 from watchd import __version__
 from watchd.flowcapture import wire
+from watchd.flowcapture.answer import Answer
 from watchd.flowcapture.errors import (
     FlowCaptureError,
     PresignedUrlExpiredError,
@@ -39,6 +48,11 @@ CONNECT_TIMEOUT_SECONDS = 10.0  # time to open a TCP connection
 READ_TIMEOUT_SECONDS = 120.0  # longest silence while sending or waiting for an answer
 RETRY_AFTER_MAX_SECONDS = 300.0  # never trust a Retry-After longer than this
 STREAM_CHUNK_BYTES = 1024 * 1024  # size of each read when streaming bodies
+
+
+# What a request may fail with: urllib3's errors, the operating system's, and the few
+# requests' adapter raises while it picks a pool (a bad proxy URL).
+NETWORK_ERRORS = (urllib3_errors.HTTPError, OSError, requests.RequestException)
 
 
 class Body(Protocol):
@@ -162,17 +176,20 @@ class Transport:
         install_log_filter()
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
-        self.session: requests.Session = _Session()
-        self.session.headers["User-Agent"] = f"watchd/{__version__}"
+        self._environment = _Session()  # only for the environment's settings
+        self._headers = {
+            "User-Agent": f"watchd/{__version__}",
+            "Accept": "*/*",
+            "Accept-Encoding": "identity",  # bodies are used as sent: media, JSON
+        }
+        self._timeout = Timeout(connect=connect_timeout, read=read_timeout)
         self._adapter = _LargeBlockAdapter(
             pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0
         )
-        self.session.mount("http://", self._adapter)
-        self.session.mount("https://", self._adapter)
 
     def close(self) -> None:
         """Close pooled connections."""
-        self.session.close()
+        self._adapter.close()
 
     def interrupt(self, threads: Collection[int] | None = None) -> int:
         """Cut connections now, so requests blocked on the network fail at once.
@@ -193,39 +210,54 @@ class Transport:
         headers: Mapping[str, str],
         *,
         json_body: Any = None,
-        data: Any = None,
+        data: Body | bytes | None = None,
         stream: bool = False,
-    ) -> requests.Response:
-        """Send one request straight through the pooled adapter; raises requests' errors.
+    ) -> Answer:
+        """Send one request through the pooled connections; raises NETWORK_ERRORS.
 
-        A requests Session would merge cookies, hooks and the environment's
-        settings for every request, most of a small request's CPU time; none
-        of it is used here (no cookies, no redirects: an answer is final), and
-        the environment's proxy and CA settings are read once per host.
+        Straight to urllib3: requests' request and response objects (URL
+        parsing, cookies, hooks, header mappings) were a third of a small
+        request's CPU time, and none of it is used here (no cookies, no
+        redirects: an answer is final). The adapter still picks the pool, the
+        proxy and the TLS settings, which the environment's settings decide.
         """
-        request = requests.PreparedRequest()
-        request.prepare(
-            method=method,
-            url=url,
-            headers={**self.session.headers, **headers},
-            data=data,
-            json=json_body,
+        settings = self._settings(url)
+        target = requests.PreparedRequest()
+        target.url = url  # all the adapter reads of it
+        verify = True if settings["verify"] is None else settings["verify"]
+        proxies = settings["proxies"]
+        pool = self._adapter.get_connection_with_tls_context(
+            target, verify, proxies=proxies, cert=settings["cert"]
         )
-        settings = self.session.merge_environment_settings(url, {}, None, None, None)
-        response = self._adapter.send(
-            request,
-            stream=stream,
-            timeout=self.timeout,
-            verify=True if settings["verify"] is None else settings["verify"],
-            cert=settings["cert"],
-            proxies=settings["proxies"],
+        assert isinstance(pool, HTTPConnectionPool)
+        self._adapter.cert_verify(pool, url, verify, settings["cert"])  # type: ignore[no-untyped-call]
+        if json_body is not None:
+            data = json.dumps(json_body, allow_nan=False).encode()
+            headers = {**headers, "Content-Type": "application/json"}
+        raw = pool.urlopen(
+            method,
+            self._adapter.request_url(target, proxies),
+            body=cast(Any, data),  # urllib3 streams any object with read() in blocks
+            headers={**self._headers, **headers},
+            redirect=False,
+            assert_same_host=False,
+            # Read now unless streamed: that hands the connection back to the pool. Unread
+            # (a PUT's empty answer), it was dropped, and every part paid a new connection:
+            # a TCP and TLS handshake, three round trips away.
+            preload_content=not stream,
+            decode_content=False,
+            retries=self._adapter.max_retries,
+            timeout=self._timeout,
+            chunked=False,
         )
-        if not stream:
-            # Read the answer now, as a Session would: that hands the connection back to
-            # the pool. Unread (a PUT's empty answer), it was dropped, and every part
-            # paid a new connection: a TCP and TLS handshake, three round trips away.
-            _ = response.content
-        return response
+        return Answer(raw)
+
+    def _settings(self, url: str) -> dict[str, Any]:
+        """Return the proxy and CA settings for ``url`` (the environment's, read once per host)."""
+        settings: dict[str, Any] = self._environment.merge_environment_settings(
+            url, {}, None, None, None
+        )
+        return settings
 
     def call(self, path: str, params: Mapping[str, Any], token: str | None) -> Any:
         """POST an API call and return its decoded payload; raises a FlowCaptureError."""
@@ -233,7 +265,7 @@ class Transport:
         url = self.base_url + path
         try:
             response = self._send("POST", url, headers, json_body=wire.request_body(dict(params)))
-        except requests.RequestException as exc:
+        except NETWORK_ERRORS as exc:
             raise transport_error(path, exc) from None
         if response.is_redirect:
             where = redact_url(response.headers.get("Location", "?"))
@@ -258,24 +290,22 @@ class Transport:
             raise TransportError(f"{path}: the answer was not JSON (HTTP {response.status_code})")
         return wire.unwrap_response(body)
 
-    def put(
-        self, url: str, body: Body | bytes, length: int, headers: Mapping[str, str]
-    ) -> requests.Response:
+    def put(self, url: str, body: Body | bytes, length: int, headers: Mapping[str, str]) -> Answer:
         """PUT ``length`` bytes to a presigned URL; return the 2xx response or raise."""
         send_headers = {"Content-Length": str(length), **headers}
         try:
             response = self._send("PUT", url, send_headers, data=body)
-        except requests.RequestException as exc:
+        except NETWORK_ERRORS as exc:
             raise transport_error(f"PUT {redact_url(url)}", exc) from None
         if response.status_code >= 300:
             raise object_store_error("PUT", url, response)
         return response
 
-    def get_stream(self, url: str, headers: Mapping[str, str]) -> requests.Response:
+    def get_stream(self, url: str, headers: Mapping[str, str]) -> Answer:
         """GET a URL as a stream; return the 2xx response (caller closes it) or raise."""
         try:
             response = self._send("GET", url, headers, stream=True)
-        except requests.RequestException as exc:
+        except NETWORK_ERRORS as exc:
             raise transport_error(f"GET {redact_url(url)}", exc) from None
         if response.status_code >= 300:
             error = object_store_error("GET", url, response)
@@ -284,19 +314,19 @@ class Transport:
         return response
 
 
-def iter_body(response: requests.Response) -> Iterator[bytes]:
+def iter_body(response: Answer) -> Iterator[bytes]:
     """Yield a streamed response body in chunks; a broken stream raises TransportError."""
     try:
-        yield from response.iter_content(STREAM_CHUNK_BYTES)
-    except (requests.RequestException, OSError) as exc:
+        yield from response.chunks(STREAM_CHUNK_BYTES)
+    except NETWORK_ERRORS as exc:
         raise transport_error("download", exc) from None
 
 
 def transport_error(what: str, exc: BaseException) -> TransportError:
     """Return a TransportError describing ``exc`` briefly and without the URL's secrets."""
-    kind = type(exc).__name__
+    kind = _kind(exc)
     sent = not _never_connected(exc)
-    if isinstance(exc, requests.Timeout):
+    if kind in ("ConnectTimeout", "ReadTimeout"):
         return TransportError(f"{what}: timed out ({kind})", maybe_sent=sent)
     cause = _root_os_error(exc)
     if cause is not None:
@@ -304,9 +334,28 @@ def transport_error(what: str, exc: BaseException) -> TransportError:
     return TransportError(f"{what}: {kind}: {redact(str(exc))}", maybe_sent=sent)
 
 
+def _kind(exc: BaseException) -> str:
+    """Return the short name of a network failure, as requests would name it."""
+    if isinstance(exc, MaxRetryError) and exc.reason is not None:
+        exc = exc.reason  # no retries are made: the reason is the failure
+    if isinstance(exc, requests.RequestException):
+        return "ConnectTimeout" if isinstance(exc, requests.ConnectTimeout) else type(exc).__name__
+    if isinstance(exc, ConnectTimeoutError) and not isinstance(exc, NewConnectionError):
+        return "ConnectTimeout"
+    if isinstance(exc, ReadTimeoutError | TimeoutError):
+        return "ReadTimeout"
+    if isinstance(exc, urllib3_errors.SSLError):
+        return "SSLError"
+    if isinstance(exc, urllib3_errors.ProxyError):
+        return "ProxyError"
+    return "ConnectionError"
+
+
 def _never_connected(exc: BaseException) -> bool:
     """Return True when no connection was made, so the request never reached the server."""
-    if isinstance(exc, requests.ConnectTimeout):
+    if isinstance(exc, MaxRetryError) and isinstance(exc.reason, ConnectTimeoutError):
+        return True  # a connect that timed out or failed (NewConnectionError is one too)
+    if isinstance(exc, requests.ConnectTimeout | ConnectTimeoutError):
         return True
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -343,7 +392,7 @@ _S3_CODE_RE = re.compile(r"<Code>([^<]*)</Code>")
 _S3_MESSAGE_RE = re.compile(r"<Message>([^<]*)</Message>")
 
 
-def object_store_error(method: str, url: str, response: requests.Response) -> FlowCaptureError:
+def object_store_error(method: str, url: str, response: Answer) -> FlowCaptureError:
     """Return the error for a failed object-store request (S3 answers in XML)."""
     text = response.text[:4096] if response.content else ""
     code_match = _S3_CODE_RE.search(text)
@@ -363,7 +412,7 @@ def object_store_error(method: str, url: str, response: requests.Response) -> Fl
     )
 
 
-def _json_or_none(response: requests.Response) -> Any:
+def _json_or_none(response: Answer) -> Any:
     if not response.content:
         return None
     try:
@@ -372,7 +421,7 @@ def _json_or_none(response: requests.Response) -> Any:
         return None
 
 
-def _retry_after(response: requests.Response) -> float | None:
+def _retry_after(response: Answer) -> float | None:
     value = response.headers.get("Retry-After")
     if value is None:
         return None

@@ -110,3 +110,12 @@ def test_interrupting_one_threads_requests_leaves_the_others_waiting(silent_serv
     transport.interrupt()
     threads["kept"].join(5)
     transport.close()
+
+
+def test_a_silent_server_times_out_naming_the_wait_and_may_have_acted(silent_server):
+    transport = Transport(silent_server, read_timeout=0.3)
+    with pytest.raises(TransportError) as caught:
+        transport.call("/get/groups", {}, token="t")
+    assert str(caught.value) == "/get/groups: timed out (ReadTimeout)"
+    assert caught.value.maybe_sent  # the request went out; its answer did not come
+    transport.close()
