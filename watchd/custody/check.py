@@ -5,7 +5,7 @@ or a whole folder for ``watchd verify``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,24 +66,36 @@ def check_file(
     history: History | None,
     formats: Iterable[str] = RECEIPT_FORMATS,
     stop: StopToken | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> FileCheck:
     """Hash ``path`` once in ``formats`` and the history's format; compare with the history.
 
-    Raises ChecksumMismatch, OSError (unreadable) or Stopped.
+    ``known``: digests of this very file computed already (a one-part upload's md5),
+    not computed again. Raises ChecksumMismatch, OSError (unreadable) or Stopped.
     """
     if history is None:
-        return FileCheck(hash_file(path, formats, stop), None, None, None, None)
+        return FileCheck(_hashes(path, formats, stop, known), None, None, None, None)
     relpath = history.relpath_of(path)
     recorded = history.files.get(relpath)
     check = recorded.check_format if recorded else None
     wanted = [*formats, check] if check else [*formats, history.main_format()]
-    hashes = hash_file(path, wanted, stop)
+    hashes = _hashes(path, wanted, stop, known)
     if recorded is None or check is None:
         return FileCheck(hashes, history.root, relpath, None, None)
     expected = recorded.hashes[check]
     if hashes[check] != expected:
         raise ChecksumMismatch(path, check, expected, hashes[check], history.root)
     return FileCheck(hashes, history.root, relpath, check, expected)
+
+
+def _hashes(
+    path: Path, formats: Iterable[str], stop: StopToken | None, known: Mapping[str, str] | None
+) -> dict[str, str]:
+    """Return each of ``formats``' digest of ``path``: from ``known``, or read once for the rest."""
+    names = list(dict.fromkeys(formats))
+    given = {name: known[name] for name in names if known and name in known}
+    missing = [name for name in names if name not in given]
+    return {**given, **hash_file(path, missing, stop)} if missing else given
 
 
 @dataclass

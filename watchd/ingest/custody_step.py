@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
@@ -47,9 +47,13 @@ class CustodyStep:
         self.clock = clock
         self.histories = HistoryCache()
 
-    def verify(self, job: Job, stop: StopToken) -> FileHash | None:
+    def verify(
+        self, job: Job, stop: StopToken, known: Mapping[str, str] | None = None
+    ) -> FileHash | None:
         """Check ``job``'s file before its upload completes (the upload step calls this).
 
+        ``known``: digests of the file the upload computed already (the md5 of a
+        file sent as one part), used instead of computing them again.
         Returns the hashes to record with "complete sent", or None when there
         is nothing to record (no history, verify off, hashed already).
         Raises ChecksumMismatch, HistoryError or NotInHistory (fail for good),
@@ -69,7 +73,7 @@ class CustodyStep:
                 f"verify: mhl, but no {HISTORY_DIR}/ history covers {path}; "
                 "it is not uploaded (set verify: auto to upload unlisted files)"
             )
-        check = check_file(path, self.histories.get(root), stop=stop)
+        check = check_file(path, self.histories.get(root), stop=stop, known=known)
         if check.unlisted:
             if folder.verify == MHL:
                 raise NotInHistory(

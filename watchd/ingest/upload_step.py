@@ -17,10 +17,11 @@ presumed complete (no asset id yet) and the batch close decides (see
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,6 +62,11 @@ log = logging.getLogger(__name__)
 
 # Sends of /upload/asset/complete in one attempt (then the job waits), and the waits between.
 COMPLETE_RETRY = RetryPolicy(max_attempts=4, backoff_initial_seconds=0.5, backoff_max_seconds=8)
+
+
+# The chain-of-custody check before complete (custody_step.py): the job, its stop token,
+# digests of the file known already; returns the hashes to record, or None.
+Verify = Callable[[Job, StopToken, Mapping[str, str] | None], FileHash | None]
 
 
 class JobLost(Exception):
@@ -145,7 +151,7 @@ class UploadStep:
         aborts: Aborts,
         clock: Clock = SYSTEM_CLOCK,
         budgets: TransferBudgets | None = None,
-        verify: Callable[[Job, StopToken], FileHash | None] | None = None,
+        verify: Verify | None = None,
     ):
         self.db = db
         self.verify = verify  # the chain-of-custody check before complete (custody_step.py)
@@ -190,7 +196,9 @@ class UploadStep:
         if checking is not None:
             hashes = checking.result()  # raises on a checksum mismatch: never completed
         elif self.verify is not None:
-            hashes = self.verify(job, stop)  # raises on a checksum mismatch: never completed
+            # A file sent as one part: that part's MD5 is the file's, no need to hash it again.
+            known = {"md5": base64.b64decode(unsaved[0].md5).hex()} if unsaved else None
+            hashes = self.verify(job, stop, known)  # raises on a mismatch: never completed
         check_source(job)
         asset_id = self._complete(job, upload, etags, unsaved, hashes, stop)
         seconds = self.clock.monotonic() - started
@@ -207,7 +215,7 @@ class UploadStep:
 
         def run() -> None:
             try:
-                hashes = verify(job, stop)
+                hashes = verify(job, stop, None)
             except BaseException as exc:  # noqa: BLE001 - handed to the upload's thread
                 checking.set_exception(exc)
             else:

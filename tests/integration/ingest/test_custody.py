@@ -3,12 +3,15 @@ history (made by the reference tool) before complete, receipts when the batch is
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+import xxhash
 
+import watchd.custody.check as check_module
 from tests.integration.custody.conftest import ascmhl, make_card
 from tests.integration.ingest.core import DAILIES, Core
 from watchd.base.fileversion import Fingerprint, SettledFile
@@ -208,3 +211,25 @@ def test_the_hashes_are_on_record_when_complete_goes_out(core, pristine):
     core.hooks.before("/upload/asset/complete", look)
     assert core.drive(job_id) == [JobState.DONE]
     assert seen == [("xxh64", True)]
+
+
+def test_a_one_part_file_is_not_read_again_for_its_md5(core, pristine, monkeypatch):
+    # The md5 of a file sent as one part is that part's Content-MD5: the custody check
+    # reads the file for the history's hash alone, and the receipt's md5 is still right.
+    asked: list[list[str]] = []
+    real_hash_file = check_module.hash_file
+
+    def recording_hash_file(path, formats, stop=None):
+        asked.append(list(formats))
+        return real_hash_file(path, formats, stop)
+
+    monkeypatch.setattr(check_module, "hash_file", recording_hash_file)
+    card = drop_card(core, pristine)
+    job_id = queue_existing(core, card / "CLIPS/C001.mov")
+    assert core.drive(job_id) == [JobState.DONE]
+    assert asked == [["xxh64"]]
+    with core.db.reading() as session:
+        row = session.get_one(FileHash, job_id)
+        hashes = json.loads(row.hashes)
+    assert hashes["md5"] == hashlib.md5(CARD["CLIPS/C001.mov"]).hexdigest()
+    assert hashes["xxh64"] == xxhash.xxh64(CARD["CLIPS/C001.mov"]).hexdigest()
