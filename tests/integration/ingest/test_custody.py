@@ -16,6 +16,7 @@ from tests.integration.custody.conftest import ascmhl, make_card
 from tests.integration.ingest.core import DAILIES, Core
 from watchd.base.fileversion import Fingerprint, SettledFile
 from watchd.cli.main import main
+from watchd.custody import hashing
 from watchd.ingest.queueing import BatchRule, enqueue
 from watchd.ingest.receipts_step import ReceiptWriter
 from watchd.store.models import FileHash, Job, JobState, Receipt
@@ -217,7 +218,7 @@ def test_a_one_part_file_is_not_read_again_for_its_md5(core, pristine, monkeypat
     # The md5 of a file sent as one part is that part's Content-MD5: the custody check
     # reads the file for the history's hash alone, and the receipt's md5 is still right.
     asked: list[list[str]] = []
-    real_hash_file = check_module.hash_file
+    real_hash_file = hashing.hash_file
 
     def recording_hash_file(path, formats, stop=None):
         asked.append(list(formats))
