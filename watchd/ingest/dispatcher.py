@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
@@ -38,6 +38,8 @@ from watchd.store.transitions import RESUME, move_jobs
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5  # longest a runnable job, or a cancel of a running one, waits to be seen
+# Each worker that frees up wakes the dispatcher; the cancel check runs at most this often.
+CANCEL_CHECK_SECONDS = 0.2
 CRASH_PAUSE_SECONDS = 1.0  # a worker whose job crashed waits this long before the next
 STORE_PAUSE_SECONDS = 5.0  # no new work this long after the database could not be written
 TAKEN_OVER = "another node took the job over"
@@ -54,6 +56,12 @@ def requeue_due(db: Database, clock: Clock = SYSTEM_CLOCK, *, service_ok: bool =
         due = due | (Job.waiting_on == SERVICE)
     with db.transaction() as session:
         return move_jobs(session, RESUME, allowed=(JobState.WAITING,), now=now, where=due)
+
+
+# Which of the running jobs an operator cancelled; built once (asked at every wake).
+_CANCELLED_AMONG = select(Job.id).where(
+    Job.id.in_(bindparam("running", expanding=True)), Job.state == JobState.CANCELLED
+)
 
 
 class Dispatcher:
@@ -83,6 +91,11 @@ class Dispatcher:
         self.workers = max(1, workers)
         self.stop = stop
         self._tokens: dict[int, StopToken] = {}  # handed out or running -> its stop token
+        # Runnable jobs found beyond the free workers (one node on its own database): handed
+        # out as workers free up, without asking again, for at most POLL_SECONDS.
+        self._spare: list[int] = []
+        self._spare_until = 0.0
+        self._cancel_checked_at = 0.0
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._work: queue.Queue[int] = queue.Queue(maxsize=self.workers)
@@ -131,16 +144,16 @@ class Dispatcher:
 
     def _stop_cancelled(self) -> None:
         """Stop the tokens of running jobs an operator cancelled."""
+        now = time.monotonic()
+        if now - self._cancel_checked_at < CANCEL_CHECK_SECONDS:
+            return
+        self._cancel_checked_at = now
         with self._lock:
             running = list(self._tokens)
         if not running:
             return
         with self.db.reading() as session:
-            cancelled = list(
-                session.scalars(
-                    select(Job.id).where(Job.id.in_(running), Job.state == JobState.CANCELLED)
-                )
-            )
+            cancelled = list(session.scalars(_CANCELLED_AMONG, {"running": running}))
         self._stop_jobs(cancelled, OPERATOR_CANCEL_TEXT)
 
     def _renew_leases(self) -> None:
@@ -190,8 +203,24 @@ class Dispatcher:
 
     def _next_jobs(self, limit: int, busy: list[int]) -> list[int]:
         """Return up to ``limit`` runnable jobs not running (claimed, on a shared queue):
-        ingesting ones first, then those under way, then queued ones, oldest first."""
-        return self.claims.next_jobs(limit, busy, list(self.folders()))
+        ingesting ones first, then those under way, then queued ones, oldest first.
+
+        On its own database the dispatcher asks for a worker's worth more than it
+        needs and hands those out as workers free up, for up to POLL_SECONDS: one
+        question per many jobs, where it asked at every job's end (most of its
+        CPU with many small files). A spare that moved meanwhile (cancelled, run)
+        costs its worker one look at the job; one that became more urgent than a
+        spare waits at most POLL_SECONDS. A shared queue claims what it is given,
+        so it is asked for exactly what runs now.
+        """
+        if self.claims.shared:
+            return self.claims.next_jobs(limit, busy, list(self.folders()))
+        now = time.monotonic()
+        if now >= self._spare_until or len(self._spare) < limit:
+            self._spare = self.claims.next_jobs(limit + self.workers, busy, list(self.folders()))
+            self._spare_until = now + POLL_SECONDS
+        handed, self._spare = self._spare[:limit], self._spare[limit:]
+        return handed
 
     def _store_failed(self, error: SQLAlchemyError) -> None:
         """Writing the database failed: pause handing out work; the daemon says why once."""
