@@ -175,7 +175,6 @@ class Transport:
     ):
         install_log_filter()
         self.base_url = base_url.rstrip("/")
-        self.timeout = (connect_timeout, read_timeout)
         self._environment = _Session()  # only for the environment's settings
         self._headers = {
             "User-Agent": f"watchd/{__version__}",
