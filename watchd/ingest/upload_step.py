@@ -244,9 +244,9 @@ class UploadStep:
                     "b_filename": job.filename,
                 },
             )
-            session.connection().execute(delete(Part).where(Part.job_id == job.id))
+            session.connection().execute(_FORGET_PARTS, {"b_job_id": job.id})
             session.connection().execute(
-                insert(Part),
+                _PLAN_PARTS,
                 [
                     {"job_id": job.id, "number": p.number, "offset": p.offset, "size": p.size}
                     for p in planned
@@ -480,6 +480,7 @@ class UploadStep:
             )
 
 
+# The statements of every upload, built once (a hot path with many small files).
 _RECORD_UPLOAD = (
     update(Job)
     .where(Job.id == bindparam("b_job_id"))
@@ -491,6 +492,8 @@ _RECORD_UPLOAD = (
         complete_sent_at=None,
     )
 )
+_FORGET_PARTS = delete(Part).where(Part.job_id == bindparam("b_job_id"))
+_PLAN_PARTS = insert(Part)
 _SAVE_PART = (
     update(Part)
     .where(Part.job_id == bindparam("b_job_id"), Part.number == bindparam("b_number"))
