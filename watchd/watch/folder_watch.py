@@ -38,6 +38,7 @@ TICK_SECONDS = 1.0  # how often settling files are looked at
 MAX_HINTS = 10_000  # queued event paths; beyond this a full rescan replaces them
 QUEUE_RETRY_SECONDS = 5.0  # how long to wait when settled files cannot be queued
 SCAN_CHUNK = 500  # files looked up or handed over together (one database round trip)
+SCAN_AHEAD = 20_000  # a scan waits while this many files settle (memory of a huge folder)
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,11 @@ class FolderWatch:
                 chunk = []
             if self._clock() - last_settle >= TICK_SECONDS:
                 self._settle_pending()  # the first files go up while the walk goes on
+                last_settle = self._clock()
+            while len(self.tracker) >= SCAN_AHEAD:  # far ahead of the queue: let it catch up
+                self._stop.wait(TICK_SECONDS / 4)
+                self._stop.check()
+                self._settle_pending()
                 last_settle = self._clock()
         self._consider_many(chunk)
         self.status.problems, self._scan_problems = self._scan_problems, None

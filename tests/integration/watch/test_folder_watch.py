@@ -142,3 +142,43 @@ def test_a_symlink_loop_made_while_watching_is_a_problem_until_it_is_removed(tmp
         wait_for(lambda: not watch.status.problems)
     finally:
         watch.stop()
+
+
+def test_a_scan_of_a_huge_folder_waits_while_too_many_files_settle(
+    tmp_path, settled, monkeypatch, caplog
+):
+    # A walk runs far ahead of queueing; what it found waits in the settle tracker.
+    # Bounded, a folder of 100,000 files does not keep 100,000 entries in memory.
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(folder_watch_module, "SCAN_AHEAD", 10)
+    monkeypatch.setattr(folder_watch_module, "SCAN_CHUNK", 4)
+    for sub in ("a", "b", "c"):
+        (tmp_path / sub).mkdir()
+        for i in range(20):
+            (tmp_path / sub / f"clip{i:02d}.mov").write_bytes(b"x" * (i + 1))
+    found, on_settled = settled
+    watch = FolderWatch(
+        WatchSettings(name="drop", root=tmp_path, settle_seconds=0.3, recursive=True),
+        on_settled,
+        lambda _files: set(),
+    )
+    most = 0
+    observe = watch.tracker.observe
+
+    def counting_observe(path, fingerprint):
+        nonlocal most
+        settled_now = observe(path, fingerprint)
+        most = max(most, len(watch.tracker))
+        return settled_now
+
+    monkeypatch.setattr(watch.tracker, "observe", counting_observe)
+    watch.start()
+    try:
+        wait_for(lambda: len(found) == 60, timeout=30)
+        wait_for(lambda: "scan: folder=drop files=60" in caplog.text)
+    finally:
+        watch.stop()
+    assert sorted(f.relpath for f in found) == sorted(
+        f"{sub}/clip{i:02d}.mov" for sub in "abc" for i in range(20)
+    )
+    assert most <= 10 + 4  # the bound, plus the chunk that crossed it
