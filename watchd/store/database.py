@@ -15,12 +15,13 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -237,9 +238,13 @@ class Database:
         self.engine = make_engine(url, password_file)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # One writer at a time within this process (SQLite only; a no-op elsewhere).
+        self._sqlite = is_sqlite(url)
         self._write_turn: AbstractContextManager[object] = (
-            threading.RLock() if is_sqlite(url) else nullcontext()
+            threading.RLock() if self._sqlite else nullcontext()
         )
+        # SQLite: the writers, taking turns, share one connection (see _writer_session).
+        self._writer: Connection | None = None
+        self._writing = threading.local()  # is this thread inside transaction() already?
         self._readers = sessionmaker(
             self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
         )
@@ -253,8 +258,33 @@ class Database:
         busy handler would poll with growing sleeps (tens of writer threads lose
         most of their time that way). Other processes still wait in SQLite.
         """
-        with self._write_turn, self._sessions() as session, session.begin():
+        with self._write_turn, self._writer_session() as session, session.begin():
             yield session
+
+    @contextmanager
+    def _writer_session(self) -> Iterator[Session]:
+        """A session on the writers' shared connection (SQLite), else on one from the pool.
+
+        Writers take turns anyway, so on SQLite one connection kept open serves
+        them all: no pool checkout, reset and checkin around every write (a
+        quarter of a small transaction's cost). A transaction opened inside
+        another on the same thread gets a pooled connection, as before.
+        """
+        if not self._sqlite or getattr(self._writing, "inside", False):
+            with self._sessions() as session:
+                yield session
+            return
+        if self._writer is None or self._writer.closed:
+            self._writer = self.engine.connect()
+            weakref.finalize(self, self._writer.close)  # a Database dropped without close()
+        elif self._writer.in_transaction():  # never expected: a session must not join it
+            self._writer.rollback()
+        self._writing.inside = True
+        try:
+            with self._sessions(bind=self._writer) as session:
+                yield session
+        finally:
+            self._writing.inside = False
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -264,4 +294,8 @@ class Database:
 
     def close(self) -> None:
         """Release all connections."""
+        with self._write_turn:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
         self.engine.dispose()

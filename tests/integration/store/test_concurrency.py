@@ -1,10 +1,14 @@
+import sqlite3
 import threading
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
-from watchd.store.database import Database, sqlite_url
+from watchd.store import database as database_module
+from watchd.store.database import DATABASE_FILENAME, Database, sqlite_url
 from watchd.store.migrate import upgrade
 from watchd.store.models import Job, JobState, Part
 
@@ -80,3 +84,26 @@ def test_timestamps_come_back_as_aware_utc(tmp_path):
         job = session.scalars(select(Job)).one()
     assert job.created_at.tzinfo is UTC
     db.close()
+
+
+def test_a_write_refused_while_another_process_holds_the_lock_leaves_later_writes_whole(
+    tmp_path, monkeypatch
+):
+    # The writers share one connection: a BEGIN that failed must not leave it inside a
+    # transaction that the next writer's session would join and never commit.
+    monkeypatch.setattr(database_module, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    db = Database(sqlite_url(tmp_path))
+    upgrade(db.engine)
+    other = sqlite3.connect(tmp_path / DATABASE_FILENAME, isolation_level=None, timeout=0.1)
+    other.execute("BEGIN IMMEDIATE")  # another process writing (e.g. `watchd retry`)
+    with pytest.raises(OperationalError, match="database is locked"):
+        with db.transaction() as session:
+            session.add(new_job(1))
+    other.execute("ROLLBACK")
+    with db.transaction() as session:
+        session.add(new_job(2))
+    # Committed, not merely pending on the shared connection: another connection sees it.
+    rows = other.execute("SELECT inode FROM jobs ORDER BY inode").fetchall()
+    assert rows == [(2,)]
+    db.close()
+    other.close()
