@@ -9,7 +9,7 @@ small-file row its time is what the four calls per file cost on this machine,
 against the one PUT an S3 tool needs. Files must fit in one part (16 MiB).
 
     python -m tests.bench.flow_floor --url URL --email E --folder 'Production/Folder' \
-        --batch NAME [--connections 16] FILE...      (the API key in $WATCHD_API_KEY)
+        --batch NAME [--connections 32] FILE...      (the API key in $WATCHD_API_KEY)
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--email", required=True)
     parser.add_argument("--folder", required=True, help="'Production/Folder'")
     parser.add_argument("--batch", required=True)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", type=int, default=32)  # watchd's default
     parser.add_argument("files", nargs="+", type=Path)
     args = parser.parse_args(argv)
     too_big = [f for f in args.files if f.stat().st_size > PART_LIMIT_BYTES]

@@ -36,6 +36,7 @@ from tests.bench.watchd_proc import (
     start_daemon,
     upload_command,
 )
+from watchd.config.schema import DEFAULT_CONNECTIONS
 
 FLOOR_TOOL = "flow floor"  # tests/bench/flow_floor.py: the vendor's calls and nothing else
 FLOOR_PART_LIMIT = 16 * 1024 * 1024  # it sends each file as one part
@@ -139,7 +140,8 @@ def _floor_row(bench: Bench, result: Result, emulator: EmulatorProcess, data: Da
     script = Path(__file__).with_name("flow_floor.py")
     cmd = [
         sys.executable, str(script), "--url", emulator.api_url, "--email", EMAIL,
-        "--folder", FOLDER, "--batch", f"floor-{tag}", *map(str, data.files),
+        "--folder", FOLDER, "--batch", f"floor-{tag}",
+        "--connections", str(DEFAULT_CONNECTIONS), *map(str, data.files),
     ]  # fmt: skip
     log = root / "floor.log"
     window = Window(emulator)

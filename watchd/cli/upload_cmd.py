@@ -36,6 +36,7 @@ from watchd.cli.upload_output import UploadProgressBoard, show_outcome
 from watchd.cli.upload_wait import DEFAULT_WAIT_TIMEOUT, wait_for_listing
 from watchd.config import load_config
 from watchd.config.database_secret import database_password_file
+from watchd.config.schema import DEFAULT_CONNECTIONS
 from watchd.config.units import parse_duration, parse_size
 from watchd.daemon.runtime_files import state_folder_error
 from watchd.flowcapture.client import FlowCaptureClient
@@ -106,9 +107,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--connections",
         type=int,
-        default=16,
+        default=DEFAULT_CONNECTIONS,
         help="requests in flight, all files together; as many files go up side by side "
-        "(default 16)",
+        f"(default {DEFAULT_CONNECTIONS})",
     )
     parser.add_argument("--state-dir", type=Path, help="where the resumable state is kept")
     parser.set_defaults(func=run)

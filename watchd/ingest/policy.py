@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from watchd.config.schema import DEFAULT_CONNECTIONS
+
 KEEP = "keep"
 DELETE = "delete"
 
@@ -38,8 +40,8 @@ class TransferPolicy:
     """How much is sent at once: budgets shared by all files, and caps."""
 
     part_size: int = 16 * 1024 * 1024
-    parallel_files: int = 16  # files uploading at once (the configured cap, or connections)
+    parallel_files: int = DEFAULT_CONNECTIONS  # files at once (the configured cap, or connections)
     parallel_parts: int = 8  # parts of one file in flight at once
     bandwidth_bytes_per_second: int | None = None  # None: unlimited
-    connections: int = 16  # part requests in flight, all files together
+    connections: int = DEFAULT_CONNECTIONS  # part requests in flight, all files together
     buffer_bytes: int = 256 * 1024 * 1024  # parts held in memory, all files together

@@ -38,7 +38,7 @@ def test_a_valid_config_loads_with_defaults_filled(cfg):
     assert config.database is None  # the store puts it in state_dir
     assert config.transfer.part_size == parse_size("32MiB")
     assert config.transfer.parallel_files is None  # as many files as connections
-    assert config.transfer.connections == 16
+    assert config.transfer.connections == 32
     assert config.transfer.bandwidth.constant_rate == 40_000_000
     assert config.retry.backoff_max == 1800
     assert config.scan.rescan_interval == 300
