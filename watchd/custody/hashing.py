@@ -8,6 +8,7 @@ lower case, as ASC MHL writes them.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +18,7 @@ import xxhash
 from watchd.base.stop import StopToken
 
 READ_CHUNK_BYTES = 4 * 1024 * 1024  # one read of the sequential pass
+MIN_READ_BYTES = 64 * 1024  # the smallest read buffer (a file that grew meanwhile)
 C4_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 C4_LENGTH = 90  # a C4 id is always "c4" + 88 base58 digits
 
@@ -82,9 +84,11 @@ def hash_file(path: Path, formats: Iterable[str], stop: StopToken | None = None)
     read, and Stopped when ``stop`` is set (seen between reads).
     """
     hashers = {name: _new(name) for name in dict.fromkeys(formats)}
-    buffer = bytearray(READ_CHUNK_BYTES)
-    view = memoryview(buffer)
     with open(path, "rb", buffering=0) as handle:
+        # No bigger than the file: tens of small files hashed at once would otherwise
+        # each hold (and, from the allocator's reused memory, touch) a full chunk.
+        size = os.fstat(handle.fileno()).st_size
+        view = memoryview(bytearray(max(MIN_READ_BYTES, min(READ_CHUNK_BYTES, size + 1))))
         while True:
             if stop is not None:
                 stop.check()

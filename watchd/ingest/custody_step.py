@@ -126,6 +126,10 @@ class CustodyStep:
         return dataclasses.replace(folder, after_upload=KEEP, move_to=None)
 
     def _hashed_already(self, job: Job) -> bool:
+        if job.complete_sent_at is None:
+            # Hashes are recorded with "complete sent": before that there are none, or
+            # those of a try whose complete was refused (hashed again, the row replaced).
+            return False
         with self.db.reading() as session:
             row = session.get(FileHash, job.id)
             return row is not None and (row.size, row.mtime_ns) == (job.size, job.mtime_ns)

@@ -12,11 +12,13 @@ import pytest
 import xxhash
 
 import watchd.custody.check as check_module
+import watchd.ingest.upload_step as upload_step_module
 from tests.integration.custody.conftest import ascmhl, make_card
 from tests.integration.ingest.core import DAILIES, Core
 from watchd.base.fileversion import Fingerprint, SettledFile
 from watchd.cli.main import main
 from watchd.custody import hashing
+from watchd.ingest.failures import RetryPolicy
 from watchd.ingest.queueing import BatchRule, enqueue
 from watchd.ingest.receipts_step import ReceiptWriter
 from watchd.store.models import FileHash, Job, JobState, Receipt
@@ -212,6 +214,33 @@ def test_the_hashes_are_on_record_when_complete_goes_out(core, pristine):
     core.hooks.before("/upload/asset/complete", look)
     assert core.drive(job_id) == [JobState.DONE]
     assert seen == [("xxh64", True)]
+
+
+def test_a_try_after_complete_went_out_unanswered_does_not_hash_the_file_again(
+    core, pristine, monkeypatch
+):
+    # The hashes were recorded with "complete sent"; the next try (the answer was lost)
+    # finds them there. A file is hashed once whatever happens to its complete.
+    asked: list[Path] = []
+    real_hash_file = hashing.hash_file
+
+    def recording_hash_file(path, formats, stop=None):
+        asked.append(Path(path))
+        return real_hash_file(path, formats, stop)
+
+    monkeypatch.setattr(check_module, "hash_file", recording_hash_file)
+    monkeypatch.setattr(upload_step_module, "COMPLETE_RETRY", RetryPolicy(1, 0.1, 0.1))
+    core.emulator.set_faults(
+        {"rules": [{"endpoint": "/upload/asset/complete", "reset": True, "count": 1}]}
+    )
+    card = drop_card(core, pristine)
+    job_id = queue_existing(core, card / "CLIPS/C001.mov")
+    assert core.step(job_id) == JobState.WAITING  # complete sent, no answer
+    assert core.job(job_id).complete_sent_at is not None
+    assert core.drive(job_id) == [JobState.DONE]
+    assert asked == [card / "CLIPS/C001.mov"]
+    with core.db.reading() as session:
+        assert session.get_one(FileHash, job_id).verified_format == "xxh64"
 
 
 def test_a_one_part_file_is_not_read_again_for_its_md5(core, pristine, monkeypatch):
