@@ -38,7 +38,7 @@ from watchd.daemon.health import HealthBoard, store_write_problem
 from watchd.daemon.listener import LocalListener
 from watchd.daemon.metrics import CONTENT_TYPE, DaemonMetrics, daemon_metrics, node_metrics
 from watchd.daemon.notify import SystemdNotifier
-from watchd.daemon.periodic import PeriodicWork
+from watchd.daemon.periodic import CLOSE_BATCHES_JOB, PeriodicWork
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, DaemonLock, write_status
 from watchd.daemon.scheduler import every, make_scheduler
 from watchd.daemon.state_guard import DatabaseGuard
@@ -171,6 +171,7 @@ class Daemon:
             self._store_problem,
             self.claims,
             lease,
+            on_idle=self._close_batches_now,
         )
         self.report_sources = StatusSources(
             self.config_path,
@@ -326,6 +327,11 @@ class Daemon:
         self.config = config
         self.scheduler.modify_job("projects", next_run_time=SYSTEM_CLOCK.now())  # resolve new ones
         log.info("configuration reloaded: %d folder(s)", len(config.folders))
+
+    def _close_batches_now(self) -> None:
+        """The last upload ended: run the batch closer now instead of at its next tick."""
+        if self.scheduler.running:
+            self.scheduler.modify_job(CLOSE_BATCHES_JOB, next_run_time=SYSTEM_CLOCK.now())
 
     # --- stop -----------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ BATCH_CLOSE_EVERY_SECONDS = 1.0
 REQUEUE_EVERY_SECONDS = 1.0
 PROJECT_RETRY_EVERY_SECONDS = 60.0
 RECEIPTS_EVERY_SECONDS = 2.0  # finished batches get their receipt (also after a restart)
+CLOSE_BATCHES_JOB = "close-batches"  # also run at once when the last upload ends
 
 
 @dataclass
@@ -45,7 +46,7 @@ class PeriodicWork:
     def schedule(self, scheduler: BackgroundScheduler, rescan_seconds: float) -> None:
         """Add every periodic job to ``scheduler`` (projects resolve at once)."""
         every(scheduler, REQUEUE_EVERY_SECONDS, "requeue", self.requeue)
-        every(scheduler, BATCH_CLOSE_EVERY_SECONDS, "close-batches", self.close_batches)
+        every(scheduler, BATCH_CLOSE_EVERY_SECONDS, CLOSE_BATCHES_JOB, self.close_batches)
         every(scheduler, rescan_seconds, "rescan", self.folders.rescan_all)
         every(
             scheduler,

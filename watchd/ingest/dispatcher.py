@@ -77,8 +77,13 @@ class Dispatcher:
         store_problem: Callable[[Exception | None], None] = lambda _error: None,
         claims: Claims | None = None,
         lease_seconds: float = 30.0,
+        on_idle: Callable[[], None] = lambda: None,
     ):
         self.db = db
+        # Told when the last running job ended and nothing else is runnable: a batch that
+        # waited for its last upload may close now, not at the closer's next tick.
+        self.on_idle = on_idle
+        self._busy = False
         self.claims = claims or LocalClaims(db)
         self.renew_every = lease_seconds / 3
         self.lease_seconds = lease_seconds
@@ -134,6 +139,7 @@ class Dispatcher:
                 self._renew_leases()
                 if time.monotonic() - self._store_failed_at >= STORE_PAUSE_SECONDS:
                     self._fill()
+                    self._notice_idle()
             except SQLAlchemyError as exc:
                 self._store_failed(exc)
             except Exception:
@@ -200,6 +206,16 @@ class Dispatcher:
             with self._lock:
                 self._tokens[job_id] = self.stop.child()
             self._work.put(job_id)
+
+    def _notice_idle(self) -> None:
+        with self._lock:
+            idle = not self._tokens  # nothing running and nothing runnable found
+        if idle and self._busy:
+            try:
+                self.on_idle()
+            except Exception:
+                log.exception("dispatcher: telling that it is idle failed; carrying on")
+        self._busy = not idle
 
     def _next_jobs(self, limit: int, busy: list[int]) -> list[int]:
         """Return up to ``limit`` runnable jobs not running (claimed, on a shared queue):
