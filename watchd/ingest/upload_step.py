@@ -380,8 +380,9 @@ class UploadStep:
         unknown = job.complete_sent_at is not None  # an earlier send got no answer
         with self.db.transaction() as session:
             _save_parts(session, job.id, unsaved, self.clock.now())
-            if hashes is not None:
-                session.merge(hashes)  # a file hashed again (changed, retried) replaces its row
+            if hashes is not None:  # a file hashed again (changed, retried) replaces its row
+                session.connection().execute(_FORGET_HASHES, {"b_job_id": job.id})
+                session.connection().execute(_RECORD_HASHES, _columns_of(hashes))
             ours = move_job(
                 session,
                 job.id,
@@ -494,11 +495,18 @@ _RECORD_UPLOAD = (
 )
 _FORGET_PARTS = delete(Part).where(Part.job_id == bindparam("b_job_id"))
 _PLAN_PARTS = insert(Part)
+_FORGET_HASHES = delete(FileHash).where(FileHash.job_id == bindparam("b_job_id"))
+_RECORD_HASHES = insert(FileHash)  # not session.merge: that reads the row first
 _SAVE_PART = (
     update(Part)
     .where(Part.job_id == bindparam("b_job_id"), Part.number == bindparam("b_number"))
     .values(md5=bindparam("b_md5"), etag=bindparam("b_etag"), done_at=bindparam("b_done_at"))
 )
+
+
+def _columns_of(row: FileHash) -> dict[str, object]:
+    """Return the column values of an unsaved ``row``, for a Core insert."""
+    return {column.key: getattr(row, column.key) for column in FileHash.__table__.columns}
 
 
 def _save_parts(session: Session, job_id: int, results: list[PartResult], now: datetime) -> None:

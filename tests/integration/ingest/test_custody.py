@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import xxhash
+from sqlalchemy import select
 
 import watchd.custody.check as check_module
 import watchd.ingest.upload_step as upload_step_module
@@ -241,6 +242,34 @@ def test_a_try_after_complete_went_out_unanswered_does_not_hash_the_file_again(
     assert asked == [card / "CLIPS/C001.mov"]
     with core.db.reading() as session:
         assert session.get_one(FileHash, job_id).verified_format == "xxh64"
+
+
+def test_a_file_hashed_again_after_a_refused_complete_replaces_its_hashes(
+    core, pristine, monkeypatch
+):
+    # A complete the service refused (429: not acted on) forgets "complete sent"; the
+    # next try checks the file again and its hashes replace the first ones.
+    asked: list[Path] = []
+    real_hash_file = hashing.hash_file
+
+    def recording_hash_file(path, formats, stop=None):
+        asked.append(Path(path))
+        return real_hash_file(path, formats, stop)
+
+    monkeypatch.setattr(check_module, "hash_file", recording_hash_file)
+    monkeypatch.setattr(upload_step_module, "COMPLETE_RETRY", RetryPolicy(1, 0.1, 0.1))
+    core.emulator.set_faults(
+        {"rules": [{"endpoint": "/upload/asset/complete", "status": 429, "count": 1}]}
+    )
+    card = drop_card(core, pristine)
+    job_id = queue_existing(core, card / "CLIPS/C001.mov")
+    assert core.step(job_id) == JobState.WAITING
+    assert core.job(job_id).complete_sent_at is None, "refused: not sent"
+    assert core.drive(job_id) == [JobState.DONE]
+    assert asked == [card / "CLIPS/C001.mov"] * 2
+    with core.db.reading() as session:
+        rows = session.scalars(select(FileHash).where(FileHash.job_id == job_id)).all()
+    assert len(rows) == 1 and rows[0].verified_format == "xxh64"
 
 
 def test_a_one_part_file_is_not_read_again_for_its_md5(core, pristine, monkeypatch):
