@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per file of a huge folder in memory
 class Fingerprint:
     """What identifies one version of a file: same file, same size, same mtime."""
 

@@ -38,7 +38,8 @@ TICK_SECONDS = 1.0  # how often settling files are looked at
 MAX_HINTS = 10_000  # queued event paths; beyond this a full rescan replaces them
 QUEUE_RETRY_SECONDS = 5.0  # how long to wait when settled files cannot be queued
 SCAN_CHUNK = 500  # files looked up or handed over together (one database round trip)
-SCAN_AHEAD = 20_000  # a scan waits while this many files settle (memory of a huge folder)
+SCAN_AHEAD = 100_000  # a scan waits while this many files settle (memory of a huge folder)
+SETTLE_ROUND = 5_000  # files given their second look together (one look at /proc)
 
 
 @dataclass(frozen=True)
@@ -377,9 +378,18 @@ class FolderWatch:
         self._handled.pop(path, None)
 
     def _settle_pending(self) -> None:
-        """Take a second look at the files whose wait is over; hand over the settled ones."""
+        """Take a second look at the files whose wait is over; hand over the settled ones.
+
+        In rounds of SETTLE_ROUND: the files of a huge folder come due together,
+        and each second look is an object of its own until it is handed over.
+        """
+        due = self.tracker.due()
+        for start in range(0, len(due), SETTLE_ROUND):
+            self._settle_some(due[start : start + SETTLE_ROUND])
+
+    def _settle_some(self, due: list[str]) -> None:
         ready: dict[str, Candidate] = {}
-        for key in self.tracker.due():
+        for key in due:
             candidate = self._looked_at_again(key)
             if candidate is None:
                 self._drop(key)

@@ -22,7 +22,7 @@ PROC_DIR = Path("/proc")
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR
 
 
-@dataclass
+@dataclass(slots=True)
 class _Observation:
     fingerprint: Fingerprint
     since: float  # clock time when this fingerprint was first seen

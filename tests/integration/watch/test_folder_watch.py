@@ -152,6 +152,7 @@ def test_a_scan_of_a_huge_folder_waits_while_too_many_files_settle(
     caplog.set_level(logging.INFO)
     monkeypatch.setattr(folder_watch_module, "SCAN_AHEAD", 10)
     monkeypatch.setattr(folder_watch_module, "SCAN_CHUNK", 4)
+    monkeypatch.setattr(folder_watch_module, "SETTLE_ROUND", 3)  # second looks in rounds too
     for sub in ("a", "b", "c"):
         (tmp_path / sub).mkdir()
         for i in range(20):
@@ -172,6 +173,14 @@ def test_a_scan_of_a_huge_folder_waits_while_too_many_files_settle(
         return settled_now
 
     monkeypatch.setattr(watch.tracker, "observe", counting_observe)
+    rounds: list[int] = []
+    settle_some = watch._settle_some
+
+    def recording_settle_some(due):
+        rounds.append(len(due))
+        settle_some(due)
+
+    monkeypatch.setattr(watch, "_settle_some", recording_settle_some)
     watch.start()
     try:
         wait_for(lambda: len(found) == 60, timeout=30)
@@ -182,3 +191,4 @@ def test_a_scan_of_a_huge_folder_waits_while_too_many_files_settle(
         f"{sub}/clip{i:02d}.mov" for sub in "abc" for i in range(20)
     )
     assert most <= 10 + 4  # the bound, plus the chunk that crossed it
+    assert rounds and max(rounds) <= 3  # files that came due together, looked at in rounds
