@@ -38,7 +38,7 @@ from watchd.daemon.health import HealthBoard, store_write_problem
 from watchd.daemon.listener import LocalListener
 from watchd.daemon.metrics import CONTENT_TYPE, DaemonMetrics, daemon_metrics, node_metrics
 from watchd.daemon.notify import SystemdNotifier
-from watchd.daemon.periodic import CLOSE_BATCHES_JOB, PeriodicWork
+from watchd.daemon.periodic import PeriodicWork
 from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, DaemonLock, write_status
 from watchd.daemon.scheduler import every, make_scheduler
 from watchd.daemon.state_guard import DatabaseGuard
@@ -187,7 +187,7 @@ class Daemon:
         )
         self.folders.apply(self.config.folders)
         self.scheduler = make_scheduler()
-        periodic = PeriodicWork(
+        self.periodic = periodic = PeriodicWork(
             self.pipeline,
             self.folders,
             self.dispatcher,
@@ -329,9 +329,14 @@ class Daemon:
         log.info("configuration reloaded: %d folder(s)", len(config.folders))
 
     def _close_batches_now(self) -> None:
-        """The last upload ended: run the batch closer now instead of at its next tick."""
-        if self.scheduler.running:
-            self.scheduler.modify_job(CLOSE_BATCHES_JOB, next_run_time=SYSTEM_CLOCK.now())
+        """The last upload ended: run the batch closer now instead of at its next tick.
+
+        On a thread of its own (the dispatcher's must not wait on /complete/upload), not
+        through the scheduler, which would warn when its own run is under way.
+        """
+        threading.Thread(
+            target=self.periodic.close_batches, args=(True,), name="close-batches-now", daemon=True
+        ).start()
 
     # --- stop -----------------------------------------------------------------------------
 

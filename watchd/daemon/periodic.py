@@ -7,9 +7,10 @@ A job that cannot write the database reports it once as a health problem
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -28,7 +29,6 @@ BATCH_CLOSE_EVERY_SECONDS = 1.0
 REQUEUE_EVERY_SECONDS = 1.0
 PROJECT_RETRY_EVERY_SECONDS = 60.0
 RECEIPTS_EVERY_SECONDS = 2.0  # finished batches get their receipt (also after a restart)
-CLOSE_BATCHES_JOB = "close-batches"  # also run at once when the last upload ends
 
 
 @dataclass
@@ -42,11 +42,12 @@ class PeriodicWork:
     write_status: Callable[[], None]
     store_problem: Callable[[Exception | None], None]
     receipts: ReceiptWriter | None = None
+    _closing: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def schedule(self, scheduler: BackgroundScheduler, rescan_seconds: float) -> None:
         """Add every periodic job to ``scheduler`` (projects resolve at once)."""
         every(scheduler, REQUEUE_EVERY_SECONDS, "requeue", self.requeue)
-        every(scheduler, BATCH_CLOSE_EVERY_SECONDS, CLOSE_BATCHES_JOB, self.close_batches)
+        every(scheduler, BATCH_CLOSE_EVERY_SECONDS, "close-batches", self.close_batches)
         every(scheduler, rescan_seconds, "rescan", self.folders.rescan_all)
         every(
             scheduler,
@@ -64,10 +65,17 @@ class PeriodicWork:
             if self.pipeline.requeue():
                 self.dispatcher.poke()
 
-    def close_batches(self) -> None:
-        with self._store_guard():
-            if self.pipeline.closer.run_once():
-                self.dispatcher.poke()
+    def close_batches(self, wait: bool = False) -> None:
+        """Close the batches that may close. A run under way makes a tick skip; ``wait``
+        (the last upload just ended: it may have missed it) runs once that one is over."""
+        if not self._closing.acquire(blocking=wait):
+            return
+        try:
+            with self._store_guard():
+                if self.pipeline.closer.run_once():
+                    self.dispatcher.poke()
+        finally:
+            self._closing.release()
 
     def write_receipts(self) -> None:
         if self.receipts is not None:
