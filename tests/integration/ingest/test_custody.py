@@ -217,76 +217,69 @@ def test_the_hashes_are_on_record_when_complete_goes_out(core, pristine):
     assert seen == [("xxh64", True)]
 
 
-def test_a_try_after_complete_went_out_unanswered_does_not_hash_the_file_again(
-    core, pristine, monkeypatch
-):
-    # The hashes were recorded with "complete sent"; the next try (the answer was lost)
-    # finds them there. A file is hashed once whatever happens to its complete.
-    asked: list[Path] = []
+@pytest.fixture
+def hashed(monkeypatch) -> list[tuple[Path, list[str]]]:
+    """Every file the custody check reads to hash, with the formats it asked for."""
+    calls: list[tuple[Path, list[str]]] = []
     real_hash_file = hashing.hash_file
 
     def recording_hash_file(path, formats, stop=None):
-        asked.append(Path(path))
+        calls.append((Path(path), list(formats)))
         return real_hash_file(path, formats, stop)
 
     monkeypatch.setattr(check_module, "hash_file", recording_hash_file)
+    return calls
+
+
+def fail_one_complete(core: Core, monkeypatch, **fault) -> None:
+    """The next /upload/asset/complete fails as ``fault`` says, and is not tried again
+    within the same run (the job's next try sends it)."""
     monkeypatch.setattr(upload_step_module, "COMPLETE_RETRY", RetryPolicy(1, 0.1, 0.1))
     core.emulator.set_faults(
-        {"rules": [{"endpoint": "/upload/asset/complete", "reset": True, "count": 1}]}
+        {"rules": [{"endpoint": "/upload/asset/complete", "count": 1, **fault}]}
     )
+
+
+def test_a_try_after_complete_went_out_unanswered_does_not_hash_the_file_again(
+    core, pristine, monkeypatch, hashed
+):
+    # The hashes were recorded with "complete sent"; the next try (the answer was lost)
+    # finds them there. A file is hashed once whatever happens to its complete.
+    fail_one_complete(core, monkeypatch, reset=True)
     card = drop_card(core, pristine)
     job_id = queue_existing(core, card / "CLIPS/C001.mov")
     assert core.step(job_id) == JobState.WAITING  # complete sent, no answer
     assert core.job(job_id).complete_sent_at is not None
     assert core.drive(job_id) == [JobState.DONE]
-    assert asked == [card / "CLIPS/C001.mov"]
+    assert [path for path, _formats in hashed] == [card / "CLIPS/C001.mov"]
     with core.db.reading() as session:
         assert session.get_one(FileHash, job_id).verified_format == "xxh64"
 
 
 def test_a_file_hashed_again_after_a_refused_complete_replaces_its_hashes(
-    core, pristine, monkeypatch
+    core, pristine, monkeypatch, hashed
 ):
     # A complete the service refused (429: not acted on) forgets "complete sent"; the
     # next try checks the file again and its hashes replace the first ones.
-    asked: list[Path] = []
-    real_hash_file = hashing.hash_file
-
-    def recording_hash_file(path, formats, stop=None):
-        asked.append(Path(path))
-        return real_hash_file(path, formats, stop)
-
-    monkeypatch.setattr(check_module, "hash_file", recording_hash_file)
-    monkeypatch.setattr(upload_step_module, "COMPLETE_RETRY", RetryPolicy(1, 0.1, 0.1))
-    core.emulator.set_faults(
-        {"rules": [{"endpoint": "/upload/asset/complete", "status": 429, "count": 1}]}
-    )
+    fail_one_complete(core, monkeypatch, status=429)
     card = drop_card(core, pristine)
     job_id = queue_existing(core, card / "CLIPS/C001.mov")
     assert core.step(job_id) == JobState.WAITING
     assert core.job(job_id).complete_sent_at is None, "refused: not sent"
     assert core.drive(job_id) == [JobState.DONE]
-    assert asked == [card / "CLIPS/C001.mov"] * 2
+    assert [path for path, _formats in hashed] == [card / "CLIPS/C001.mov"] * 2
     with core.db.reading() as session:
         rows = session.scalars(select(FileHash).where(FileHash.job_id == job_id)).all()
     assert len(rows) == 1 and rows[0].verified_format == "xxh64"
 
 
-def test_a_one_part_file_is_not_read_again_for_its_md5(core, pristine, monkeypatch):
+def test_a_one_part_file_is_not_read_again_for_its_md5(core, pristine, hashed):
     # The md5 of a file sent as one part is that part's Content-MD5: the custody check
     # reads the file for the history's hash alone, and the receipt's md5 is still right.
-    asked: list[list[str]] = []
-    real_hash_file = hashing.hash_file
-
-    def recording_hash_file(path, formats, stop=None):
-        asked.append(list(formats))
-        return real_hash_file(path, formats, stop)
-
-    monkeypatch.setattr(check_module, "hash_file", recording_hash_file)
     card = drop_card(core, pristine)
     job_id = queue_existing(core, card / "CLIPS/C001.mov")
     assert core.drive(job_id) == [JobState.DONE]
-    assert asked == [["xxh64"]]
+    assert [formats for _path, formats in hashed] == [["xxh64"]]
     with core.db.reading() as session:
         row = session.get_one(FileHash, job_id)
         hashes = json.loads(row.hashes)
