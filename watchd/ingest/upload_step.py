@@ -465,7 +465,7 @@ class UploadStep:
     def start_over(self, job_id: int) -> None:
         """Forget the job's multipart upload (it no longer exists); the next try starts afresh."""
         with self.db.transaction() as session:
-            session.execute(delete(Part).where(Part.job_id == job_id))
+            session.connection().execute(_FORGET_PARTS, {"b_job_id": job_id})
             session.execute(
                 update(Job)
                 .where(Job.id == job_id)

@@ -244,7 +244,7 @@ class Database:
         )
         # SQLite: the writers, taking turns, share one connection (see _writer_session).
         self._writer: Connection | None = None
-        self._writing = threading.local()  # is this thread inside transaction() already?
+        self._writing = False  # the lock's holder is inside transaction() (a nested one?)
         self._readers = sessionmaker(
             self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
         )
@@ -270,7 +270,7 @@ class Database:
         quarter of a small transaction's cost). A transaction opened inside
         another on the same thread gets a pooled connection, as before.
         """
-        if not self._sqlite or getattr(self._writing, "inside", False):
+        if not self._sqlite or self._writing:
             with self._sessions() as session:
                 yield session
             return
@@ -279,12 +279,12 @@ class Database:
             weakref.finalize(self, self._writer.close)  # a Database dropped without close()
         elif self._writer.in_transaction():  # never expected: a session must not join it
             self._writer.rollback()
-        self._writing.inside = True
+        self._writing = True  # only the write lock's holder gets here
         try:
             with self._sessions(bind=self._writer) as session:
                 yield session
         finally:
-            self._writing.inside = False
+            self._writing = False
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
