@@ -102,6 +102,35 @@ def test_a_killed_node_s_upload_is_finished_by_the_other_without_resending_parts
     print(f"failover: the upload was done {took_over:.1f}s after the kill (lease {LEASE})")
 
 
+def test_a_node_killed_and_started_again_at_once_goes_on_with_its_own_work(
+    tmp_path, pg_url, make_node
+):
+    # systemd restarts a crashed node within seconds, long before its lease runs out: the
+    # node row it finds is its own (recorded in its state folder), not another live node's.
+    shared = tmp_path / "nas" / "dailies"
+    a = make_node("bay-1", pg_url)
+    a.share_folder(shared)
+    a.transfer["parallel_parts"] = 1
+    a.emulator.set_faults({"bandwidth_bytes_per_s": 4 * MIB})
+    a.start()
+    data = write_file(shared / "Roll1" / "A001.mov", 30 * MIB)
+    (job,) = wait_until(a.jobs, 30, "the job queued")
+    wait_until(lambda: len(a.committed_parts(job["id"])) >= 2, 60, "two parts committed")
+    a.kill()
+    kept = a.committed_parts(job["id"])
+    a.emulator.set_faults({"bandwidth_bytes_per_s": None})
+    a.start()
+    wait_until(lambda: "taking its work over now" in a.log(), 30, "the restart took over")
+    wait_until(lambda: a.all_done(1), 60, "the upload finished")
+    assert "another node named" not in a.log()
+    (asset,) = wait_until(a.visible_assets, 30, "the asset listed")
+    assert asset["etag"] == multipart_etag(data)
+    (done,) = a.jobs()
+    puts = a.snapshot()["part_puts"][done["key"]]
+    assert all(puts[str(n)] == 1 for n in kept), (kept, puts)
+    assert a.stop() == 0
+
+
 def test_when_the_watching_node_dies_the_other_takes_the_folder_over(tmp_path, pg_url, make_node):
     shared = tmp_path / "nas" / "dailies"
     a, b = make_node("bay-1", pg_url), make_node("bay-2", pg_url)

@@ -39,7 +39,13 @@ from watchd.daemon.listener import LocalListener
 from watchd.daemon.metrics import CONTENT_TYPE, DaemonMetrics, daemon_metrics, node_metrics
 from watchd.daemon.notify import SystemdNotifier
 from watchd.daemon.periodic import PeriodicWork
-from watchd.daemon.runtime_files import STATUS_STALE_SECONDS, DaemonLock, write_status
+from watchd.daemon.runtime_files import (
+    STATUS_STALE_SECONDS,
+    DaemonLock,
+    read_registration,
+    write_registration,
+    write_status,
+)
 from watchd.daemon.scheduler import every, make_scheduler
 from watchd.daemon.state_guard import DatabaseGuard
 from watchd.daemon.status_page import PageSources, routes
@@ -118,7 +124,7 @@ class Daemon:
         lease = self.config.node.lease
         self.claims = claims_for(self.db, self.config.node.name, lease)
         if isinstance(self.claims, SharedClaims):
-            self.claims.register()  # raises NodeNameTaken
+            self._register_node(self.claims)  # raises NodeNameTaken
             log.info(
                 "node %s on a shared queue (%s): leases of %.0fs",
                 self.config.node.name,
@@ -220,6 +226,18 @@ class Daemon:
         self.notifications.event(
             Event(EventKind.STARTED, f"watchd {__version__} started: {self.summary}")
         )
+
+    def _register_node(self, claims: SharedClaims) -> None:
+        """Register this node, taking over from this state folder's crashed daemon at once.
+
+        Raises NodeNameTaken.
+        """
+        state_dir = self.config.state_dir
+        registration = claims.register(read_registration(state_dir))
+        try:
+            write_registration(state_dir, registration)
+        except OSError as exc:  # only a restart after a crash waits out its lease
+            log.warning("cannot write %s: %s", exc.filename, exc.strerror)
 
     def _database_is_new(self) -> bool:
         """True for an empty database, or one `watchd db recover` made (consumed here)."""

@@ -4,11 +4,14 @@
 one database, and so commands can tell whether one is running.
 ``status.json``: what the daemon knows that the database does not (folder
 health, transfers in flight), rewritten atomically every few seconds.
+``node.json``: on a shared queue, this folder's daemon's registration as a
+node, so that a restart after a crash takes its own work over at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import json
@@ -18,9 +21,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from watchd.store.database import make_state_dir
+from watchd.store.leases import Registration
 
 LOCK_FILENAME = "watchd.lock"
 STATUS_FILENAME = "status.json"
+NODE_FILENAME = "node.json"
 STATUS_STALE_SECONDS = 30.0  # a status older than this means the daemon is hung or gone
 STATUS_ROOM_BYTES = 16 * 1024  # blanks kept at the end of status.json for a full disk
 
@@ -157,3 +162,26 @@ def read_status(state_dir: Path) -> dict[str, Any] | None:
             return data if isinstance(data, dict) else None
         time.sleep(0.05)
     return None
+
+
+def read_registration(state_dir: Path) -> Registration | None:
+    """Return the node registration this state folder's last daemon made, or None."""
+    try:
+        data = json.loads((state_dir / NODE_FILENAME).read_text())
+        return Registration(
+            str(data["name"]), str(data["host"]), int(data["pid"]), str(data["started_at"])
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # none yet, or unreadable: the lease decides, as before
+
+
+def write_registration(state_dir: Path, registration: Registration) -> None:
+    """Replace node.json atomically; raises OSError."""
+    path = state_dir / NODE_FILENAME
+    temp = path.with_name(f".{NODE_FILENAME}.{os.getpid()}")
+    try:
+        temp.write_text(json.dumps(dataclasses.asdict(registration)) + "\n")
+        os.replace(temp, path)
+    except OSError:
+        temp.unlink(missing_ok=True)
+        raise

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
 
 from watchd.store.database import Database
 from watchd.store.models import FolderLease, Job, JobState, Node
@@ -40,6 +41,32 @@ RUNNABLE_STATES = (JobState.INGESTING, JobState.UPLOADING, JobState.QUEUED)
 
 class NodeNameTaken(Exception):
     """Another live node uses this node's name."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Which process registered a node, and when (the database's clock, as ISO text).
+
+    The daemon keeps its own in its state folder: a node row that still
+    matches it at the next start was written by that folder's previous daemon,
+    which is dead (the new one holds the folder's lock), however fresh its
+    heartbeat.
+    """
+
+    name: str
+    host: str
+    pid: int
+    started_at: str
+
+    def describes(self, row: Node) -> bool:
+        """Return True if ``row`` is this registration (not a later one of that name)."""
+        try:
+            started = datetime.fromisoformat(self.started_at)
+        except ValueError:
+            return False
+        return (self.name, self.host, self.pid, started) == (
+            row.name, row.host, row.pid, row.started_at,
+        )  # fmt: skip
 
 
 class LocalClaims:
@@ -116,33 +143,54 @@ class SharedClaims:
 
     # --- the node ---------------------------------------------------------------------
 
-    def register(self) -> None:
-        """Record this node as started; raises NodeNameTaken if a live node has its name.
+    def register(self, previous: Registration | None = None) -> Registration:
+        """Record this node as started and return the record; raises NodeNameTaken if a
+        live node has its name.
 
         A node of that name whose heartbeat is older than a lease is this one
-        before a crash or a restart: its leases become this node's again.
+        before a crash or a restart; so is one still recorded as ``previous``
+        (this state folder's last registration: that daemon was killed, and a
+        restart need not wait out its lease). Its leases become this node's again.
         """
         host, pid = socket.gethostname(), os.getpid()
         with self.db.transaction() as session:
             row = session.get(Node, self.node, with_for_update=True)
             if row is not None and row.stopped_at is None and (row.host, row.pid) != (host, pid):
-                age = session.scalar(
-                    select(_seconds_since(Node.heartbeat_at)).where(Node.name == self.node)
-                )
-                if age is not None and float(age) < self.lease.total_seconds():
-                    raise NodeNameTaken(
-                        f"another node named {self.node!r} is running (on {row.host}, pid "
-                        f"{row.pid}, heartbeat {float(age):.0f}s ago); give each node "
-                        "its own name with node: {name: ...}"
-                    )
+                self._check_not_running(session, row, previous)
             values = {
                 "host": host, "pid": pid, "started_at": func.now(),
                 "heartbeat_at": func.now(), "stopped_at": None,
             }  # fmt: skip
-            session.execute(
+            started = session.scalar(
                 postgresql.insert(Node)
                 .values(name=self.node, **values)
                 .on_conflict_do_update(index_elements=[Node.name], set_=values)
+                .returning(Node.started_at)
+            )
+        assert started is not None
+        return Registration(self.node, host, pid, started.isoformat())
+
+    def _check_not_running(
+        self, session: Session, row: Node, previous: Registration | None
+    ) -> None:
+        """Raise NodeNameTaken unless the node ``row`` describes is dead."""
+        if previous is not None and previous.describes(row):
+            log.info(
+                "node %s: its previous daemon (on %s, pid %d) ended without stopping; "
+                "taking its work over now",
+                self.node,
+                row.host,
+                row.pid,
+            )
+            return
+        age = session.scalar(
+            select(_seconds_since(Node.heartbeat_at)).where(Node.name == self.node)
+        )
+        if age is not None and float(age) < self.lease.total_seconds():
+            raise NodeNameTaken(
+                f"another node named {self.node!r} is running (on {row.host}, pid "
+                f"{row.pid}, heartbeat {float(age):.0f}s ago); give each node "
+                "its own name with node: {name: ...}"
             )
 
     def renew(self, running: Collection[int]) -> bool:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import threading
 import time
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -115,6 +118,22 @@ def test_a_second_live_node_with_the_same_name_is_refused_a_dead_one_is_replaced
             update(Node).values(heartbeat_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 5))
         )
     node(pg_db, "bay-1", lease=1)  # its heartbeat is older than a lease: a crashed earlier self
+
+
+def test_a_node_started_again_after_a_crash_takes_over_its_own_registration_at_once(pg_db):
+    mine = SharedClaims(pg_db, "bay-1", 60).register()
+    with pg_db.transaction() as session:  # the process that registered it died just now
+        session.execute(update(Node).values(pid=1, heartbeat_at=func.now()))
+    crashed = dataclasses.replace(mine, pid=1)
+    earlier = datetime.fromisoformat(mine.started_at) - timedelta(seconds=1)
+    not_ours = dataclasses.replace(crashed, started_at=earlier.isoformat())
+    with pytest.raises(NodeNameTaken, match="another node named 'bay-1' is running"):
+        SharedClaims(pg_db, "bay-1", 60).register(not_ours)  # another folder's, or stale
+    again = SharedClaims(pg_db, "bay-1", 60).register(crashed)
+    assert again.pid == os.getpid()
+    assert datetime.fromisoformat(again.started_at) > datetime.fromisoformat(mine.started_at)
+    with pg_db.reading() as session:
+        assert session.scalar(select(Node.pid)) == os.getpid()
 
 
 def test_a_single_node_on_sqlite_hands_out_jobs_without_leases(tmp_path):
