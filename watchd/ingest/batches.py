@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from watchd.base.clock import SYSTEM_CLOCK, Clock
+from watchd.base.clock import CLOCK_SLACK, SYSTEM_CLOCK, Clock
 from watchd.base.events import Event, EventKind, EventSink, ignore_events
 from watchd.base.stop import StopToken
 from watchd.failpoints import failpoint
@@ -43,7 +43,7 @@ from watchd.flowcapture.errors import (
     outcome_unknown,
 )
 from watchd.flowcapture.redact import redact
-from watchd.ingest.failures import RetryPolicy, retry_delay_seconds
+from watchd.ingest.failures import RetryPolicy, longest_wait, retry_delay_seconds
 from watchd.ingest.presence import AssetPresence, Sought
 from watchd.store.database import Database
 from watchd.store.models import Batch, BatchState, Job, JobState, Part
@@ -122,6 +122,14 @@ class BatchCloser:
     def _mark_closing(self, now: datetime) -> None:
         with self.db.transaction() as session:
             for batch in session.scalars(select(Batch).where(Batch.state == BatchState.OPEN)):
+                if batch.last_file_at > now + CLOCK_SLACK:
+                    log.warning(
+                        "the system clock went back: batch=%r had its last file at %s, "
+                        "later than now; its idle time counts from now",
+                        batch.name,
+                        batch.last_file_at.isoformat(timespec="seconds"),
+                    )
+                    batch.last_file_at = now
                 idle = self.idle_seconds(batch.folder)
                 if idle is None or now - batch.last_file_at < timedelta(seconds=idle):
                     continue
@@ -145,7 +153,11 @@ class BatchCloser:
         with self.db.reading() as session:
             rows = session.execute(
                 select(Batch.id, Batch.folder)
-                .where(Batch.state == BatchState.CLOSING, Batch.next_attempt_at <= now)
+                .where(
+                    Batch.state == BatchState.CLOSING,
+                    (Batch.next_attempt_at <= now)  # or set before the clock went back:
+                    | (Batch.next_attempt_at > now + longest_wait(self.retry())),
+                )
                 .order_by(Batch.id)
             )
             return [batch_id for batch_id, folder in rows if self.idle_seconds(folder) is not None]

@@ -22,12 +22,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.stop import StopToken
+from watchd.config.units import format_duration
 from watchd.ingest.failures import SERVICE
 from watchd.store.database import Database
 from watchd.store.leases import Claims, LocalClaims
@@ -45,17 +47,42 @@ STORE_PAUSE_SECONDS = 5.0  # no new work this long after the database could not 
 TAKEN_OVER = "another node took the job over"
 
 
-def requeue_due(db: Database, clock: Clock = SYSTEM_CLOCK, *, service_ok: bool = False) -> int:
+def requeue_due(
+    db: Database,
+    clock: Clock = SYSTEM_CLOCK,
+    *,
+    service_ok: bool = False,
+    longest_wait: timedelta | None = None,
+) -> int:
     """Put waiting jobs whose next attempt is due back in line; return how many.
 
     ``service_ok``: Flow Capture answers again, so jobs that waited on it go now.
+    ``longest_wait``: a next attempt further off than this was set before the
+    system clock went back; such jobs go now too (with a warning).
     """
     now = clock.now()
     due = Job.next_attempt_at <= now
     if service_ok:
         due = due | (Job.waiting_on == SERVICE)
     with db.transaction() as session:
-        return move_jobs(session, RESUME, allowed=(JobState.WAITING,), now=now, where=due)
+        moved = move_jobs(session, RESUME, allowed=(JobState.WAITING,), now=now, where=due)
+        if longest_wait is None:
+            return moved
+        stranded = move_jobs(
+            session,
+            RESUME,
+            allowed=(JobState.WAITING,),
+            now=now,
+            where=Job.next_attempt_at > now + longest_wait,
+        )
+    if stranded:
+        log.warning(
+            "the system clock went back: %d waiting job(s) were due later than any wait "
+            "watchd sets (%s from now); they go now",
+            stranded,
+            format_duration(longest_wait.total_seconds()),
+        )
+    return moved + stranded
 
 
 # Which of the running jobs an operator cancelled; built once (asked at every wake).

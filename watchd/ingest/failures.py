@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from watchd.base.clock import CLOCK_SLACK
 from watchd.custody.history import CustodyError
 from watchd.flowcapture.backoff import backoff_seconds
 from watchd.flowcapture.errors import (
@@ -27,6 +28,7 @@ from watchd.flowcapture.errors import (
     service_wide,
 )
 from watchd.flowcapture.redact import redact
+from watchd.flowcapture.transport import RETRY_AFTER_MAX_SECONDS
 from watchd.store.models import Job, JobState
 from watchd.store.transitions import move_job
 
@@ -48,6 +50,7 @@ SERVICE = "service"  # Flow Capture or the way to it: the key, the network, "slo
 FOLDER = "folder"  # the drop folder or its archive: unmounted, full
 SERVICE_PROBE_SECONDS = 15.0  # a job waiting on the service looks again (unless Retry-After)
 FOLDER_PROBE_SECONDS = 5.0  # a job waiting on its folder looks again after this
+RETRY_AFTER_SPREAD = 1.2  # waits the service asked for are drawn up to this much longer
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,17 @@ def retry_delay_seconds(attempts: int, policy: RetryPolicy, rng: random.Random |
     )
 
 
+def longest_wait(policy: RetryPolicy) -> timedelta:
+    """Return how far off a job's or a batch's next try can be when watchd sets it.
+
+    A next try further off than this is due now: it was set before the system
+    clock went back (an RTC in local time corrected by NTP after a boot turns a
+    10 s wait into hours; see base/clock.py).
+    """
+    service = RETRY_AFTER_MAX_SECONDS * RETRY_AFTER_SPREAD
+    return timedelta(seconds=max(policy.backoff_max_seconds, service)) + CLOCK_SLACK
+
+
 @dataclass(frozen=True)
 class Recorded:
     """A failed attempt as recorded on its job."""
@@ -173,7 +187,7 @@ def _wait_on_outage(
     session: Session, job: Job, verdict: Verdict, now: datetime, rng: random.Random | None
 ) -> Recorded | None:
     if verdict.retry_after is not None:  # the service said when: then, spread a little
-        delay = verdict.retry_after * (rng or random).uniform(1.0, 1.2)
+        delay = verdict.retry_after * (rng or random).uniform(1.0, RETRY_AFTER_SPREAD)
     else:
         probe = SERVICE_PROBE_SECONDS if verdict.scope == SERVICE else FOLDER_PROBE_SECONDS
         delay = probe * (rng or random).uniform(0.8, 1.2)

@@ -21,7 +21,7 @@ from watchd.ingest.bandwidth import Throttle
 from watchd.ingest.batches import BatchCloser
 from watchd.ingest.custody_step import CustodyStep
 from watchd.ingest.dispatcher import requeue_due
-from watchd.ingest.failures import RetryPolicy
+from watchd.ingest.failures import RetryPolicy, longest_wait
 from watchd.ingest.finish_step import FinishStep
 from watchd.ingest.jobs import JobRunner
 from watchd.ingest.policy import FolderPolicy, TransferPolicy
@@ -57,7 +57,12 @@ class Pipeline:
 
     def requeue(self) -> int:
         """Put waiting jobs whose time has come back in line; return how many."""
-        return requeue_due(self.db, self.clock, service_ok=self.client.outage is None)
+        return requeue_due(
+            self.db,
+            self.clock,
+            service_ok=self.client.outage is None,
+            longest_wait=longest_wait(self.runner.retry()),
+        )
 
 
 def build_pipeline(

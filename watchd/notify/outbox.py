@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from watchd.base.clock import Clock
+from watchd.base.clock import CLOCK_SLACK, Clock
 from watchd.base.events import Event, EventKind
 from watchd.base.stop import StopToken
 from watchd.flowcapture.backoff import backoff_seconds
@@ -68,6 +68,7 @@ class Notifier:
         self.clock = clock
         self.stop = stop
         self.retry = retry or RetryRule()
+        self._longest_backoff = timedelta(seconds=self.retry.max_seconds) + CLOCK_SLACK
         self.tick_seconds = tick_seconds
         self.rng = rng or random.Random()
         self.thread: threading.Thread | None = None
@@ -131,8 +132,16 @@ class Notifier:
             target = by_key.get(pending.target)
             if target is None or (self.stop.stopped and not force):
                 continue
-            window_over = pending.oldest + timedelta(seconds=target.every_seconds) <= now
-            backoff_over = pending.next_attempt_at is None or pending.next_attempt_at <= now
+            # Times later than they could have been set came before the clock went back.
+            window_over = (
+                pending.oldest + timedelta(seconds=target.every_seconds) <= now
+                or pending.oldest > now + CLOCK_SLACK
+            )
+            backoff_over = (
+                pending.next_attempt_at is None
+                or pending.next_attempt_at <= now
+                or pending.next_attempt_at > now + self._longest_backoff
+            )
             if force or (window_over and backoff_over):
                 sent += self._deliver(target, timeout)
         self._prune()

@@ -58,6 +58,11 @@ class FakeClock:
             self._now += timedelta(seconds=seconds)
             self._monotonic += seconds
 
+    def set_back(self, seconds: float) -> None:
+        """The system clock is corrected backwards (monotonic time goes on)."""
+        with self._lock:
+            self._now -= timedelta(seconds=seconds)
+
 
 Action = Callable[[], None]
 

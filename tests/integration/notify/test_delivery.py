@@ -88,6 +88,19 @@ def test_a_failing_webhook_is_retried_with_backoff_and_a_restart_loses_nothing(d
     assert [body["text"] for _path, body in hook.posts] == ["*watchd on bay-1*\nwatchd started"]
 
 
+def test_events_and_retries_from_before_the_clock_went_back_are_not_held_for_the_jump(db):
+    clock = FakeClock()
+    with WebhookReceiver() as hook:
+        hook.fail_next = 1
+        n = notifier(db, [webhook(hook.url("/hook"), every="10s")], clock)
+        n.event(Event(EventKind.STARTED, "watchd started"))
+        clock.set_back(2 * 3600)  # the event is "two hours from now": its window is over
+        assert n.deliver_due() == 0 and hook.fail_next == 0  # sent, and refused
+        clock.set_back(2 * 3600)  # the retry (within 8 s) is now far beyond any backoff
+        assert n.deliver_due() == 1
+    assert [body["text"] for _path, body in hook.posts] == ["*watchd on bay-1*\nwatchd started"]
+
+
 def test_a_target_out_of_attempts_drops_its_events_and_says_so(db, caplog):
     clock = FakeClock()
     with WebhookReceiver() as hook:
