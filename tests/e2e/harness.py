@@ -89,9 +89,11 @@ class Site:
 
     # --- the daemon process ----------------------------------------------------------------
 
-    def start(self, failpoints: str = "") -> subprocess.Popen[bytes]:
+    def start(
+        self, failpoints: str = "", env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         self.write_config()
-        env = {**os.environ, "WATCHD_FAILPOINTS": failpoints}
+        env = {**os.environ, "WATCHD_FAILPOINTS": failpoints, **(env or {})}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "watchd", "run", "--config", str(self.config_path)],

@@ -32,7 +32,9 @@ from watchd.base.stop import StopToken, join_all
 from watchd.config import Config, load_config
 from watchd.config.database_secret import database_password_file
 from watchd.config.secrets import read_api_key
+from watchd.config.units import format_duration
 from watchd.daemon.bandwidth_control import BandwidthControl
+from watchd.daemon.clock_watch import ClockWatch
 from watchd.daemon.folders import PROJECTS_CACHE, FolderSet
 from watchd.daemon.health import HealthBoard, store_write_problem
 from watchd.daemon.listener import LocalListener
@@ -46,7 +48,7 @@ from watchd.daemon.runtime_files import (
     write_registration,
     write_status,
 )
-from watchd.daemon.scheduler import every, make_scheduler
+from watchd.daemon.scheduler import every, make_scheduler, restart_intervals
 from watchd.daemon.state_guard import DatabaseGuard
 from watchd.daemon.status_page import PageSources, routes
 from watchd.daemon.status_report import StatusSources, build_report
@@ -112,6 +114,7 @@ class Daemon:
         self.last_status: dict[str, Any] | None = None  # for the status page
         self.leftover_threads: list[threading.Thread] = []
         self._status_written = time.monotonic()
+        self.clock_watch = ClockWatch()
 
     # --- start ----------------------------------------------------------------------------
 
@@ -295,6 +298,7 @@ class Daemon:
         """Serve until SIGTERM/SIGINT; reload on SIGHUP. The network never blocks this loop."""
         self._install_signals()
         while not self.stop.stopped:
+            self._notice_clock_changes()
             if self._alive():
                 self.notifier.heartbeat()
             self.stop.wait(1.0)
@@ -305,6 +309,26 @@ class Daemon:
                 self.notifier.ready(self.summary)
         self.notifier.stopping()
         self.shutdown()
+
+    def _notice_clock_changes(self) -> None:
+        """Restart the periodic timers after the clock was set back; after a sleep, cut the
+        connections from before it (a request on one would hang until its read timeout)."""
+        change = self.clock_watch.look()
+        if change.set_back:
+            log.warning(
+                "the system clock was set back %s: periodic work starts its intervals "
+                "again from now",
+                format_duration(round(change.set_back)),
+            )
+            restart_intervals(self.scheduler)
+        if change.slept:
+            cut = self.client.transport.interrupt()
+            log.info(
+                "the machine slept for %s: %d connection(s) from before cut; requests "
+                "under way are sent again",
+                format_duration(round(change.slept)),
+                cut,
+            )
 
     def _alive(self) -> bool:
         """True while the parts a heartbeat vouches for work: workers, scheduler, status."""

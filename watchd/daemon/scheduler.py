@@ -8,6 +8,9 @@
   cannot hang for ever and block its successors.
 - Each job is wrapped so an exception is logged with its traceback and the
   schedule carries on.
+- Next runs are wall-clock times: after the system clock is set back,
+  :func:`restart_intervals` starts every timer again from now (else the
+  scheduler would wait out the jump).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +66,11 @@ def every(
     scheduler.add_job(
         guarded, "interval", seconds=seconds, id=name, name=name, replace_existing=True, **first
     )
+
+
+def restart_intervals(scheduler: BackgroundScheduler) -> None:
+    """Run every interval job next one interval from now (the clock was set back)."""
+    for job in scheduler.get_jobs():
+        if isinstance(job.trigger, IntervalTrigger):
+            seconds = job.trigger.interval.total_seconds()
+            job.reschedule(IntervalTrigger(seconds=seconds, timezone=UTC))
