@@ -23,6 +23,7 @@ from watchd.config.secrets import ApiKeyError, describe_source, read_api_key
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import AuthenticationError, FlowCaptureError
 from watchd.ingest.projects import ProjectDirectory, ProjectResolutionError, key_folder
+from watchd.watch.mounts import network_mount_note
 
 CONFIG_ENV = "WATCHD_CONFIG"
 DEFAULT_CONFIG = Path("/etc/watchd/watchd.yaml")
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         return _report(problems)
     if database:
         print(database)
-    for note in custody_notes(config):
+    for note in custody_notes(config) + mount_notes(config):
         print(f"note: {note}")
     names = ", ".join(_outcome(f, resolved, args.online) for f in config.folders)
     count = len(config.folders)
@@ -100,6 +101,12 @@ def custody_notes(config: Config) -> list[str]:
         and folder.after_upload.action != "keep"
         and not folder.allow_unverified_delete
     ]
+
+
+def mount_notes(config: Config) -> list[str]:
+    """Folders on network mounts that do not poll: other machines' files wait for a rescan."""
+    notes = (network_mount_note(f.name, f.path, f.poll) for f in config.folders)
+    return [note for note in notes if note is not None]
 
 
 def _outcome(folder: FolderConfig, resolved: dict[str, int], online: bool) -> str:

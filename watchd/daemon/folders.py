@@ -42,6 +42,7 @@ from watchd.store.leases import Claims, LocalClaims
 from watchd.store.models import Job, JobState
 from watchd.store.transitions import move_jobs
 from watchd.watch.folder_watch import FolderWatch, QueueUnavailable, WatchSettings
+from watchd.watch.mounts import network_mount_note
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +175,9 @@ class FolderSet:
             folder.path,
             project_label(folder),
         )
+        note = network_mount_note(folder.name, folder.path, folder.poll)
+        if note is not None:
+            log.warning(note)
 
     def _unwatch(self, name: str) -> FolderWatch | None:
         with self._lock:

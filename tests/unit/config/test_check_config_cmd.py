@@ -1,6 +1,7 @@
 import argparse
 
 from watchd.cli import check_config_cmd
+from watchd.watch import mounts
 
 
 def run(*argv):
@@ -92,4 +93,23 @@ def test_verify_off_with_delete_is_a_note_naming_the_folder_not_a_problem(cfg, c
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("note: folder cards: verify: off with after_upload delete")
     assert "allow_unverified_delete: true" in out[0]
+    assert len(out) == 2 and out[1].startswith("OK: 2 folders")
+
+
+def test_a_folder_on_a_network_mount_that_does_not_poll_is_a_note(cfg, capsys, monkeypatch):
+    drop = cfg.drop("nas")
+    kind = mounts.mount_type(drop)
+    monkeypatch.setattr(mounts, "NETWORK_FILESYSTEMS", frozenset({kind}))  # as if a share
+    cfg.write_main(
+        "folders:\n"
+        f"  - {{name: nas, path: {drop}, project_id: 1}}\n"
+        f"  - {{name: polled, path: {cfg.drop('polled')}, project_id: 1, poll: true}}\n"
+    )
+    assert run("--config", str(cfg.main)) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        f"note: folder nas: {drop} is on a {kind} mount: files other machines write there are "
+        "only found by the rescan (scan.rescan_interval); set poll: true to see them within "
+        "poll_interval"
+    )
     assert len(out) == 2 and out[1].startswith("OK: 2 folders")
