@@ -53,3 +53,22 @@ def test_a_clock_set_back_two_hours_does_not_hold_retries_or_batches_for_two_hou
     assert "waiting job(s) were due later than any wait watchd sets" in log
     assert "the system clock went back: batch='Roll1'" in log
     assert site.stop() == 0
+
+
+def test_a_clock_set_back_while_the_daemon_was_down_is_caught_up_at_its_start(
+    site: Site, fake_clock: tuple[Path, dict[str, str]]
+):
+    offset, env = fake_clock
+    drop = site.add_folder()
+    site.retry.update(backoff_initial="5s", backoff_max="10s")  # not due before the restart
+    site.emulator.set_faults({"rules": [{"endpoint": "/upload/asset/init", "status": 503}]})
+    site.start(env=env)
+    write_file(drop / "Roll1" / "A001.mov", MIB)
+    wait_until(lambda: site.states() == ["waiting"], 30, "the file waiting for a retry")
+    assert site.stop() == 0
+    offset.write_text("-2h\n")  # corrected at boot, before watchd started again
+    site.emulator.set_faults({"rules": []})
+    site.start(env=env)
+    wait_until(lambda: site.all_done(1), 30, "the file done after the restart")
+    assert "waiting job(s) were due later than any wait watchd sets" in site.log()
+    assert site.stop() == 0

@@ -321,6 +321,7 @@ class Daemon:
                 format_duration(round(change.set_back)),
             )
             restart_intervals(self.scheduler)
+            self.periodic.clock_set_back()
         if change.slept:
             cut = self.client.transport.interrupt()
             log.info(

@@ -43,6 +43,12 @@ class PeriodicWork:
     store_problem: Callable[[Exception | None], None]
     receipts: ReceiptWriter | None = None
     _closing: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # The runs still to look for waits set before the clock went back: once after the
+    # start (it may have gone back while the daemon was down) and after each step back.
+    _after_clock_step: set[str] = field(
+        default_factory=lambda: {"requeue", "close-batches"}, init=False, repr=False
+    )
+    _step_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def schedule(self, scheduler: BackgroundScheduler, rescan_seconds: float) -> None:
         """Add every periodic job to ``scheduler`` (projects resolve at once)."""
@@ -60,9 +66,22 @@ class PeriodicWork:
         every(scheduler, SWEEP_EVERY_SECONDS, "abort-sweep", self.sweep_aborts)
         every(scheduler, RECEIPTS_EVERY_SECONDS, "receipts", self.write_receipts)
 
+    def clock_set_back(self) -> None:
+        """The system clock went back: the next requeue and batch close look for waits
+        set before it (further off than watchd sets any)."""
+        with self._step_lock:
+            self._after_clock_step.update(("requeue", "close-batches"))
+
+    def _take_clock_step(self, run: str) -> bool:
+        with self._step_lock:
+            if run not in self._after_clock_step:
+                return False
+            self._after_clock_step.discard(run)
+            return True
+
     def requeue(self) -> None:
         with self._store_guard():
-            if self.pipeline.requeue():
+            if self.pipeline.requeue(self._take_clock_step("requeue")):
                 self.dispatcher.poke()
 
     def close_batches(self, wait: bool = False) -> None:
@@ -72,7 +91,7 @@ class PeriodicWork:
             return
         try:
             with self._store_guard():
-                if self.pipeline.closer.run_once():
+                if self.pipeline.closer.run_once(self._take_clock_step("close-batches")):
                     self.dispatcher.poke()
         finally:
             self._closing.release()

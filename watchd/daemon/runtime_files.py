@@ -169,7 +169,11 @@ def read_registration(state_dir: Path) -> Registration | None:
     try:
         data = json.loads((state_dir / NODE_FILENAME).read_text())
         return Registration(
-            str(data["name"]), str(data["host"]), int(data["pid"]), str(data["started_at"])
+            str(data["name"]),
+            str(data["host"]),
+            int(data["pid"]),
+            str(data["started_at"]),
+            str(data.get("boot", "")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None  # none yet, or unreadable: the lease decides, as before

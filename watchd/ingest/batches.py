@@ -108,12 +108,16 @@ class BatchCloser:
         self.rng = rng or random.Random()
         self.presence = AssetPresence(client, clock.monotonic)
 
-    def run_once(self) -> int:
-        """Mark ready batches closing and send the due ones; return how many closed."""
+    def run_once(self, clock_set_back: bool = False) -> int:
+        """Mark ready batches closing and send the due ones; return how many closed.
+
+        ``clock_set_back``: the system clock went back (or may have, before this
+        start): retries set further off than any wait watchd sets are due too.
+        """
         now = self.clock.now()
         self._mark_closing(now)
         closed = 0
-        for batch_id in self._due(now):
+        for batch_id in self._due(now, clock_set_back):
             if self.stop.stopped:
                 break
             closed += self._close(batch_id)
@@ -122,6 +126,9 @@ class BatchCloser:
     def _mark_closing(self, now: datetime) -> None:
         with self.db.transaction() as session:
             for batch in session.scalars(select(Batch).where(Batch.state == BatchState.OPEN)):
+                idle = self.idle_seconds(batch.folder)
+                if idle is None:
+                    continue  # another node's folder, or one no longer configured
                 if batch.last_file_at > now + CLOCK_SLACK:
                     log.warning(
                         "the system clock went back: batch=%r had its last file at %s, "
@@ -130,8 +137,7 @@ class BatchCloser:
                         batch.last_file_at.isoformat(timespec="seconds"),
                     )
                     batch.last_file_at = now
-                idle = self.idle_seconds(batch.folder)
-                if idle is None or now - batch.last_file_at < timedelta(seconds=idle):
+                if now - batch.last_file_at < timedelta(seconds=idle):
                     continue
                 lock_folder_queue(session, batch.folder)  # no file joins it meanwhile (shared)
                 session.refresh(batch)
@@ -148,16 +154,15 @@ class BatchCloser:
                     batch.state = BatchState.CLOSING
                     batch.next_attempt_at = now
 
-    def _due(self, now: datetime) -> list[int]:
+    def _due(self, now: datetime, clock_set_back: bool) -> list[int]:
         """Closing batches due for a try, of the folders this closer serves."""
+        due = Batch.next_attempt_at <= now
+        if clock_set_back:
+            due = due | (Batch.next_attempt_at > now + longest_wait(self.retry()))
         with self.db.reading() as session:
             rows = session.execute(
                 select(Batch.id, Batch.folder)
-                .where(
-                    Batch.state == BatchState.CLOSING,
-                    (Batch.next_attempt_at <= now)  # or set before the clock went back:
-                    | (Batch.next_attempt_at > now + longest_wait(self.retry())),
-                )
+                .where(Batch.state == BatchState.CLOSING, due)
                 .order_by(Batch.id)
             )
             return [batch_id for batch_id, folder in rows if self.idle_seconds(folder) is not None]
@@ -245,6 +250,10 @@ class BatchCloser:
             self._tell_closed(batch, members)
             return Earlier.ACTED_ON
         assert batch.close_sent_at is not None
+        if batch.close_sent_at > now + CLOCK_SLACK:  # sent before the clock went back
+            with self.db.transaction() as session:
+                session.get_one(Batch, batch.id).close_sent_at = now  # patience from now
+            batch.close_sent_at = now
         waited = (now - batch.close_sent_at).total_seconds()
         if waited >= UNCERTAIN_CLOSE_PATIENCE_SECONDS:
             log.warning(

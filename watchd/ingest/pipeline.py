@@ -55,13 +55,17 @@ class Pipeline:
     throttle: Throttle
     clock: Clock
 
-    def requeue(self) -> int:
-        """Put waiting jobs whose time has come back in line; return how many."""
+    def requeue(self, clock_set_back: bool = False) -> int:
+        """Put waiting jobs whose time has come back in line; return how many.
+
+        ``clock_set_back``: the system clock went back (or may have, before this
+        start): waits set further off than any watchd sets end now too.
+        """
         return requeue_due(
             self.db,
             self.clock,
             service_ok=self.client.outage is None,
-            longest_wait=longest_wait(self.runner.retry()),
+            longest_wait=longest_wait(self.runner.retry()) if clock_set_back else None,
         )
 
 

@@ -23,6 +23,7 @@ import socket
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, or_, select, update
@@ -43,30 +44,48 @@ class NodeNameTaken(Exception):
     """Another live node uses this node's name."""
 
 
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # Linux: new at every boot of a machine
+
+
+def boot_id() -> str:
+    """Return this machine's current boot's id ("" where there is none)."""
+    try:
+        return BOOT_ID.read_text().strip()
+    except OSError:
+        return ""
+
+
 @dataclass(frozen=True)
 class Registration:
-    """Which process registered a node, and when (the database's clock, as ISO text).
+    """Which process registered a node, and when (the database's clock, as ISO text),
+    on which machine and boot.
 
-    The daemon keeps its own in its state folder: a node row that still
-    matches it at the next start was written by that folder's previous daemon,
-    which is dead (the new one holds the folder's lock), however fresh its
-    heartbeat.
+    The daemon keeps its own in its state folder. A node row that still matches
+    it at the next start, made in this very boot of this machine, was written by
+    that folder's previous daemon, which is dead: the new one holds the
+    folder's lock, which no process of this machine can hold meanwhile. A copy
+    of the state folder on another machine (a cloned VM, a restored backup)
+    has another boot id, so it cannot take a live node's name over.
     """
 
     name: str
     host: str
     pid: int
     started_at: str
+    boot: str = ""
 
-    def describes(self, row: Node) -> bool:
-        """Return True if ``row`` is this registration (not a later one of that name)."""
+    def made_before_me(self, row: Node) -> bool:
+        """Return True if ``row`` is this registration, made earlier in this machine's boot."""
         try:
             started = datetime.fromisoformat(self.started_at)
         except ValueError:
             return False
-        return (self.name, self.host, self.pid, started) == (
-            row.name, row.host, row.pid, row.started_at,
-        )  # fmt: skip
+        return (
+            bool(self.boot)
+            and self.boot == boot_id()
+            and (self.name, self.host, self.pid, started)
+            == (row.name, row.host, row.pid, row.started_at)
+        )
 
 
 class LocalClaims:
@@ -168,13 +187,13 @@ class SharedClaims:
                 .returning(Node.started_at)
             )
         assert started is not None
-        return Registration(self.node, host, pid, started.isoformat())
+        return Registration(self.node, host, pid, started.isoformat(), boot_id())
 
     def _check_not_running(
         self, session: Session, row: Node, previous: Registration | None
     ) -> None:
         """Raise NodeNameTaken unless the node ``row`` describes is dead."""
-        if previous is not None and previous.describes(row):
+        if previous is not None and previous.made_before_me(row):
             log.info(
                 "node %s: its previous daemon (on %s, pid %d) ended without stopping; "
                 "taking its work over now",

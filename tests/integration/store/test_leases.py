@@ -125,10 +125,13 @@ def test_a_node_started_again_after_a_crash_takes_over_its_own_registration_at_o
     with pg_db.transaction() as session:  # the process that registered it died just now
         session.execute(update(Node).values(pid=1, heartbeat_at=func.now()))
     crashed = dataclasses.replace(mine, pid=1)
+    assert crashed.boot  # this machine's boot id, recorded with it
     earlier = datetime.fromisoformat(mine.started_at) - timedelta(seconds=1)
     not_ours = dataclasses.replace(crashed, started_at=earlier.isoformat())
-    with pytest.raises(NodeNameTaken, match="another node named 'bay-1' is running"):
-        SharedClaims(pg_db, "bay-1", 60).register(not_ours)  # another folder's, or stale
+    cloned = dataclasses.replace(crashed, boot="another-machine-or-boot")  # a copied state folder
+    for other in (not_ours, cloned):
+        with pytest.raises(NodeNameTaken, match="another node named 'bay-1' is running"):
+            SharedClaims(pg_db, "bay-1", 60).register(other)
     again = SharedClaims(pg_db, "bay-1", 60).register(crashed)
     assert again.pid == os.getpid()
     assert datetime.fromisoformat(again.started_at) > datetime.fromisoformat(mine.started_at)

@@ -19,10 +19,12 @@ class SlowCloser:
         self.entered = threading.Event()
         self.release = threading.Event()
         self._lock = threading.Lock()
+        self.clock_set_back: list[bool] = []  # what each run was told
 
-    def run_once(self) -> bool:
+    def run_once(self, clock_set_back: bool = False) -> bool:
         with self._lock:
             self.runs += 1
+            self.clock_set_back.append(clock_set_back)
             self.inside += 1
             self.most_inside = max(self.most_inside, self.inside)
         self.entered.set()
@@ -60,3 +62,15 @@ def test_a_tick_skips_while_a_run_is_under_way_and_the_last_uploads_run_waits_fo
     waiting.join(5)
     assert closer.runs == 2
     assert closer.most_inside == 1, "never two at once"
+
+
+def test_the_first_run_and_the_first_after_a_step_back_look_for_waits_set_before_it():
+    closer = SlowCloser()
+    closer.release.set()
+    periodic = periodic_with(closer)
+    periodic.close_batches()  # the first after the start (the clock may have gone back)
+    periodic.close_batches()
+    periodic.clock_set_back()
+    periodic.close_batches()
+    periodic.close_batches()
+    assert closer.clock_set_back == [True, False, True, False]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from watchd.watch import mounts
@@ -28,6 +29,16 @@ def test_the_innermost_and_latest_mount_holding_a_path_gives_its_type(tmp_path):
     assert mount_type(Path("/mnt/Card A/DCIM"), table) == "fuse.sshfs"  # \040 is a space
     assert mount_type(Path("/mnt/nfs/a"), table) == "ext4"  # mounted over the NFS share
     assert mount_type(Path("/srv"), tmp_path / "no-such-table") is None
+
+
+def test_a_mount_point_whose_name_is_not_utf8_is_matched(tmp_path):
+    table = tmp_path / "mountinfo"
+    table.write_bytes(
+        b"27 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+        b"40 27 0:50 / /mnt/caf\xe9\\040share rw - cifs //nas/x rw\n"
+    )
+    folder = Path(os.fsdecode(b"/mnt/caf\xe9 share/dailies"))
+    assert mount_type(folder, table) == "cifs"
 
 
 def test_this_machine_s_own_mount_table_is_read():
