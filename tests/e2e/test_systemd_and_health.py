@@ -12,7 +12,7 @@ import requests
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.harness import MIB, wait_until, write_file
+from tests.e2e.harness import DEMO_API_KEY, MIB, wait_until, write_file
 
 
 def messages(sock: socket.socket) -> list[dict[str, str]]:
@@ -69,6 +69,21 @@ def test_a_refused_api_key_is_a_health_problem_in_status(site):
     assert "refused the API key" in report["problems"]["authentication"]
     assert report["folders"][0]["health"] == "project-unresolved"
     assert "not-the-key" not in site.log() + result.stdout
+
+
+def test_a_key_put_right_in_its_file_is_used_without_a_restart(site):
+    site.key_file.write_text("not-the-key\n")
+    drop = site.add_folder()
+    site.start()
+    wait_until(lambda: "health problem: authentication" in site.log(), 20, "the key refused")
+    write_file(drop / "Roll1" / "a.mov", MIB)
+    site.key_file.write_text(DEMO_API_KEY + "\n")  # the DIT fixes the file; no restart
+    wait_until(lambda: site.all_done(1), 60, "the file done with the new key")
+    log = site.log()
+    assert "the API key of demo@example.com changed at its source; using the new one" in log
+    assert "health problem over: authentication" in log
+    assert DEMO_API_KEY not in log and "not-the-key" not in log
+    assert site.stop() == 0
 
 
 def test_the_metrics_endpoint_serves_prometheus_text(site):

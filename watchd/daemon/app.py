@@ -143,6 +143,7 @@ class Daemon:
             self.config.flowcapture.url,
             pool_size=pool,
             stop=self.stop,
+            key_source=lambda: read_api_key(self.config.flowcapture),
         )
         projects = ProjectResolver(self.client, self.config.state_dir / PROJECTS_CACHE)
         known = None

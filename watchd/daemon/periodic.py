@@ -27,7 +27,7 @@ from watchd.ingest.receipts_step import ReceiptWriter
 STATUS_EVERY_SECONDS = 2.0
 BATCH_CLOSE_EVERY_SECONDS = 1.0
 REQUEUE_EVERY_SECONDS = 1.0
-PROJECT_RETRY_EVERY_SECONDS = 60.0
+PROJECT_RETRY_EVERY_SECONDS = 15.0  # a folder whose project could not be looked up yet
 RECEIPTS_EVERY_SECONDS = 2.0  # finished batches get their receipt (also after a restart)
 
 

@@ -63,10 +63,14 @@ class FlowCaptureClient:
         sleep: Callable[[float], None] = time.sleep,
         transport: Transport | None = None,
         stop: StopToken | None = None,
+        key_source: Callable[[], str] | None = None,
     ):
         register_secret(api_key)
         self.email = email
         self._api_key = api_key
+        # Where the key came from, read again at each authentication: a key put right (or
+        # rotated) in its file is used without a restart. Raises on an unreadable source.
+        self._key_source = key_source
         self._token: str | None = None
         self.session: AuthSession | None = None  # the last authentication's answer
         self._token_lock = threading.Lock()
@@ -98,6 +102,7 @@ class FlowCaptureClient:
 
         Raises AuthenticationError when refused.
         """
+        self._reread_key()
         params = {wire.AUTH_EMAIL_FIELD: self.email, wire.AUTH_KEY_FIELD: self._api_key}
         try:
             payload = self.transport.call(wire.AUTHENTICATE, params, token=None)
@@ -117,6 +122,21 @@ class FlowCaptureClient:
         self.auth_error = None
         log.debug("authenticated as %s (folder of the key: %s)", self.email, session.project_id)
         return session
+
+    def _reread_key(self) -> None:
+        """Take the key from its source again, if it changed there (the old one stays when
+        the source cannot be read)."""
+        if self._key_source is None:
+            return
+        try:
+            key = self._key_source()
+        except Exception as exc:  # noqa: BLE001 - any problem keeps the key in use
+            log.warning("cannot read the API key again (%s); using the one read before", exc)
+            return
+        if key and key != self._api_key:
+            register_secret(key)
+            self._api_key = key
+            log.info("the API key of %s changed at its source; using the new one", self.email)
 
     def key_folder(self) -> int | None:
         """Return the folder id the API key is tied to (an immediates connection), or

@@ -5,7 +5,8 @@ import os
 import pytest
 
 from tests.integration.conftest import DEMO_API_KEY, folder_id
-from watchd.flowcapture.errors import FlowCaptureError
+from watchd.flowcapture.client import FlowCaptureClient
+from watchd.flowcapture.errors import AuthenticationError, FlowCaptureError
 from watchd.flowcapture.filedata import md5_base64
 from watchd.flowcapture.parts import MIB
 from watchd.flowcapture.upload import upload_file
@@ -39,3 +40,27 @@ def test_no_secret_reaches_logs_exceptions_or_reprs(emulator, client, tmp_path, 
     state = str(emulator.snapshot())
     for secret in (DEMO_API_KEY, token, signature):
         assert secret not in state
+
+
+def test_a_key_changed_at_its_source_is_used_at_the_next_login_and_never_logged(emulator, caplog):
+    caplog.set_level(logging.DEBUG)
+    source = {"key": "an-old-revoked-key"}
+
+    def read_key() -> str:
+        if source["key"] == "unreadable":
+            raise OSError("Permission denied: /etc/watchd/api_key")
+        return source["key"]
+
+    client = FlowCaptureClient(
+        "demo@example.com", source["key"], emulator.api_url, key_source=read_key
+    )
+    with client:
+        with pytest.raises(AuthenticationError):
+            client.authenticate()
+        source["key"] = DEMO_API_KEY
+        assert client.authenticate().token
+        assert "changed at its source; using the new one" in caplog.text
+        source["key"] = "unreadable"
+        assert client.authenticate().token  # the key read before stays in use
+        assert "cannot read the API key again (Permission denied" in caplog.text
+    assert DEMO_API_KEY not in caplog.text and "an-old-revoked-key" not in caplog.text
