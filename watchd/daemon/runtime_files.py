@@ -173,7 +173,8 @@ def read_registration(state_dir: Path) -> Registration | None:
             str(data["host"]),
             int(data["pid"]),
             str(data["started_at"]),
-            str(data.get("boot", "")),
+            str(data.get("boot_id", "")),
+            float(data.get("booted_at", 0.0)),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None  # none yet, or unreadable: the lease decides, as before

@@ -23,13 +23,13 @@ import socket
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from watchd.base.boot import Boot, this_boot
 from watchd.store.database import Database
 from watchd.store.models import FolderLease, Job, JobState, Node
 
@@ -44,35 +44,25 @@ class NodeNameTaken(Exception):
     """Another live node uses this node's name."""
 
 
-BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # Linux: new at every boot of a machine
-
-
-def boot_id() -> str:
-    """Return this machine's current boot's id ("" where there is none)."""
-    try:
-        return BOOT_ID.read_text().strip()
-    except OSError:
-        return ""
-
-
 @dataclass(frozen=True)
 class Registration:
     """Which process registered a node, and when (the database's clock, as ISO text),
-    on which machine and boot.
+    in which boot of which machine.
 
     The daemon keeps its own in its state folder. A node row that still matches
-    it at the next start, made in this very boot of this machine, was written by
-    that folder's previous daemon, which is dead: the new one holds the
-    folder's lock, which no process of this machine can hold meanwhile. A copy
-    of the state folder on another machine (a cloned VM, a restored backup)
-    has another boot id, so it cannot take a live node's name over.
+    it at the next start, in the same boot of this machine, was written by that
+    folder's previous daemon, which is dead: the new one holds the folder's
+    lock, which no process of this machine can hold meanwhile. A copy of the
+    state folder on another machine (a cloned VM, a restored backup) is in
+    another boot, so it cannot take a live node's name over.
     """
 
     name: str
     host: str
     pid: int
     started_at: str
-    boot: str = ""
+    boot_id: str = ""  # see base/boot.py
+    booted_at: float = 0.0
 
     def made_before_me(self, row: Node) -> bool:
         """Return True if ``row`` is this registration, made earlier in this machine's boot."""
@@ -81,8 +71,8 @@ class Registration:
         except ValueError:
             return False
         return (
-            bool(self.boot)
-            and self.boot == boot_id()
+            self.booted_at > 0
+            and Boot(self.boot_id, self.booted_at).same_as(this_boot())
             and (self.name, self.host, self.pid, started)
             == (row.name, row.host, row.pid, row.started_at)
         )
@@ -187,7 +177,8 @@ class SharedClaims:
                 .returning(Node.started_at)
             )
         assert started is not None
-        return Registration(self.node, host, pid, started.isoformat(), boot_id())
+        boot = this_boot()
+        return Registration(self.node, host, pid, started.isoformat(), boot.id, boot.at)
 
     def _check_not_running(
         self, session: Session, row: Node, previous: Registration | None

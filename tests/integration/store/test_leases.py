@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.integration.store.test_concurrency import new_job
+from watchd.base import boot
 from watchd.store.database import Database, sqlite_url
 from watchd.store.leases import LocalClaims, NodeNameTaken, SharedClaims, nodes
 from watchd.store.migrate import upgrade
@@ -125,10 +126,10 @@ def test_a_node_started_again_after_a_crash_takes_over_its_own_registration_at_o
     with pg_db.transaction() as session:  # the process that registered it died just now
         session.execute(update(Node).values(pid=1, heartbeat_at=func.now()))
     crashed = dataclasses.replace(mine, pid=1)
-    assert crashed.boot  # this machine's boot id, recorded with it
+    assert crashed.boot_id and crashed.booted_at > 0  # this boot, recorded with it
     earlier = datetime.fromisoformat(mine.started_at) - timedelta(seconds=1)
     not_ours = dataclasses.replace(crashed, started_at=earlier.isoformat())
-    cloned = dataclasses.replace(crashed, boot="another-machine-or-boot")  # a copied state folder
+    cloned = dataclasses.replace(crashed, boot_id="another-machine-or-boot")  # a copied folder
     for other in (not_ours, cloned):
         with pytest.raises(NodeNameTaken, match="another node named 'bay-1' is running"):
             SharedClaims(pg_db, "bay-1", 60).register(other)
@@ -137,6 +138,21 @@ def test_a_node_started_again_after_a_crash_takes_over_its_own_registration_at_o
     assert datetime.fromisoformat(again.started_at) > datetime.fromisoformat(mine.started_at)
     with pg_db.reading() as session:
         assert session.scalar(select(Node.pid)) == os.getpid()
+
+
+def test_where_the_boot_id_cannot_be_read_the_moment_of_the_boot_tells_boots_apart(
+    pg_db, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(boot, "BOOT_ID", tmp_path / "hidden")  # ProcSubset=pid hides /proc/sys
+    mine = SharedClaims(pg_db, "bay-1", 60).register()
+    assert mine.boot_id == "" and mine.booted_at > 0
+    with pg_db.transaction() as session:
+        session.execute(update(Node).values(pid=1, heartbeat_at=func.now()))
+    crashed = dataclasses.replace(mine, pid=1)
+    cloned = dataclasses.replace(crashed, booted_at=mine.booted_at - 3600)  # booted an hour apart
+    with pytest.raises(NodeNameTaken):
+        SharedClaims(pg_db, "bay-1", 60).register(cloned)
+    assert SharedClaims(pg_db, "bay-1", 60).register(crashed).pid == os.getpid()
 
 
 def test_a_single_node_on_sqlite_hands_out_jobs_without_leases(tmp_path):
