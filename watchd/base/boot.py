@@ -32,11 +32,16 @@ class Boot:
         return abs(self.at - other.at) < BOOT_MOMENT_SLACK_SECONDS
 
 
+def seconds_since_boot() -> float:
+    """Return seconds since this machine booted, time asleep included (CLOCK_BOOTTIME;
+    the monotonic clock where there is none, which does not count sleep)."""
+    return time.clock_gettime(getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC))
+
+
 def this_boot() -> Boot:
     """Return the boot this process runs in."""
     try:
         boot_id = BOOT_ID.read_text().strip()
     except OSError:
         boot_id = ""
-    since_boot = time.clock_gettime(getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC))
-    return Boot(boot_id, time.time() - since_boot)
+    return Boot(boot_id, time.time() - seconds_since_boot())

@@ -313,7 +313,14 @@ class Daemon:
 
     def _notice_clock_changes(self) -> None:
         """Restart the periodic timers after the clock was set back; after a sleep, cut the
-        connections from before it (a request on one would hang until its read timeout)."""
+        connections from before it (a request on one would hang until its read timeout).
+        Never raises: this runs in the main loop."""
+        try:
+            self._act_on_clock_changes()
+        except Exception:
+            log.exception("acting on a change of the system clock failed; going on")
+
+    def _act_on_clock_changes(self) -> None:
         change = self.clock_watch.look()
         if change.set_back:
             log.warning(

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from watchd.base.boot import seconds_since_boot
+
 STEP_NOTICE_SECONDS = 2.0  # a wall clock set back by less is left alone (NTP slews it)
 SLEEP_NOTICE_SECONDS = 5.0  # a shorter sleep leaves the connections usable
 
@@ -28,13 +30,6 @@ class ClockChange:
     slept: float = 0.0  # seconds the machine was suspended
 
 
-def boot_time() -> float:
-    """Return seconds since boot, counting suspended time (the monotonic clock on
-    systems without CLOCK_BOOTTIME, where no sleep is seen)."""
-    clock = getattr(time, "CLOCK_BOOTTIME", None)
-    return time.clock_gettime(clock) if clock is not None else time.monotonic()
-
-
 class ClockWatch:
     """Compares the wall clock and the boot clock with the monotonic one at each look."""
 
@@ -42,7 +37,7 @@ class ClockWatch:
         self,
         wall: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
-        boot: Callable[[], float] = boot_time,
+        boot: Callable[[], float] = seconds_since_boot,
     ):
         self._wall = wall
         self._monotonic = monotonic

@@ -77,8 +77,8 @@ def requeue_due(
         )
     if stranded:
         log.warning(
-            "the system clock went back: %d waiting job(s) were due later than any wait "
-            "watchd sets (%s from now); they go now",
+            "%d waiting job(s) were due later than any wait watchd sets (%s from now): the "
+            "system clock went back, or retry.backoff_max was lowered; they go now",
             stranded,
             format_duration(longest_wait.total_seconds()),
         )

@@ -23,10 +23,10 @@ def test_a_wake_from_sleep_cuts_the_kept_connections_and_the_next_call_reconnect
         )
         clocks.sleep(600)
         with caplog.at_level(logging.INFO, logger="watchd.daemon.app"):
-            Daemon._notice_clock_changes(daemon)  # type: ignore[arg-type]
+            Daemon._act_on_clock_changes(daemon)  # type: ignore[arg-type]
         assert "the machine slept for 10m: 1 connection(s) from before cut" in caplog.text
         assert client.get_groups()  # a fresh connection
         caplog.clear()
         clocks.run(1)
-        Daemon._notice_clock_changes(daemon)  # type: ignore[arg-type]
+        Daemon._act_on_clock_changes(daemon)  # type: ignore[arg-type]
         assert "slept" not in caplog.text

@@ -45,7 +45,7 @@ def test_a_retry_set_before_the_clock_went_back_goes_at_once_a_long_wait_set_aft
     assert core.pipeline.requeue(clock_set_back=True) == 1  # after the step back was seen
     assert core.job(failed).state == JobState.QUEUED
     assert core.job(patient).state == JobState.WAITING
-    assert "the system clock went back: 1 waiting job(s)" in caplog.text
+    assert "1 waiting job(s) were due later than any wait watchd sets" in caplog.text
     core.run(failed)
     assert core.job(failed).state == JobState.UPLOADED
 
