@@ -38,6 +38,7 @@ from watchd.config import load_config
 from watchd.config.database_secret import database_password_file
 from watchd.config.schema import DEFAULT_CONNECTIONS
 from watchd.config.units import parse_duration, parse_size
+from watchd.daemon.clock_watch import watch_for_wakes
 from watchd.daemon.runtime_files import state_folder_error
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.failures import RetryPolicy
@@ -120,12 +121,15 @@ def run(args: argparse.Namespace) -> int:
     sources = _sources(args)
     wait_seconds = _wait_seconds(args)
     stop = StopToken()
+    awake = StopToken()  # ends the wake watch
     previous = signal.signal(signal.SIGINT, lambda *_: stop.stop("interrupted"))
     missing: set[int] | None = None  # assets not listed after --wait; None: not waited for
     try:
         transfer = _transfer(args)
         pool = transfer.connections + transfer.parallel_files + 4
         with make_client(args, pool_size=pool) as client:
+            # A laptop closed mid-upload wakes with dead connections: cut, sent again.
+            watch_for_wakes(client.transport.interrupt, awake)
             project_id = resolve_folder(client, args.folder)
             where = args.folder or f"the API key's folder (id {project_id})"
             print(f"watchd upload: {describe(sources)} to {where}", file=sys.stderr)
@@ -133,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
             if wait_seconds is not None and not stop.stopped:
                 missing = wait_for_listing(client, project_id, rows, wait_seconds, stop)
     finally:
+        awake.stop("the upload is over")
         signal.signal(signal.SIGINT, previous)
     if stop.stopped:
         uploaded = all(row["state"] == "done" for row in rows)

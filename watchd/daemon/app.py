@@ -34,7 +34,7 @@ from watchd.config.database_secret import database_password_file
 from watchd.config.secrets import read_api_key
 from watchd.config.units import format_duration
 from watchd.daemon.bandwidth_control import BandwidthControl
-from watchd.daemon.clock_watch import ClockWatch
+from watchd.daemon.clock_watch import ClockWatch, cut_after_sleep
 from watchd.daemon.folders import PROJECTS_CACHE, FolderSet
 from watchd.daemon.health import HealthBoard, store_write_problem
 from watchd.daemon.listener import LocalListener
@@ -330,14 +330,7 @@ class Daemon:
             )
             restart_intervals(self.scheduler)
             self.periodic.clock_set_back()
-        if change.slept:
-            cut = self.client.transport.interrupt()
-            log.info(
-                "the machine slept for %s: %d connection(s) from before cut; requests "
-                "under way are sent again",
-                format_duration(round(change.slept)),
-                cut,
-            )
+        cut_after_sleep(change, self.client.transport.interrupt)
 
     def _alive(self) -> bool:
         """True while the parts a heartbeat vouches for work: workers, scheduler, status."""

@@ -12,11 +12,17 @@ sleep, CLOCK_BOOTTIME counts sleep, the wall clock may do both.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from watchd.base.boot import seconds_since_boot
+from watchd.base.stop import StopToken
+from watchd.config.units import format_duration
+
+log = logging.getLogger(__name__)
 
 STEP_NOTICE_SECONDS = 2.0  # a wall clock set back by less is left alone (NTP slews it)
 SLEEP_NOTICE_SECONDS = 5.0  # a shorter sleep leaves the connections usable
@@ -58,3 +64,31 @@ class ClockWatch:
     def _gaps(self) -> tuple[float, float]:
         now = self._monotonic()
         return self._wall() - now, self._boot() - now
+
+
+def cut_after_sleep(change: ClockChange, cut: Callable[[], int]) -> None:
+    """After a sleep, cut the connections kept from before it (``cut`` returns how many)."""
+    if change.slept:
+        count = cut()
+        log.warning(
+            "the machine slept for %s: %d connection(s) from before cut; requests under way "
+            "are sent again",
+            format_duration(round(change.slept)),
+            count,
+        )
+
+
+def watch_for_wakes(
+    cut: Callable[[], int], stop: StopToken, watch: ClockWatch | None = None
+) -> threading.Thread:
+    """Look once a second, on a thread of its own until ``stop``, and cut the connections
+    after each sleep: for commands with no main loop of their own (``watchd upload``)."""
+    clocks = watch or ClockWatch()
+
+    def run() -> None:
+        while not stop.wait(1.0):
+            cut_after_sleep(clocks.look(), cut)
+
+    thread = threading.Thread(target=run, name="wake-watch", daemon=True)
+    thread.start()
+    return thread
