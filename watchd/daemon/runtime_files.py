@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from watchd.base.atomic_files import atomic_write
 from watchd.store.database import make_state_dir
 from watchd.store.leases import Registration
 
@@ -182,11 +183,5 @@ def read_registration(state_dir: Path) -> Registration | None:
 
 def write_registration(state_dir: Path, registration: Registration) -> None:
     """Replace node.json atomically; raises OSError."""
-    path = state_dir / NODE_FILENAME
-    temp = path.with_name(f".{NODE_FILENAME}.{os.getpid()}")
-    try:
-        temp.write_text(json.dumps(dataclasses.asdict(registration)) + "\n")
-        os.replace(temp, path)
-    except OSError:
-        temp.unlink(missing_ok=True)
-        raise
+    document = json.dumps(dataclasses.asdict(registration)) + "\n"
+    atomic_write(state_dir / NODE_FILENAME, document.encode())
