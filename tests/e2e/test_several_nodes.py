@@ -9,6 +9,8 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +39,26 @@ def landed_once(node: NodeSite, names: list[str]) -> None:
     assets = node.visible_assets()
     counts = Counter(a["name"] for a in assets)
     assert counts == Counter(names), {n: c for n, c in counts.items() if c != 1}
+
+
+def start_a_slow_upload(node: NodeSite, shared: Path) -> tuple[bytes, dict[str, Any]]:
+    """Start ``node`` on a 30 MiB file sent at 4 MiB/s; return its bytes and job once two
+    parts are committed."""
+    node.emulator.set_faults({"bandwidth_bytes_per_s": 4 * MIB})
+    node.start()
+    data = write_file(shared / "Roll1" / "A001.mov", 30 * MIB)
+    (job,) = wait_until(node.jobs, 30, "the job queued")
+    wait_until(lambda: len(node.committed_parts(job["id"])) >= 2, 60, "two parts committed")
+    return data, job
+
+
+def landed_without_resending(node: NodeSite, data: bytes, kept: list[int]) -> None:
+    """The asset holds ``data``, and the parts committed before the kill went once."""
+    (asset,) = wait_until(node.visible_assets, 30, "the asset listed")
+    assert asset["etag"] == multipart_etag(data)
+    (done,) = node.jobs()
+    puts = node.snapshot()["part_puts"][done["key"]]
+    assert all(puts[str(n)] == 1 for n in kept), (kept, puts)
 
 
 def test_two_nodes_on_one_shared_folder_land_each_of_200_files_once(tmp_path, pg_url, make_node):
@@ -81,11 +103,7 @@ def test_a_killed_node_s_upload_is_finished_by_the_other_without_resending_parts
     for node in (a, b):
         node.share_folder(shared)
         node.transfer["parallel_parts"] = 1  # one part in flight at the kill
-    a.emulator.set_faults({"bandwidth_bytes_per_s": 4 * MIB})
-    a.start()
-    data = write_file(shared / "Roll1" / "A001.mov", 30 * MIB)
-    (job,) = wait_until(a.jobs, 30, "the job queued")
-    wait_until(lambda: len(a.committed_parts(job["id"])) >= 2, 60, "two parts committed")
+    data, job = start_a_slow_upload(a, shared)
     b.start()
     wait_until(lambda: "running" in b.log(), 30, "the second node running")
     a.kill()
@@ -94,11 +112,7 @@ def test_a_killed_node_s_upload_is_finished_by_the_other_without_resending_parts
     a.emulator.set_faults({"bandwidth_bytes_per_s": None})
     wait_until(lambda: b.all_done(1), 60, "the other node finished the upload")
     took_over = time.monotonic() - killed_at
-    (asset,) = wait_until(b.visible_assets, 30, "the asset listed")
-    assert asset["etag"] == multipart_etag(data)
-    (done,) = b.jobs()
-    puts = b.snapshot()["part_puts"][done["key"]]
-    assert all(puts[str(n)] == 1 for n in kept), (kept, puts)
+    landed_without_resending(b, data, kept)
     print(f"failover: the upload was done {took_over:.1f}s after the kill (lease {LEASE})")
 
 
@@ -111,11 +125,7 @@ def test_a_node_killed_and_started_again_at_once_goes_on_with_its_own_work(
     a = make_node("bay-1", pg_url)
     a.share_folder(shared)
     a.transfer["parallel_parts"] = 1
-    a.emulator.set_faults({"bandwidth_bytes_per_s": 4 * MIB})
-    a.start()
-    data = write_file(shared / "Roll1" / "A001.mov", 30 * MIB)
-    (job,) = wait_until(a.jobs, 30, "the job queued")
-    wait_until(lambda: len(a.committed_parts(job["id"])) >= 2, 60, "two parts committed")
+    data, job = start_a_slow_upload(a, shared)
     a.kill()
     kept = a.committed_parts(job["id"])
     a.emulator.set_faults({"bandwidth_bytes_per_s": None})
@@ -123,11 +133,7 @@ def test_a_node_killed_and_started_again_at_once_goes_on_with_its_own_work(
     wait_until(lambda: "taking its work over now" in a.log(), 30, "the restart took over")
     wait_until(lambda: a.all_done(1), 60, "the upload finished")
     assert "another node named" not in a.log()
-    (asset,) = wait_until(a.visible_assets, 30, "the asset listed")
-    assert asset["etag"] == multipart_etag(data)
-    (done,) = a.jobs()
-    puts = a.snapshot()["part_puts"][done["key"]]
-    assert all(puts[str(n)] == 1 for n in kept), (kept, puts)
+    landed_without_resending(a, data, kept)
     assert a.stop() == 0
 
 
