@@ -78,14 +78,21 @@ def check_file(
     relpath = history.relpath_of(path)
     recorded = history.files.get(relpath)
     check = recorded.check_format if recorded else None
-    wanted = [*formats, check] if check else [*formats, history.main_format()]
-    hashes = _hashes(path, wanted, stop, known)
+    hashes = _hashes(path, formats_to_hash(path, history, formats), stop, known)
     if recorded is None or check is None:
         return FileCheck(hashes, history.root, relpath, None, None)
     expected = recorded.hashes[check]
     if hashes[check] != expected:
         raise ChecksumMismatch(path, check, expected, hashes[check], history.root)
     return FileCheck(hashes, history.root, relpath, check, expected)
+
+
+def formats_to_hash(path: Path, history: History, formats: Iterable[str]) -> list[str]:
+    """Return ``formats`` and the one ``path`` is checked in: the cheapest its history
+    records for it, or the history's own for a file it does not list (for the receipt)."""
+    recorded = history.files.get(history.relpath_of(path))
+    check = recorded.check_format if recorded else None
+    return list(dict.fromkeys([*formats, check or history.main_format()]))
 
 
 def _hashes(

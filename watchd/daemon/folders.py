@@ -41,7 +41,7 @@ from watchd.store.database import Database
 from watchd.store.leases import Claims, LocalClaims
 from watchd.store.models import Job, JobState
 from watchd.store.transitions import move_jobs
-from watchd.watch.folder_watch import FolderWatch, QueueUnavailable, WatchSettings
+from watchd.watch.folder_watch import FolderWatch, QueueUnavailable, Seen, WatchSettings
 from watchd.watch.mounts import network_mount_note
 
 log = logging.getLogger(__name__)
@@ -104,9 +104,11 @@ class FolderSet:
         known_assets: KnownAssets | None = None,
         store_problem: Callable[[Exception | None], None] = lambda _error: None,
         claims: Claims | None = None,
+        on_seen: Seen | None = None,
     ):
         self.db = db
         self.claims = claims or LocalClaims(db)
+        self.on_seen = on_seen  # told of files that begin to settle (hashed ahead)
         self.projects = projects
         self.on_queued = on_queued
         self.stop = stop
@@ -165,6 +167,7 @@ class FolderSet:
             self._is_known,
             self.clock.monotonic,
             self.stop,
+            self.on_seen,
         )
         with self._lock:
             self._watches[folder.name] = watch

@@ -21,10 +21,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
+from watchd.base.fileversion import Fingerprint, SettledFile
 from watchd.base.stop import StopToken
-from watchd.custody.check import NotInHistory, check_file
+from watchd.custody.ahead import HashesAhead
+from watchd.custody.check import RECEIPT_FORMATS, NotInHistory, check_file, formats_to_hash
 from watchd.custody.history import HISTORY_DIR, HistoryCache, history_root_for
-from watchd.ingest.policy import KEEP, FolderPolicy
+from watchd.flowcapture.parts import choose_part_size
+from watchd.ingest.policy import KEEP, FolderPolicy, TransferPolicy
+from watchd.ingest.upload_step import fingerprint_of
 from watchd.store.database import Database
 from watchd.store.models import FileHash, Job
 
@@ -41,11 +45,42 @@ class CustodyStep:
         db: Database,
         folders: Callable[[], dict[str, FolderPolicy]],
         clock: Clock = SYSTEM_CLOCK,
+        transfer: Callable[[], TransferPolicy] = TransferPolicy,
+        stop: StopToken | None = None,
     ):
         self.db = db
         self.folders = folders
         self.clock = clock
+        self.transfer = transfer
         self.histories = HistoryCache()
+        # Files hashed while they settle (the daemon's watchers offer them).
+        self.ahead = HashesAhead(self._formats_ahead, stop or StopToken())
+
+    def hash_ahead(self, files: list[SettledFile], settle: float) -> None:
+        """Hash these files (one folder's, whose settle time is ``settle`` seconds) while
+        they settle, for :meth:`verify` to find ready."""
+        folder = self.folders().get(files[0].folder) if files else None
+        if folder is None or folder.verify == OFF:
+            return
+        for file in files:
+            self.ahead.offer(file.folder, file.path, file.fingerprint, settle)
+
+    def _formats_ahead(self, name: str, path: Path, fingerprint: Fingerprint) -> list[str] | None:
+        """What :meth:`verify` will want of this file (None: nothing, no history covers it).
+
+        Not the md5 of a file sent as one part: its part's Content-MD5 is that.
+        """
+        folder = self.folders().get(name)
+        if folder is None or folder.verify == OFF:
+            return None
+        root = history_root_for(path, folder.root)
+        if root is None:
+            return None
+        formats = formats_to_hash(path, self.histories.get(root), RECEIPT_FORMATS)
+        size = fingerprint.size
+        if size <= choose_part_size(size, self.transfer().part_size):
+            formats.remove("md5")
+        return formats
 
     def verify(
         self, job: Job, stop: StopToken, known: Mapping[str, str] | None = None
@@ -73,6 +108,7 @@ class CustodyStep:
                 f"verify: mhl, but no {HISTORY_DIR}/ history covers {path}; "
                 "it is not uploaded (set verify: auto to upload unlisted files)"
             )
+        known = {**self.ahead.take(path, fingerprint_of(job), stop), **(known or {})}
         check = check_file(path, self.histories.get(root), stop=stop, known=known)
         if check.unlisted:
             if folder.verify == MHL:

@@ -54,6 +54,7 @@ class Pipeline:
     board: TransferBoard
     throttle: Throttle
     clock: Clock
+    custody: CustodyStep
 
     def requeue(self, clock_set_back: bool = False) -> int:
         """Put waiting jobs whose time has come back in line; return how many.
@@ -88,7 +89,7 @@ def build_pipeline(
     aborts = Aborts(db, client, clock)
     budgets = TransferBudgets(Budget(transfer.buffer_bytes), Budget(transfer.connections))
     PART_BUFFERS.limit_spares(transfer.buffer_bytes)  # no more memory idle than in use
-    custody = CustodyStep(db, sources.folders, clock)
+    custody = CustodyStep(db, sources.folders, clock, sources.transfer, stop)
     upload = UploadStep(
         db, client, sources.transfer, board, throttle, aborts, clock, budgets, custody.verify
     )
@@ -111,4 +112,4 @@ def build_pipeline(
         return policy.batch_idle_seconds if policy else None
 
     closer = BatchCloser(db, client, idle_seconds, sources.retry, stop, clock, rng, events)
-    return Pipeline(db, client, runner, closer, aborts, board, throttle, clock)
+    return Pipeline(db, client, runner, closer, aborts, board, throttle, clock, custody)

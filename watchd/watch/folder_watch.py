@@ -75,6 +75,8 @@ class FolderStatus:
 
 # Given files, return the paths (str) of those taken (on_settled) or known (is_known).
 Files = Callable[[list[SettledFile]], set[str]]
+# Told of the new versions of files that begin to settle (with the folder's settle time).
+Seen = Callable[[list[SettledFile], float], None]
 
 
 class FolderWatch:
@@ -94,11 +96,13 @@ class FolderWatch:
         is_known: Files,
         clock: Callable[[], float] = time.monotonic,
         stop: StopToken | None = None,
+        on_seen: Seen | None = None,
     ):
         self.settings = settings
         self.root = settings.root.resolve()
         self.on_settled = on_settled
         self.is_known = is_known
+        self.on_seen = on_seen
         self.filter = PathFilter(settings.include, settings.exclude)
         self.tracker = SettleTracker(settings.settle_seconds, clock)
         self._clock = clock
@@ -357,15 +361,21 @@ class FolderWatch:
             self._one_by_one(fresh, self._look_up)
 
     def _look_up(self, candidates: list[Candidate]) -> None:
-        known = self.is_known([self._settled(c) for c in candidates])
-        for candidate in candidates:
-            key = str(candidate.path)
-            fingerprint = Fingerprint.of(candidate.stat)
+        files = [self._settled(c) for c in candidates]
+        known = self.is_known(files)
+        for file in files:
+            key = str(file.path)
             if key in known:
-                self._handled[key] = fingerprint
+                self._handled[key] = file.fingerprint
                 self.tracker.forget(key)
             else:
-                self.tracker.observe(key, fingerprint)
+                self.tracker.observe(key, file.fingerprint)
+        settling = [file for file in files if str(file.path) not in known]
+        if self.on_seen is not None and settling:
+            try:
+                self.on_seen(settling, self.settings.settle_seconds)
+            except Exception:  # a head start only: settling goes on without it
+                log.exception("folder=%s: telling of settling files failed", self.settings.name)
 
     def _settled(self, candidate: Candidate) -> SettledFile:
         fingerprint = Fingerprint.of(candidate.stat)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -285,3 +288,62 @@ def test_a_one_part_file_is_not_read_again_for_its_md5(core, pristine, hashed):
         hashes = json.loads(row.hashes)
     assert hashes["md5"] == hashlib.md5(CARD["CLIPS/C001.mov"]).hexdigest()
     assert hashes["xxh64"] == xxhash.xxh64(CARD["CLIPS/C001.mov"]).hexdigest()
+
+
+def settle_offered(core: Core, caplog: pytest.LogCaptureFixture, *paths: Path) -> None:
+    """Offer ``paths`` as the watcher does when they begin to settle; wait until hashed."""
+    caplog.set_level(logging.DEBUG, logger="watchd.custody.ahead")
+    files = [
+        SettledFile("dailies", p, p.relative_to(core.drop).as_posix(), Fingerprint.of(p.stat()))
+        for p in paths
+    ]
+    core.pipeline.custody.hash_ahead(files, settle=10)
+    deadline = time.monotonic() + 10
+    while not all(f"hashed ahead: file={p} " in caplog.text for p in paths):
+        assert time.monotonic() < deadline, "not hashed ahead"
+        time.sleep(0.02)
+
+
+def test_files_hashed_while_they_settled_are_not_read_again_before_complete(
+    core, tmp_path, pristine, caplog, hashed
+):
+    # The check before complete finds the digests ready: the one-part clip's md5 is its
+    # part's, the 11.7 MiB clip's (three parts) was computed ahead with its xxh64.
+    big = make_card(tmp_path / "B001", {"CLIPS/B001.mov": bytes(range(256)) * 48_000})
+    cards = [drop_card(core, pristine), Path(shutil.copytree(big, core.drop / "B001"))]
+    clips = [cards[0] / "CLIPS/C001.mov", cards[1] / "CLIPS/B001.mov"]
+    settle_offered(core, caplog, *clips)
+    jobs = [queue_existing(core, clip) for clip in clips]
+    assert core.drive(*jobs) == [JobState.DONE, JobState.DONE]
+    assert hashed == [], "no read of its own"
+    for job_id, clip in zip(jobs, clips, strict=True):
+        with core.db.reading() as session:
+            row = session.get_one(FileHash, job_id)
+        data = clip.read_bytes()
+        assert row.verified_format == "xxh64"
+        assert json.loads(row.hashes) == {
+            "xxh64": xxhash.xxh64(data).hexdigest(),
+            "md5": hashlib.md5(data).hexdigest(),
+        }
+
+
+def test_a_file_rewritten_after_it_was_hashed_ahead_is_read_again_and_refused(
+    core, pristine, caplog, hashed
+):
+    # Same size, mtime put back: the version looks the same, but its ctime moved, so the
+    # digests computed ahead are not used; the check reads the file and finds the flip.
+    card = drop_card(core, pristine)
+    clip = card / "CLIPS/C001.mov"
+    settle_offered(core, caplog, clip)
+    version = clip.stat()
+    time.sleep(0.05)  # a later ctime, even with a coarse filesystem clock
+    data = bytearray(clip.read_bytes())
+    data[100] ^= 0xFF
+    clip.write_bytes(bytes(data))
+    os.utime(clip, ns=(version.st_atime_ns, version.st_mtime_ns))
+    job_id = queue_existing(core, clip)
+    assert core.drive(job_id) == [JobState.FAILED]
+    assert [path for path, _formats in hashed] == [clip]
+    last_error = core.job(job_id).last_error or ""
+    assert "checksum mismatch" in last_error and str(clip) in last_error
+    assert core.assets() == []

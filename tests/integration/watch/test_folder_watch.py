@@ -60,6 +60,35 @@ def test_a_new_file_settles_once(tmp_path, settled):
         watch.stop()
 
 
+def test_files_that_begin_to_settle_are_told_with_their_version_and_settle_time(tmp_path):
+    # What the daemon hashes ahead: every new version of a file it has no job for yet,
+    # before it settles; a file with a job already is not told of.
+    seen: list[tuple[str, int, float]] = []
+    settled: list[str] = []
+
+    def on_settled(files):
+        settled.extend(f.relpath for f in files)
+        return {str(f.path) for f in files}
+
+    (tmp_path / "known.mov").write_bytes(b"had a job")
+    watch = FolderWatch(
+        WatchSettings(name="drop", root=tmp_path, settle_seconds=0.5),
+        on_settled,
+        lambda files: {str(f.path) for f in files if f.relpath == "known.mov"},
+        on_seen=lambda files, settle: seen.extend(
+            (f.relpath, f.fingerprint.size, settle) for f in files
+        ),
+    )
+    watch.start()
+    try:
+        (tmp_path / "a.mov").write_bytes(b"x" * 100)
+        wait_for(lambda: settled == ["a.mov"])
+        assert seen[0] == ("a.mov", 100, 0.5)
+        assert all(relpath == "a.mov" for relpath, _size, _settle in seen)
+    finally:
+        watch.stop()
+
+
 def test_a_dead_observer_is_noticed_and_restarted(tmp_path, settled, caplog):
     caplog.set_level(logging.INFO)
     found, on_settled = settled
