@@ -170,8 +170,10 @@ class Daemon:
         self.pipeline = build_pipeline(
             self.db, self.client, sources, self.stop, events=self.notifications.event
         )
-        # Files covered by an offload history are hashed while they settle.
-        self.folders.on_seen = self.pipeline.custody.hash_ahead
+        if not self.claims.shared:
+            # Files covered by an offload history are hashed while they settle (with a
+            # shared queue another node may run the job: it reads the file itself).
+            self.folders.on_seen = self.pipeline.custody.hash_ahead
         self.bandwidth = BandwidthControl(self.config, SYSTEM_CLOCK)
         self.pipeline.throttle.follow(self.bandwidth.caps)  # schedules and `watchd throttle`
         self.dispatcher = Dispatcher(

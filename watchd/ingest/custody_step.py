@@ -62,8 +62,13 @@ class CustodyStep:
         folder = self.folders().get(files[0].folder) if files else None
         if folder is None or folder.verify == OFF:
             return
+        covered: dict[Path, bool] = {}  # folder -> has a history (a few stats per folder)
         for file in files:
-            self.ahead.offer(file.folder, file.path, file.fingerprint, settle)
+            where = file.path.parent
+            if where not in covered:
+                covered[where] = history_root_for(file.path, folder.root) is not None
+            if covered[where]:
+                self.ahead.offer(file.folder, file.path, file.fingerprint, settle)
 
     def _formats_ahead(self, name: str, path: Path, fingerprint: Fingerprint) -> list[str] | None:
         """What :meth:`verify` will want of this file (None: nothing, no history covers it).

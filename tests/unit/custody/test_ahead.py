@@ -13,6 +13,7 @@ import pytest
 import xxhash
 
 from watchd.base.fileversion import Fingerprint
+from watchd.base.mounts import MountWatch
 from watchd.base.stop import StopToken
 from watchd.custody.ahead import HashesAhead
 
@@ -180,3 +181,12 @@ def test_the_threads_start_at_the_first_offer_and_end_when_the_daemon_stops(tmp_
     for worker in workers:
         worker.join(WAIT)
         assert not worker.is_alive()
+
+
+def test_no_file_is_hashed_ahead_where_mounts_cannot_be_followed(tmp_path, stop):
+    # Without /proc a disk swapped in the reader would go unseen: the checks read.
+    plans = Plans(["xxh64"])
+    ahead = HashesAhead(plans, stop, mounts=MountWatch(tmp_path / "no-mountinfo"))
+    clip = tmp_path / "C001.mov"
+    ahead.offer("dailies", clip, write(clip, b"x", written_ago=60), settle=10)
+    assert not plans.asked_event.wait(1.0)
