@@ -9,8 +9,8 @@ counts for the very file it was read from: the same device, inode, size and mtim
 the same ctime before and after the read and when taken (the ctime moves at every
 write and cannot be put back), and nothing mounted or unmounted where it lives
 meanwhile (a disk put back in its reader, or a clone in its place, is read again). On a
-filesystem with whole-second timestamps a file is read only once its ctime is two
-seconds old, so a write within the same second as the read cannot go unseen.
+filesystem with coarse timestamps a file is read only once its ctime is two
+seconds old, so a write within the same tick as the read cannot go unseen.
 A result is taken once and is only ever a head start: whatever is not ready (an
 offer dropped from a full queue, a result evicted, a file changed) is hashed by
 the check itself, and a check that finds its file being read here waits for that
@@ -43,8 +43,9 @@ IDLE_WAIT_SECONDS = 1.0
 # A file not written for this long (or half its folder's settle time, if less) is
 # probably complete: hashed then, long before it settles (settle is 10 s by default).
 QUIET_MAX_SECONDS = 2.0
-# On whole-second timestamps (FAT has two) a file is read once its ctime is this old.
+# On coarse timestamps (FAT keeps two seconds) a file is read once its ctime is this old.
 COARSE_CLOCK_SECONDS = 2.0
+COARSE_TICK_NS = 10_000_000  # times in multiples of this are taken for coarse ones
 
 # What to hash for a file of a folder (None: nothing, e.g. no offload history covers it).
 Plan = Callable[[str, Path, Fingerprint], "list[str] | None"]
@@ -203,7 +204,7 @@ class HashesAhead:
             return  # written again since: its new version is offered too
         identity, status = before
         ctime_age = self._wall() - status.st_ctime_ns / 1e9
-        if _whole_seconds(status) and ctime_age < COARSE_CLOCK_SECONDS:
+        if _coarse_times(status) and ctime_age < COARSE_CLOCK_SECONDS:
             self._again(offer, COARSE_CLOCK_SECONDS - max(0.0, ctime_age))
             return
         formats = self._plan(offer.folder, offer.path, offer.version)
@@ -230,6 +231,7 @@ class HashesAhead:
                 self._waiting[offer.path] = again
 
 
-def _whole_seconds(status: os.stat_result) -> bool:
-    """True on a filesystem that keeps whole seconds (FAT, HFS+, ext4 with small inodes)."""
-    return status.st_ctime_ns % 1_000_000_000 == 0 and status.st_mtime_ns % 1_000_000_000 == 0
+def _coarse_times(status: os.stat_result) -> bool:
+    """True on a filesystem whose times are coarse: whole seconds (FAT, HFS+, ext4 with
+    small inodes) or hundredths (exFAT). Both at once by chance: once in 10^10 files."""
+    return status.st_ctime_ns % COARSE_TICK_NS == 0 and status.st_mtime_ns % COARSE_TICK_NS == 0
