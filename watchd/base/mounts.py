@@ -45,16 +45,18 @@ def read_table(mountinfo: Path = MOUNTINFO) -> list[Mount]:
     return mounts
 
 
-def holding(target: Path, mounts: list[Mount]) -> Mount | None:
-    """Return the mount ``target`` (a resolved path) lives on: the innermost, the latest
-    of those stacked on one point."""
-    found: Mount | None = None
-    for mount in mounts:
-        if (target == mount.point or mount.point in target.parents) and (
-            found is None or len(mount.point.parts) >= len(found.point.parts)
-        ):
-            found = mount
-    return found
+def by_point(mounts: list[Mount]) -> dict[Path, Mount]:
+    """Return the mount seen at each point (the latest of those stacked there)."""
+    return {mount.point: mount for mount in mounts}
+
+
+def holding(target: Path, points: dict[Path, Mount]) -> Mount | None:
+    """Return the mount ``target`` (a resolved path) lives on: the innermost."""
+    for here in (target, *target.parents):
+        mount = points.get(here)
+        if mount is not None:
+            return mount
+    return None
 
 
 class MountWatch:
@@ -70,6 +72,7 @@ class MountWatch:
         self._lock = threading.Lock()
         self._started = False
         self._table: list[Mount] | None = None  # None: cannot be followed
+        self._points: dict[Path, Mount] = {}
         self._moved: dict[Path, int] = {}  # mount point -> its generation
         self._everything = 0
 
@@ -86,7 +89,7 @@ class MountWatch:
             self._start()
             if self._table is None:
                 return None
-            mount = holding(path, self._table)
+            mount = holding(path, self._points)
             point = mount.point if mount else Path("/")
             return point, self._moved.get(point, 0), self._everything
 
@@ -104,6 +107,7 @@ class MountWatch:
         except OSError:
             handle.close()
             return
+        self._points = by_point(self._table)
         thread = threading.Thread(
             target=self._follow, args=(handle,), name="mount-watch", daemon=True
         )
@@ -128,15 +132,16 @@ class MountWatch:
         """Move on the generation of every point whose mounts differ (with the lock held)."""
         before: dict[Path, list[bytes]] = {}
         after: dict[Path, list[bytes]] = {}
-        for mounts, by_point in ((self._table or [], before), (table, after)):
+        for mounts, lines in ((self._table or [], before), (table, after)):
             for mount in mounts:
-                by_point.setdefault(mount.point, []).append(mount.line)
+                lines.setdefault(mount.point, []).append(mount.line)
         changed = [p for p in before.keys() | after.keys() if before.get(p) != after.get(p)]
         for point in changed:
             self._moved[point] = self._moved.get(point, 0) + 1
         if not changed:
             self._everything += 1
         self._table = table
+        self._points = by_point(table)
 
 
 MOUNTS = MountWatch()  # this process's

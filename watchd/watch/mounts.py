@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from watchd.base.mounts import MOUNTINFO, holding, read_table
+from watchd.base.mounts import MOUNTINFO, by_point, holding, read_table
 
 # Filesystems whose files other machines may write (kernel and FUSE type names).
 NETWORK_FILESYSTEMS = frozenset(
@@ -26,7 +26,7 @@ NETWORK_FILESYSTEMS = frozenset(
 def mount_type(path: Path, mountinfo: Path = MOUNTINFO) -> str | None:
     """Return the type of the filesystem mounted where ``path`` lives, or None if unknown."""
     try:
-        mount = holding(path.resolve(), read_table(mountinfo))
+        mount = holding(path.resolve(), by_point(read_table(mountinfo)))
     except (OSError, RuntimeError):
         return None
     return mount.type if mount else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from watchd.base.mounts import MountWatch, holding, read_table
+from watchd.base.mounts import MountWatch, by_point, holding, read_table
 
 TABLE = """\
 27 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
@@ -16,7 +16,7 @@ TABLE = """\
 def test_the_latest_mount_on_a_point_holds_the_paths_below_it(tmp_path):
     table = tmp_path / "mountinfo"
     table.write_text(TABLE)
-    mounts = read_table(table)
+    mounts = by_point(read_table(table))
     found = holding(Path("/media/A001/CLIPS/C001.mov"), mounts)
     assert found is not None and found.line.startswith(b"57 ") and found.type == "exfat"
     root = holding(Path("/srv/drop"), mounts)
