@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.fileversion import Fingerprint
-from watchd.base.stop import StopToken
+from watchd.base.stop import Stopped, StopToken
 from watchd.failpoints import failpoint
 from watchd.flowcapture.budget import Budget
 from watchd.flowcapture.client import FlowCaptureClient
@@ -177,10 +177,17 @@ class UploadStep:
         started = self.clock.monotonic()
         unsaved: list[PartResult] = []  # accepted parts not committed yet (a one-part file)
         # The custody check of a file in several parts (one sequential read and hash) runs
-        # while its parts go out; nothing is completed before it passed.
-        checking = self._verify_alongside(job, stop) if len(upload.parts) > 1 else None
+        # while its parts go out; nothing is completed before it passed, and no more parts
+        # go out once it failed (a corrupt clip is not sent whole to be refused).
+        sending = stop.child()
+        checking = self._verify_alongside(job, stop, sending) if len(upload.parts) > 1 else None
         try:
-            etags = self._send_parts(job, upload, stop, unsaved)
+            etags = self._send_parts(job, upload, stop, unsaved, sending)
+        except Stopped:
+            failure = checking.exception() if checking is not None and not stop.stopped else None
+            if failure is not None:
+                raise failure from None  # what stopped the parts: the check failed
+            raise
         except UploadNotFoundError:
             log.warning(
                 "upload no longer known to Flow Capture, starting over: file=%s job=%d",
@@ -206,8 +213,11 @@ class UploadStep:
             seconds = max(seconds, (self.clock.now() - job.started_at).total_seconds())
         return Uploaded(asset_id, seconds)
 
-    def _verify_alongside(self, job: Job, stop: StopToken) -> Future[FileHash | None] | None:
-        """Start the custody check of ``job`` on a thread of its own; None if there is none."""
+    def _verify_alongside(
+        self, job: Job, stop: StopToken, sending: StopToken
+    ) -> Future[FileHash | None] | None:
+        """Start the custody check of ``job`` on a thread of its own (a failure stops
+        ``sending``, the parts' token); None if there is none."""
         if self.verify is None:
             return None
         verify = self.verify
@@ -218,6 +228,7 @@ class UploadStep:
                 hashes = verify(job, stop, None)
             except BaseException as exc:  # noqa: BLE001 - handed to the upload's thread
                 checking.set_exception(exc)
+                sending.stop(f"the custody check failed: {exc}")
             else:
                 checking.set_result(hashes)
 
@@ -312,13 +323,19 @@ class UploadStep:
     # --- parts ----------------------------------------------------------------------------
 
     def _send_parts(
-        self, job: Job, upload: OpenUpload, stop: StopToken, unsaved: list[PartResult]
+        self,
+        job: Job,
+        upload: OpenUpload,
+        stop: StopToken,
+        unsaved: list[PartResult],
+        sending: StopToken,
     ) -> list[str]:
         """Send the parts without an ETag; return every ETag in part order.
 
         Each accepted part is committed at once, except the only part of a
         one-part file: it goes into ``unsaved`` and is committed together with
         "complete sent" (after a crash, that one part is simply sent again).
+        ``sending`` (a child of the job's ``stop``) stops the parts alone.
         """
         planned, done = upload.parts, upload.etags
 
@@ -346,8 +363,8 @@ class UploadStep:
                 parallel=self.transfer().parallel_parts,
                 on_part_done=on_part_done,
                 progress=lambda sent, _total: self.board.update(job.id, sent),
-                on_chunk=lambda size: self.throttle.acquire(size, stop, job.folder),
-                stop=stop,
+                on_chunk=lambda size: self.throttle.acquire(size, sending, job.folder),
+                stop=sending,
                 budget=self.budgets.memory,
                 slots=self.budgets.requests,
             )

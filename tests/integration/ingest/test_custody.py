@@ -347,3 +347,22 @@ def test_a_file_rewritten_after_it_was_hashed_ahead_is_read_again_and_refused(
     last_error = core.job(job_id).last_error or ""
     assert "checksum mismatch" in last_error and str(clip) in last_error
     assert core.assets() == []
+
+
+def test_a_corrupt_clip_stops_sending_parts_once_its_check_failed(core, tmp_path, caplog):
+    # Hashed while it settled, the clip is found corrupt as its upload starts: at most the
+    # parts already in flight go out (two at a time here), not all eight.
+    data = bytes(range(256)) * 160_000  # 39 MiB: eight parts of 5 MiB
+    big = make_card(tmp_path / "B001", {"CLIPS/B001.mov": data})
+    clip = Path(shutil.copytree(big, core.drop / "B001")) / "CLIPS/B001.mov"
+    with clip.open("r+b") as handle:
+        handle.seek(30_000_000)
+        handle.write(b"\0")
+    settle_offered(core, caplog, clip)
+    job_id = queue_existing(core, clip)
+    assert core.drive(job_id) == [JobState.FAILED]
+    last_error = core.job(job_id).last_error or ""
+    assert "checksum mismatch" in last_error and str(clip) in last_error
+    assert core.hooks.calls["s3:PUT"] < 8
+    assert core.assets() == [] and [u["filename"] for u in core.uploads("aborted")] == ["B001.mov"]
+    assert clip.exists()
