@@ -1,27 +1,24 @@
-"""The kernel's mount table: what is mounted where, and when that changes.
+"""The kernel's mount table: which filesystem a path lives on.
 
-Read from ``/proc/self/mountinfo`` as bytes (mount points in any encoding). The
-kernel marks that file with a priority event at every mount and unmount; a
-thread waiting for those tells, per mount point, when what is mounted there
-changed. A disk unmounted and another put in its place can show the very same
-device number, inode, size and times (a clone of a card in the same reader), and
-even the same mount id (the kernel reuses those): only the change tells them apart.
+Read from ``/proc/self/mountinfo`` as bytes (mount points in any encoding).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-import select
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
-
-log = logging.getLogger(__name__)
 
 MOUNTINFO = Path("/proc/self/mountinfo")
+# Filesystems whose files other machines may write (kernel and FUSE type names).
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "9p", "afs", "coda", "ceph",
+        "glusterfs", "lustre", "beegfs", "gpfs", "davfs", "fuse.sshfs", "fuse.rclone",
+        "fuse.glusterfs", "fuse.s3fs", "fuse.gcsfuse", "fuse.cephfs", "fuse.juicefs",
+    }
+)  # fmt: skip
 _ESCAPE = re.compile(rb"\\([0-7]{3})")  # mountinfo writes space as \040, tab as \011, ...
 
 
@@ -59,89 +56,15 @@ def holding(target: Path, points: dict[Path, Mount]) -> Mount | None:
     return None
 
 
-class MountWatch:
-    """Generations of mount points, moved on whenever what is mounted there changes.
-
-    One thread (started at the first look) waits for the kernel's events. A change
-    it cannot place (an unmount and a mount again between two of its looks) moves
-    every generation on.
-    """
-
-    def __init__(self, mountinfo: Path = MOUNTINFO) -> None:
-        self._mountinfo = mountinfo
-        self._lock = threading.Lock()
-        self._started = False
-        self._table: list[Mount] | None = None  # None: cannot be followed
-        self._points: dict[Path, Mount] = {}
-        self._moved: dict[Path, int] = {}  # mount point -> its generation
-        self._everything = 0
-
-    def following(self) -> bool:
-        """True if mounts and unmounts are seen here (the table can be read)."""
-        with self._lock:
-            self._start()
-            return self._table is not None
-
-    def generation(self, path: Path) -> tuple[Path, int, int] | None:
-        """Return what identifies the mount ``path`` (resolved) lives on now: its point
-        and generations; None if mounts cannot be followed here."""
-        with self._lock:
-            self._start()
-            if self._table is None:
-                return None
-            mount = holding(path, self._points)
-            point = mount.point if mount else Path("/")
-            return point, self._moved.get(point, 0), self._everything
-
-    def _start(self) -> None:
-        """Read the table and start the thread, at the first look (with the lock held)."""
-        if self._started:
-            return
-        self._started = True
-        try:
-            handle = self._mountinfo.open("rb")  # the events are this open file's
-        except OSError:
-            return
-        try:
-            self._table = read_table(self._mountinfo)
-        except OSError:
-            handle.close()
-            return
-        self._points = by_point(self._table)
-        thread = threading.Thread(
-            target=self._follow, args=(handle,), name="mount-watch", daemon=True
-        )
-        thread.start()
-
-    def _follow(self, handle: BinaryIO) -> None:
-        poll = select.poll()
-        poll.register(handle, select.POLLPRI | select.POLLERR)
-        while True:
-            poll.poll()
-            try:
-                table = read_table(self._mountinfo)
-            except OSError:
-                log.warning("the mount table can no longer be read: %s", self._mountinfo)
-                with self._lock:
-                    self._table = None
-                return
-            with self._lock:
-                self._take(table)
-
-    def _take(self, table: list[Mount]) -> None:
-        """Move on the generation of every point whose mounts differ (with the lock held)."""
-        before: dict[Path, list[bytes]] = {}
-        after: dict[Path, list[bytes]] = {}
-        for mounts, lines in ((self._table or [], before), (table, after)):
-            for mount in mounts:
-                lines.setdefault(mount.point, []).append(mount.line)
-        changed = [p for p in before.keys() | after.keys() if before.get(p) != after.get(p)]
-        for point in changed:
-            self._moved[point] = self._moved.get(point, 0) + 1
-        if not changed:
-            self._everything += 1
-        self._table = table
-        self._points = by_point(table)
+def mount_type(path: Path, mountinfo: Path | None = None) -> str | None:
+    """Return the type of the filesystem mounted where ``path`` lives, or None if unknown."""
+    try:
+        mount = holding(path.resolve(), by_point(read_table(mountinfo or MOUNTINFO)))
+    except (OSError, RuntimeError):
+        return None
+    return mount.type if mount else None
 
 
-MOUNTS = MountWatch()  # this process's
+def on_network_filesystem(path: Path) -> bool:
+    """True if ``path`` lives on a filesystem other machines may write (SMB, NFS, ...)."""
+    return mount_type(path) in NETWORK_FILESYSTEMS

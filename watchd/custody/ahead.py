@@ -7,10 +7,11 @@ offer), on one of a few threads of this module's own; a file still being written
 is offered again at each change and only its last version is hashed. A result
 counts for the very file it was read from: the same device, inode, size and mtime,
 the same ctime before and after the read and when taken (the ctime moves at every
-write and cannot be put back), and nothing mounted or unmounted where it lives
-meanwhile (a disk put back in its reader, or a clone in its place, is read again). On a
-filesystem with coarse timestamps a file is read only once its ctime is two
-seconds old, so a write within the same tick as the read cannot go unseen.
+write and cannot be put back), the same mount (base/file_identity.py: a card put
+back in its reader, or a clone in its place, is read again; without unique mount
+ids, before Linux 6.8, nothing is read ahead). A file is read once its ctime has
+been the same for a grace (20 ms; 2 s on coarse timestamps), so that a write
+during or after the read cannot land in the same clock tick as the last one.
 A result is taken once and is only ever a head start: whatever is not ready (an
 offer dropped from a full queue, a result evicted, a file changed) is hashed by
 the check itself, and a check that finds its file being read here waits for that
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -29,8 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from watchd.base.file_identity import FileIdentity, identity
 from watchd.base.fileversion import Fingerprint
-from watchd.base.mounts import MOUNTS, MountWatch
 from watchd.base.stop import Stopped, StopToken
 from watchd.custody.hashing import hash_file
 
@@ -43,30 +43,16 @@ IDLE_WAIT_SECONDS = 1.0
 # A file not written for this long (or half its folder's settle time, if less) is
 # probably complete: hashed then, long before it settles (settle is 10 s by default).
 QUIET_MAX_SECONDS = 2.0
-# On coarse timestamps (FAT keeps two seconds) a file is read once its ctime is this old.
-COARSE_CLOCK_SECONDS = 2.0
-COARSE_TICK_NS = 10_000_000  # times in multiples of this are taken for coarse ones
+# A file is read once its ctime has been the same this long: a write after that shows
+# in the ctime even where the kernel moves it once a clock tick (a few ms; before
+# Linux 6.13), or once a second or two (FAT, HFS+, ext4 with small inodes).
+GRACE_SECONDS = 0.02
+COARSE_GRACE_SECONDS = 2.0
+COARSE_TICK_NS = 10_000_000  # times in multiples of this (both) are taken for coarse ones
 
 # What to hash for a file of a folder (None: nothing, e.g. no offload history covers it).
 Plan = Callable[[str, Path, Fingerprint], "list[str] | None"]
-
-
-@dataclass(frozen=True)
-class _Identity:
-    """What must not change between a read ahead and the check that uses it."""
-
-    version: Fingerprint  # device included: another filesystem is another file
-    ctime_ns: int
-    mount: tuple[Path, int, int] | None  # the mount it is on and its generations
-
-    @classmethod
-    def of(cls, path: Path, mounts: MountWatch) -> tuple[_Identity, os.stat_result] | None:
-        mount = mounts.generation(path)  # before the stat: a change after it shows later
-        try:
-            status = path.stat()
-        except OSError:
-            return None
-        return cls(Fingerprint.of(status), status.st_ctime_ns, mount), status
+Identify = Callable[[Path], "FileIdentity | None"]
 
 
 @dataclass
@@ -76,6 +62,8 @@ class _Offer:
     version: Fingerprint
     not_before: float  # monotonic time its quiet period ends
     done: threading.Event = field(default_factory=threading.Event)  # set when its read ends
+    stable: tuple[int, float] | None = None  # (ctime, monotonic time it was first seen)
+    withdrawn: bool = False  # its check came while it was being looked at
 
 
 class HashesAhead:
@@ -88,18 +76,19 @@ class HashesAhead:
         threads: int = THREADS,
         wall: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
-        mounts: MountWatch = MOUNTS,
+        identify: Identify = identity,
     ):
         self._plan = plan
-        self._mounts = mounts
         self._stop = stop
         self._threads = threads
         self._wall = wall
         self._monotonic = monotonic
+        self._identify = identify
+        self._enabled: bool | None = None  # known at the first offer
         self._changed = threading.Condition()  # guards the three below; told of each change
         self._waiting: OrderedDict[Path, _Offer] = OrderedDict()
         self._reading: dict[Path, _Offer] = {}
-        self._kept: OrderedDict[Path, tuple[_Identity, dict[str, str]]] = OrderedDict()
+        self._kept: OrderedDict[Path, tuple[FileIdentity, dict[str, str]]] = OrderedDict()
         self._workers: list[threading.Thread] = []
         stop.on_stop(self._wake_all)
 
@@ -109,8 +98,12 @@ class HashesAhead:
 
         Cheap (the watcher's thread calls it): the file is not touched here.
         """
-        if not self._mounts.following():
-            return  # no /proc: a disk swapped in its reader would go unseen
+        if self._enabled is None:
+            # Without unique mount ids (before Linux 6.8) a card put back in its reader
+            # could not be told from the one that was read: no head start there.
+            self._enabled = self._identify(Path("/")) is not None
+        if not self._enabled:
+            return
         quiet = min(settle / 2, QUIET_MAX_SECONDS)
         written_ago = self._wall() - version.mtime_ns / 1e9
         not_before = self._monotonic() + min(quiet, max(0.0, quiet - written_ago))
@@ -130,13 +123,15 @@ class HashesAhead:
         """Return the digests computed ahead for this version of ``path`` ({} if none).
 
         Waits for a read of this version under way (raises Stopped); an offer of it
-        not started yet is withdrawn, since the caller is about to read the file itself.
+        not read yet is withdrawn, since the caller is about to read the file itself.
         """
         with self._changed:
             waiting = self._waiting.get(path)
             if waiting is not None and waiting.version == version:
                 del self._waiting[path]
             reading = self._reading.get(path)
+            if reading is not None and reading.version == version:
+                reading.withdrawn = True  # not offered again if it is not read now
         if reading is not None and reading.version == version:
             while not reading.done.wait(IDLE_WAIT_SECONDS):
                 stop.check()
@@ -145,9 +140,8 @@ class HashesAhead:
             if kept is None or kept[0].version != version:
                 return {}  # (another version's digests stay for its own check)
             del self._kept[path]
-        identity, hashes = kept
-        now = _Identity.of(path, self._mounts)
-        return hashes if now is not None and now[0] == identity else {}
+        read_from, hashes = kept
+        return hashes if self._identify(path) == read_from else {}
 
     def _start_workers(self) -> None:
         """Start the threads at the first offer (called with the lock held)."""
@@ -199,39 +193,45 @@ class HashesAhead:
         return None
 
     def _hash(self, offer: _Offer) -> None:
-        before = _Identity.of(offer.path, self._mounts)
-        if before is None or before[0].version != offer.version:
+        before = self._identify(offer.path)
+        if before is None or before.version != offer.version:
             return  # written again since: its new version is offered too
-        identity, status = before
-        ctime_age = self._wall() - status.st_ctime_ns / 1e9
-        if _coarse_times(status) and ctime_age < COARSE_CLOCK_SECONDS:
-            self._again(offer, COARSE_CLOCK_SECONDS - max(0.0, ctime_age))
+        wait = self._grace_left(offer, before)
+        if wait > 0:
+            self._again(offer, wait)
             return
         formats = self._plan(offer.folder, offer.path, offer.version)
         if not formats:
             return
         hashes = hash_file(offer.path, formats, self._stop)
-        after = _Identity.of(offer.path, self._mounts)
-        if after is None or after[0] != identity:
+        if self._identify(offer.path) != before:
             return
         with self._changed:
             self._kept.pop(offer.path, None)
-            self._kept[offer.path] = (identity, hashes)
+            self._kept[offer.path] = (before, hashes)
             while len(self._kept) > MAX_KEPT:
                 self._kept.popitem(last=False)
         log.debug("hashed ahead: file=%s %s", offer.path, ", ".join(sorted(hashes)))
 
+    def _grace_left(self, offer: _Offer, now: FileIdentity) -> float:
+        """Return how long to wait before reading: 0 once its ctime has been the same
+        for its grace, by the wall clock (a ctime not in the future) or, counted from
+        the first look that saw it, by the monotonic one (whatever the clocks say)."""
+        coarse = now.ctime_ns % COARSE_TICK_NS == 0 and now.version.mtime_ns % COARSE_TICK_NS == 0
+        grace = COARSE_GRACE_SECONDS if coarse else GRACE_SECONDS
+        age = self._wall() - now.ctime_ns / 1e9
+        if age >= 0 and grace <= age:
+            return 0.0
+        if offer.stable is None or offer.stable[0] != now.ctime_ns:
+            offer.stable = (now.ctime_ns, self._monotonic())
+        return max(0.0, grace - (self._monotonic() - offer.stable[1]))
+
     def _again(self, offer: _Offer, seconds: float) -> None:
-        """Offer ``offer`` again in ``seconds`` (unless a newer version is waiting)."""
+        """Look at ``offer`` again in ``seconds``, unless a newer version is waiting or its
+        check came meanwhile."""
         with self._changed:
-            if offer.path not in self._waiting:
+            if offer.path not in self._waiting and not offer.withdrawn:
                 again = dataclasses.replace(
                     offer, not_before=self._monotonic() + seconds, done=threading.Event()
                 )
                 self._waiting[offer.path] = again
-
-
-def _coarse_times(status: os.stat_result) -> bool:
-    """True on a filesystem whose times are coarse: whole seconds (FAT, HFS+, ext4 with
-    small inodes) or hundredths (exFAT). Both at once by chance: once in 10^10 files."""
-    return status.st_ctime_ns % COARSE_TICK_NS == 0 and status.st_mtime_ns % COARSE_TICK_NS == 0

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.fileversion import Fingerprint, SettledFile
+from watchd.base.mounts import on_network_filesystem
 from watchd.base.stop import StopToken
 from watchd.custody.ahead import HashesAhead
 from watchd.custody.check import RECEIPT_FORMATS, NotInHistory, check_file, formats_to_hash
@@ -62,12 +63,16 @@ class CustodyStep:
         folder = self.folders().get(files[0].folder) if files else None
         if folder is None or folder.verify == OFF:
             return
-        covered: dict[Path, bool] = {}  # folder -> has a history (a few stats per folder)
+        # folder -> has a history and is local (a few stats and a look at the mount table):
+        # a share's attributes are cached by this machine, so a file another one wrote
+        # during the read could look unchanged; there the check before complete reads it.
+        wanted: dict[Path, bool] = {}
         for file in files:
             where = file.path.parent
-            if where not in covered:
-                covered[where] = history_root_for(file.path, folder.root) is not None
-            if covered[where]:
+            if where not in wanted:
+                covered = history_root_for(file.path, folder.root) is not None
+                wanted[where] = covered and not on_network_filesystem(where)
+            if wanted[where]:
                 self.ahead.offer(file.folder, file.path, file.fingerprint, settle)
 
     def _formats_ahead(self, name: str, path: Path, fingerprint: Fingerprint) -> list[str] | None:

@@ -11,31 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from watchd.base.mounts import MOUNTINFO, by_point, holding, read_table
-
-# Filesystems whose files other machines may write (kernel and FUSE type names).
-NETWORK_FILESYSTEMS = frozenset(
-    {
-        "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "9p", "afs", "coda", "ceph",
-        "glusterfs", "lustre", "beegfs", "gpfs", "davfs", "fuse.sshfs", "fuse.rclone",
-        "fuse.glusterfs", "fuse.s3fs", "fuse.gcsfuse", "fuse.cephfs", "fuse.juicefs",
-    }
-)  # fmt: skip
-
-
-def mount_type(path: Path, mountinfo: Path = MOUNTINFO) -> str | None:
-    """Return the type of the filesystem mounted where ``path`` lives, or None if unknown."""
-    try:
-        mount = holding(path.resolve(), by_point(read_table(mountinfo)))
-    except (OSError, RuntimeError):
-        return None
-    return mount.type if mount else None
+from watchd.base import mounts
 
 
 def network_mount_note(name: str, path: Path, poll: bool) -> str | None:
     """Return a warning for a folder on a network mount that does not poll, else None."""
-    kind = mount_type(path)
-    if poll or kind not in NETWORK_FILESYSTEMS:
+    kind = mounts.mount_type(path)
+    if poll or kind not in mounts.NETWORK_FILESYSTEMS:
         return None
     return (
         f"folder {name}: {path} is on a {kind} mount: files other machines write there "

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import xxhash
 
+from watchd.base.file_identity import identity
 from watchd.base.fileversion import Fingerprint
-from watchd.base.mounts import MOUNTS, MountWatch
 from watchd.base.stop import StopToken
 from watchd.custody.ahead import HashesAhead
 
@@ -76,17 +76,6 @@ def wait_until_read(ahead: HashesAhead, plans: Plans) -> None:
     time.sleep(0.2)  # the read of a few bytes and its stat
 
 
-Generation = tuple[Path, int, int] | None
-
-
-def wait_for_generation(watch: MountWatch, path: Path, old: Generation) -> Generation:
-    deadline = time.monotonic() + WAIT
-    while (now := watch.generation(path)) == old:
-        assert time.monotonic() < deadline, "the change was not seen"
-        time.sleep(0.01)
-    return now
-
-
 def test_a_file_on_a_disk_mounted_again_is_read_again(disk, stop):
     # Same image, same path, same inode, size, mtime and ctime: another mount all the
     # same (a clone of the card in the same reader would look exactly like this).
@@ -100,12 +89,12 @@ def test_a_file_on_a_disk_mounted_again_is_read_again(disk, stop):
     ahead.offer("dailies", clip, version, settle=10)
     wait_until_read(ahead, plans)
     before = clip.stat()
-    seen = MOUNTS.generation(clip)
+    first = identity(clip)
     disk.unmount()
-    seen = wait_for_generation(MOUNTS, clip, seen)  # (the daemon's watch sees it in ms)
     disk.mount()
-    wait_for_generation(MOUNTS, clip, seen)
     after = clip.stat()
+    again = identity(clip)
+    assert first is not None and again is not None and first.mount_id != again.mount_id
     assert (after.st_ino, after.st_size, after.st_mtime_ns, after.st_ctime_ns) == (
         before.st_ino,
         before.st_size,
@@ -132,17 +121,3 @@ def test_a_file_on_whole_second_timestamps_is_read_once_its_ctime_is_two_seconds
     wait_until_read(ahead, plans)
     assert plans.asked[-1] - changed_at >= 2.0, "read before its ctime was two seconds old"
     assert ahead.take(clip, version, stop) == {"xxh64": xxhash.xxh64(data).hexdigest()}
-
-
-def test_a_disk_mounted_again_moves_its_points_generation_and_no_other(disk, tmp_path):
-    watch = MountWatch()
-    clip, elsewhere = disk.point / "C001.mov", tmp_path / "drop" / "C002.mov"
-    on_disk, off_disk = watch.generation(clip), watch.generation(elsewhere)
-    assert on_disk is not None and on_disk[0] == disk.point
-    disk.unmount()
-    unmounted = wait_for_generation(watch, clip, on_disk)
-    assert unmounted != on_disk  # now on the filesystem below
-    disk.mount()  # the same image at the same path: an identical line in the table
-    again = wait_for_generation(watch, clip, unmounted)
-    assert again is not None and again[0] == disk.point and again != on_disk
-    assert watch.generation(elsewhere) == off_disk

@@ -19,6 +19,7 @@ import watchd.custody.check as check_module
 import watchd.ingest.upload_step as upload_step_module
 from tests.integration.custody.conftest import ascmhl, make_card
 from tests.integration.ingest.core import DAILIES, Core
+from watchd.base import mounts
 from watchd.base.fileversion import Fingerprint, SettledFile
 from watchd.cli.main import main
 from watchd.custody import hashing
@@ -366,3 +367,21 @@ def test_a_corrupt_clip_stops_sending_parts_once_its_check_failed(core, tmp_path
     assert core.hooks.calls["s3:PUT"] < 8
     assert core.assets() == [] and [u["filename"] for u in core.uploads("aborted")] == ["B001.mov"]
     assert clip.exists()
+
+
+def test_files_on_a_network_share_are_not_hashed_ahead(core, pristine, caplog, monkeypatch):
+    # A share's attributes are cached here: a file written elsewhere during the read
+    # could look unchanged. The check before complete reads such files itself.
+    card = drop_card(core, pristine)
+    clip = card / "CLIPS/C001.mov"
+    kind = mounts.mount_type(clip)
+    monkeypatch.setattr(mounts, "NETWORK_FILESYSTEMS", frozenset({kind}))  # as if a share
+    caplog.set_level(logging.DEBUG, logger="watchd.custody.ahead")
+    version = Fingerprint.of(clip.stat())
+    core.pipeline.custody.hash_ahead(
+        [SettledFile("dailies", clip, "A001/CLIPS/C001.mov", version)], 0.2
+    )
+    time.sleep(1.0)
+    assert "hashed ahead" not in caplog.text
+    monkeypatch.setattr(mounts, "NETWORK_FILESYSTEMS", frozenset())  # a local disk again
+    settle_offered(core, caplog, clip)

@@ -1,10 +1,10 @@
-"""The mount table, read from a written copy."""
+"""The mount table, read from a written copy: the mount a path lives on."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from watchd.base.mounts import MountWatch, by_point, holding, read_table
+from watchd.base.mounts import by_point, holding, read_table
 
 TABLE = """\
 27 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
@@ -21,16 +21,3 @@ def test_the_latest_mount_on_a_point_holds_the_paths_below_it(tmp_path):
     assert found is not None and found.line.startswith(b"57 ") and found.type == "exfat"
     root = holding(Path("/srv/drop"), mounts)
     assert root is not None and root.point == Path("/")
-
-
-def test_where_the_table_cannot_be_read_mounts_are_not_followed(tmp_path):
-    watch = MountWatch(tmp_path / "no-mountinfo")
-    assert not watch.following()
-    assert watch.generation(Path("/srv/drop/a.mov")) is None
-
-
-def test_with_no_mount_or_unmount_a_paths_generation_stays(tmp_path):
-    watch = MountWatch()
-    assert watch.following()
-    first = watch.generation(tmp_path / "a.mov")
-    assert first is not None and first == watch.generation(tmp_path / "a.mov")

@@ -1,7 +1,7 @@
 import argparse
 
+from watchd.base import mounts
 from watchd.cli import check_config_cmd
-from watchd.watch import mounts
 
 
 def run(*argv):

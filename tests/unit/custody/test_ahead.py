@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 import xxhash
 
+from watchd.base.file_identity import FileIdentity, identity
 from watchd.base.fileversion import Fingerprint
-from watchd.base.mounts import MountWatch
 from watchd.base.stop import StopToken
 from watchd.custody.ahead import HashesAhead
 
@@ -183,10 +184,30 @@ def test_the_threads_start_at_the_first_offer_and_end_when_the_daemon_stops(tmp_
         assert not worker.is_alive()
 
 
-def test_no_file_is_hashed_ahead_where_mounts_cannot_be_followed(tmp_path, stop):
-    # Without /proc a disk swapped in the reader would go unseen: the checks read.
+def test_no_file_is_hashed_ahead_without_unique_mount_ids(tmp_path, stop):
+    # Before Linux 6.8 a card put back in its reader would go unseen: the checks read.
     plans = Plans(["xxh64"])
-    ahead = HashesAhead(plans, stop, mounts=MountWatch(tmp_path / "no-mountinfo"))
+    ahead = HashesAhead(plans, stop, identify=lambda _path: None)
     clip = tmp_path / "C001.mov"
     ahead.offer("dailies", clip, write(clip, b"x", written_ago=60), settle=10)
     assert not plans.asked_event.wait(1.0)
+
+
+def test_a_ctime_in_the_future_is_waited_for_by_this_machines_own_clock(tmp_path, stop):
+    # A card stamped by a camera whose clock runs ahead: the grace is counted from the
+    # first look that saw that ctime, so the file is still read, two seconds later.
+    plans = Plans(["xxh64"])
+    clock = Clock()
+    ahead_of_us = (int(time.time()) + 3600) * 1_000_000_000  # whole seconds: coarse
+
+    def identify(path: Path) -> FileIdentity | None:
+        real = identity(path)
+        return real and dataclasses.replace(real, ctime_ns=ahead_of_us)
+
+    ahead = HashesAhead(plans, stop, monotonic=clock, identify=identify)
+    clip = tmp_path / "C001.mov"
+    version = write(clip, b"frames", written_ago=60)
+    ahead.offer("dailies", clip, version, settle=10)
+    assert not plans.asked_event.wait(1.5), "read before the grace"
+    clock.now += 2.1
+    assert plans.asked_event.wait(WAIT)

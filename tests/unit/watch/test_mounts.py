@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from watchd.watch import mounts
-from watchd.watch.mounts import mount_type, network_mount_note
+from watchd.base import mounts
+from watchd.base.mounts import mount_type, on_network_filesystem
+from watchd.watch.mounts import network_mount_note
 
 MOUNTINFO = """\
 22 27 0:21 / /proc rw,relatime - proc proc rw
@@ -58,3 +59,4 @@ def test_a_folder_that_does_not_poll_on_a_network_mount_gets_a_note(tmp_path, mo
         "within poll_interval"
     )
     assert network_mount_note("dailies", tmp_path, poll=True) is None
+    assert on_network_filesystem(tmp_path / "A001" / "C001.mov")
