@@ -25,6 +25,8 @@ AT_FDCWD = -100
 AT_STATX_SYNC_AS_STAT = 0
 STATX_BASIC_STATS = 0x7FF
 STATX_MNT_ID_UNIQUE = 0x4000
+# What identity() compares, all of which the kernel must have filled in.
+_NEEDED = 0x40 | 0x80 | 0x100 | 0x200 | STATX_MNT_ID_UNIQUE  # mtime, ctime, ino, size, mount
 
 
 class _Timestamp(ctypes.Structure):
@@ -97,8 +99,8 @@ def identity(path: Path) -> FileIdentity | None:
     mask = STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE
     if _statx(AT_FDCWD, os.fsencode(path), AT_STATX_SYNC_AS_STAT, mask, ctypes.byref(buffer)):
         return None
-    if not buffer.mask & STATX_MNT_ID_UNIQUE:
-        return None
+    if buffer.mask & _NEEDED != _NEEDED:
+        return None  # e.g. a FUSE server that gives no ctime, or a kernel before 6.8
     device = os.makedev(buffer.dev_major, buffer.dev_minor)
     version = Fingerprint(device, buffer.ino, buffer.size, _ns(buffer.mtime))
     return FileIdentity(version, _ns(buffer.ctime), buffer.mnt_id)

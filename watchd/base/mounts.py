@@ -65,6 +65,15 @@ def mount_type(path: Path, mountinfo: Path | None = None) -> str | None:
     return mount.type if mount else None
 
 
-def on_network_filesystem(path: Path) -> bool:
-    """True if ``path`` lives on a filesystem other machines may write (SMB, NFS, ...)."""
-    return mount_type(path) in NETWORK_FILESYSTEMS
+# Local filesystems that keep a ctime of their own, moved by every write and every
+# change of times: not FAT (vfat and msdos keep ctime equal to mtime, so setting
+# the mtime back sets the ctime back too), not network or FUSE filesystems (this
+# machine caches their attributes), not ones unknown here.
+OWN_CTIME_FILESYSTEMS = frozenset(
+    {"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "zfs", "bcachefs", "tmpfs", "exfat", "ntfs3"}
+)
+
+
+def keeps_own_ctime(path: Path) -> bool:
+    """True if ``path`` lives on a local filesystem whose ctime tells every change."""
+    return mount_type(path) in OWN_CTIME_FILESYSTEMS

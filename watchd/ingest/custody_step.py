@@ -22,7 +22,7 @@ from pathlib import Path
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.fileversion import Fingerprint, SettledFile
-from watchd.base.mounts import on_network_filesystem
+from watchd.base.mounts import keeps_own_ctime
 from watchd.base.stop import StopToken
 from watchd.custody.ahead import HashesAhead
 from watchd.custody.check import RECEIPT_FORMATS, NotInHistory, check_file, formats_to_hash
@@ -63,15 +63,15 @@ class CustodyStep:
         folder = self.folders().get(files[0].folder) if files else None
         if folder is None or folder.verify == OFF:
             return
-        # folder -> has a history and is local (a few stats and a look at the mount table):
-        # a share's attributes are cached by this machine, so a file another one wrote
-        # during the read could look unchanged; there the check before complete reads it.
+        # folder -> has a history and is on a filesystem whose ctime tells every change (a
+        # few stats and a look at the mount table). Elsewhere (a share, whose attributes
+        # this machine caches; FAT, whose ctime is its mtime) the check reads the file.
         wanted: dict[Path, bool] = {}
         for file in files:
             where = file.path.parent
             if where not in wanted:
                 covered = history_root_for(file.path, folder.root) is not None
-                wanted[where] = covered and not on_network_filesystem(where)
+                wanted[where] = covered and keeps_own_ctime(where)
             if wanted[where]:
                 self.ahead.offer(file.folder, file.path, file.fingerprint, settle)
 

@@ -184,9 +184,12 @@ class UploadStep:
         try:
             etags = self._send_parts(job, upload, stop, unsaved, sending)
         except Stopped:
-            failure = checking.exception() if checking is not None and not stop.stopped else None
-            if failure is not None:
-                raise failure from None  # what stopped the parts: the check failed
+            if stop.stopped:
+                raise Stopped(stop.reason) from None  # the job's own stop (cancel, shutdown)
+            failure = checking.exception() if checking is not None else None
+            if failure is not None:  # what stopped the parts: the check failed
+                check_source(job)  # a file rewritten meanwhile is queued again, not failed
+                raise failure from None
             raise
         except UploadNotFoundError:
             log.warning(
@@ -201,6 +204,8 @@ class UploadStep:
             raise
         hashes = None  # what the custody check found, recorded with "complete sent"
         if checking is not None:
+            if checking.exception() is not None:  # (waits for the check to end)
+                check_source(job)  # a file rewritten meanwhile is queued again, not failed
             hashes = checking.result()  # raises on a checksum mismatch: never completed
         elif self.verify is not None:
             # A file sent as one part: that part's MD5 is the file's, no need to hash it again.
@@ -228,7 +233,8 @@ class UploadStep:
                 hashes = verify(job, stop, None)
             except BaseException as exc:  # noqa: BLE001 - handed to the upload's thread
                 checking.set_exception(exc)
-                sending.stop(f"the custody check failed: {exc}")
+                if not isinstance(exc, Stopped) and not stop.stopped:
+                    sending.stop("the custody check failed")
             else:
                 checking.set_result(hashes)
 

@@ -369,13 +369,13 @@ def test_a_corrupt_clip_stops_sending_parts_once_its_check_failed(core, tmp_path
     assert clip.exists()
 
 
-def test_files_on_a_network_share_are_not_hashed_ahead(core, pristine, caplog, monkeypatch):
-    # A share's attributes are cached here: a file written elsewhere during the read
-    # could look unchanged. The check before complete reads such files itself.
+def test_files_on_a_share_or_fat_are_not_hashed_ahead(core, pristine, caplog, monkeypatch):
+    # A share's attributes are cached here, FAT's ctime is its mtime: a file changed
+    # during or after the read could look unchanged. The check reads such files itself.
     card = drop_card(core, pristine)
     clip = card / "CLIPS/C001.mov"
     kind = mounts.mount_type(clip)
-    monkeypatch.setattr(mounts, "NETWORK_FILESYSTEMS", frozenset({kind}))  # as if a share
+    monkeypatch.setattr(mounts, "OWN_CTIME_FILESYSTEMS", frozenset())  # as if a share or FAT
     caplog.set_level(logging.DEBUG, logger="watchd.custody.ahead")
     version = Fingerprint.of(clip.stat())
     core.pipeline.custody.hash_ahead(
@@ -383,5 +383,26 @@ def test_files_on_a_network_share_are_not_hashed_ahead(core, pristine, caplog, m
     )
     time.sleep(1.0)
     assert "hashed ahead" not in caplog.text
-    monkeypatch.setattr(mounts, "NETWORK_FILESYSTEMS", frozenset())  # a local disk again
+    monkeypatch.setattr(mounts, "OWN_CTIME_FILESYSTEMS", frozenset({kind}))  # a local disk
     settle_offered(core, caplog, clip)
+
+
+def test_a_file_rewritten_during_its_upload_is_queued_again_not_failed(core, tmp_path):
+    # Its check reads the new bytes and finds a mismatch; but the file is no longer the
+    # version that was queued, so the job gives way to the new version (SourceChanged)
+    # instead of failing for good as a corrupt copy.
+    data = bytes(range(256)) * 160_000  # 39 MiB: eight parts
+    big = make_card(tmp_path / "B001", {"CLIPS/B001.mov": data})
+    clip = Path(shutil.copytree(big, core.drop / "B001")) / "CLIPS/B001.mov"
+    job_id = queue_existing(core, clip)
+
+    def append() -> None:
+        with clip.open("ab") as handle:
+            handle.write(b"one more frame")
+
+    core.hooks.before("/upload/asset/init", append)
+    core.run(job_id)
+    job = core.job(job_id)
+    assert job.state == JobState.CANCELLED, job.last_error
+    assert "changed since it was queued" in (job.last_error or "")
+    assert core.assets() == []

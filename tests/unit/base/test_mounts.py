@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from watchd.base.mounts import by_point, holding, read_table
+from watchd.base.mounts import by_point, holding, keeps_own_ctime, read_table
 
 TABLE = """\
 27 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
@@ -21,3 +21,9 @@ def test_the_latest_mount_on_a_point_holds_the_paths_below_it(tmp_path):
     assert found is not None and found.line.startswith(b"57 ") and found.type == "exfat"
     root = holding(Path("/srv/drop"), mounts)
     assert root is not None and root.point == Path("/")
+
+
+def test_only_local_filesystems_with_a_ctime_of_their_own_qualify(tmp_path):
+    # This machine's test folders are on ext4 (or tmpfs); /proc is neither.
+    assert keeps_own_ctime(tmp_path / "A001" / "C001.mov")
+    assert not keeps_own_ctime(Path("/proc/self/status"))

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from watchd.base import mounts
-from watchd.base.mounts import mount_type, on_network_filesystem
+from watchd.base.mounts import mount_type
 from watchd.watch.mounts import network_mount_note
 
 MOUNTINFO = """\
@@ -59,4 +59,3 @@ def test_a_folder_that_does_not_poll_on_a_network_mount_gets_a_note(tmp_path, mo
         "within poll_interval"
     )
     assert network_mount_note("dailies", tmp_path, poll=True) is None
-    assert on_network_filesystem(tmp_path / "A001" / "C001.mov")
