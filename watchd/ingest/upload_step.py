@@ -210,7 +210,11 @@ class UploadStep:
         elif self.verify is not None:
             # A file sent as one part: that part's MD5 is the file's, no need to hash it again.
             known = {"md5": base64.b64decode(unsaved[0].md5).hex()} if unsaved else None
-            hashes = self.verify(job, stop, known)  # raises on a mismatch: never completed
+            try:
+                hashes = self.verify(job, stop, known)  # raises on a mismatch: never completed
+            except Exception:
+                check_source(job)  # a file rewritten meanwhile is queued again, not failed
+                raise
         check_source(job)
         asset_id = self._complete(job, upload, etags, unsaved, hashes, stop)
         seconds = self.clock.monotonic() - started

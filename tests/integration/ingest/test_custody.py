@@ -406,3 +406,19 @@ def test_a_file_rewritten_during_its_upload_is_queued_again_not_failed(core, tmp
     assert job.state == JobState.CANCELLED, job.last_error
     assert "changed since it was queued" in (job.last_error or "")
     assert core.assets() == []
+
+
+def test_a_one_part_file_rewritten_before_its_check_is_queued_again_not_failed(core, pristine):
+    card = drop_card(core, pristine)
+    clip = card / "CLIPS/C001.mov"
+    job_id = queue_existing(core, clip)
+
+    def append() -> None:
+        with clip.open("ab") as handle:
+            handle.write(b"one more frame")
+
+    core.hooks.after("s3:PUT", append)  # its one part went out; its check reads after
+    core.run(job_id)
+    job = core.job(job_id)
+    assert job.state == JobState.CANCELLED, job.last_error
+    assert "changed since it was queued" in (job.last_error or "")
