@@ -119,6 +119,15 @@ class HashesAhead:
             self._start_workers()
             self._changed.notify()
 
+    def ready(self, path: Path, version: Fingerprint, formats: tuple[str, ...]) -> bool:
+        """True if this version of ``path`` was hashed in ``formats`` and is still the file
+        that was read (a check now needs no read of its own)."""
+        with self._changed:
+            kept = self._kept.get(path)
+        if kept is None or kept[0].version != version or not set(formats) <= kept[1].keys():
+            return False
+        return self._identify(path) == kept[0]
+
     def take(self, path: Path, version: Fingerprint, stop: StopToken) -> dict[str, str]:
         """Return the digests computed ahead for this version of ``path`` ({} if none).
 

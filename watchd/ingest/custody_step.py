@@ -144,6 +144,11 @@ class CustodyStep:
             )
         return self._row(job, root, check.relpath, check.format, check.hashes)
 
+    def ready(self, job: Job) -> bool:
+        """True if :meth:`verify` of ``job`` would read nothing: its file was hashed while
+        it settled in every format a receipt records (so not a file sent as one part)."""
+        return self.ahead.ready(Path(job.path), fingerprint_of(job), RECEIPT_FORMATS)
+
     def source_policy(self, job: Job, folder: FolderPolicy) -> FolderPolicy:
         """Return ``folder``, or a copy that keeps the source when it must not go.
 

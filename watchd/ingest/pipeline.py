@@ -91,7 +91,16 @@ def build_pipeline(
     PART_BUFFERS.limit_spares(transfer.buffer_bytes)  # no more memory idle than in use
     custody = CustodyStep(db, sources.folders, clock, sources.transfer, stop)
     upload = UploadStep(
-        db, client, sources.transfer, board, throttle, aborts, clock, budgets, custody.verify
+        db,
+        client,
+        sources.transfer,
+        board,
+        throttle,
+        aborts,
+        clock,
+        budgets,
+        custody.verify,
+        custody.ready,
     )
     runner = JobRunner(
         db,

@@ -152,9 +152,11 @@ class UploadStep:
         clock: Clock = SYSTEM_CLOCK,
         budgets: TransferBudgets | None = None,
         verify: Verify | None = None,
+        verify_ready: Callable[[Job], bool] | None = None,
     ):
         self.db = db
         self.verify = verify  # the chain-of-custody check before complete (custody_step.py)
+        self.verify_ready = verify_ready  # may it run before init, without reading the file?
         policy = transfer()
         self.budgets = budgets or TransferBudgets(
             Budget(policy.buffer_bytes), Budget(policy.connections)
@@ -173,14 +175,21 @@ class UploadStep:
         aborted), Stopped, SourceChanged, or the client's and the file's errors.
         """
         check_source(job)
+        hashes = None  # what the custody check found, recorded with "complete sent"
+        checked = False
+        if job.upload_id is None and self.verify_ready is not None and self.verify_ready(job):
+            # Hashed while it settled: checked before anything is sent (a mismatch sends
+            # nothing; the upload is not even started).
+            hashes, checked = self._verify_now(job, stop, None), True
         upload = self._init(job, stop) if job.upload_id is None else OpenUpload.of(job, self.db)
         started = self.clock.monotonic()
         unsaved: list[PartResult] = []  # accepted parts not committed yet (a one-part file)
-        # The custody check of a file in several parts (one sequential read and hash) runs
-        # while its parts go out; nothing is completed before it passed, and no more parts
-        # go out once it failed (a corrupt clip is not sent whole to be refused).
+        # Otherwise the custody check of a file in several parts (one sequential read and
+        # hash) runs while its parts go out; nothing is completed before it passed, and no
+        # more parts go out once it failed (a corrupt clip is not sent whole to be refused).
         sending = stop.child()
-        checking = self._verify_alongside(job, stop, sending) if len(upload.parts) > 1 else None
+        several = len(upload.parts) > 1 and not checked
+        checking = self._verify_alongside(job, stop, sending) if several else None
         try:
             etags = self._send_parts(job, upload, stop, unsaved, sending)
         except Stopped:
@@ -202,25 +211,32 @@ class UploadStep:
         except (FlowCaptureError, OSError, EOFError):
             check_source(job)  # a file cut short or rewritten explains a failed part
             raise
-        hashes = None  # what the custody check found, recorded with "complete sent"
         if checking is not None:
             if checking.exception() is not None:  # (waits for the check to end)
                 check_source(job)  # a file rewritten meanwhile is queued again, not failed
             hashes = checking.result()  # raises on a checksum mismatch: never completed
-        elif self.verify is not None:
+        elif not checked and self.verify is not None:
             # A file sent as one part: that part's MD5 is the file's, no need to hash it again.
             known = {"md5": base64.b64decode(unsaved[0].md5).hex()} if unsaved else None
-            try:
-                hashes = self.verify(job, stop, known)  # raises on a mismatch: never completed
-            except Exception:
-                check_source(job)  # a file rewritten meanwhile is queued again, not failed
-                raise
+            hashes = self._verify_now(job, stop, known)  # raises on a mismatch
         check_source(job)
         asset_id = self._complete(job, upload, etags, unsaved, hashes, stop)
         seconds = self.clock.monotonic() - started
         if job.started_at is not None:  # a resumed upload: its whole time, not this run's
             seconds = max(seconds, (self.clock.now() - job.started_at).total_seconds())
         return Uploaded(asset_id, seconds)
+
+    def _verify_now(
+        self, job: Job, stop: StopToken, known: Mapping[str, str] | None
+    ) -> FileHash | None:
+        """Run the custody check here; a file rewritten meanwhile is queued again
+        (SourceChanged), not failed as a corrupt copy."""
+        assert self.verify is not None
+        try:
+            return self.verify(job, stop, known)
+        except Exception:
+            check_source(job)
+            raise
 
     def _verify_alongside(
         self, job: Job, stop: StopToken, sending: StopToken

@@ -350,20 +350,37 @@ def test_a_file_rewritten_after_it_was_hashed_ahead_is_read_again_and_refused(
     assert core.assets() == []
 
 
-def test_a_corrupt_clip_stops_sending_parts_once_its_check_failed(core, tmp_path, caplog):
-    # Hashed while it settled, the clip is found corrupt as its upload starts: at most the
-    # parts already in flight go out (two at a time here), not all eight.
-    data = bytes(range(256)) * 160_000  # 39 MiB: eight parts of 5 MiB
+def corrupt_card(core: Core, tmp_path: Path) -> Path:
+    """A 39 MiB clip (eight parts) in a card, one byte flipped after the offload."""
+    data = bytes(range(256)) * 160_000
     big = make_card(tmp_path / "B001", {"CLIPS/B001.mov": data})
     clip = Path(shutil.copytree(big, core.drop / "B001")) / "CLIPS/B001.mov"
     with clip.open("r+b") as handle:
         handle.seek(30_000_000)
         handle.write(b"\0")
+    return clip
+
+
+def test_a_corrupt_clip_hashed_while_it_settled_sends_nothing(core, tmp_path, caplog):
+    clip = corrupt_card(core, tmp_path)
     settle_offered(core, caplog, clip)
     job_id = queue_existing(core, clip)
     assert core.drive(job_id) == [JobState.FAILED]
     last_error = core.job(job_id).last_error or ""
     assert "checksum mismatch" in last_error and str(clip) in last_error
+    assert core.hooks.calls["s3:PUT"] == 0
+    assert core.hooks.calls["/upload/asset/init"] == 0, "the upload was not even started"
+    assert core.assets() == [] and clip.exists()
+
+
+def test_a_corrupt_clip_stops_sending_parts_once_its_check_failed(core, tmp_path):
+    # Not hashed ahead: the check reads the clip while its parts go out (slowly here);
+    # once it found the flip, at most the parts in flight finish, not all eight.
+    clip = corrupt_card(core, tmp_path)
+    core.hooks.before("s3:PUT", lambda: time.sleep(1.0))  # the first part is slow
+    job_id = queue_existing(core, clip)
+    assert core.drive(job_id) == [JobState.FAILED]
+    assert "checksum mismatch" in (core.job(job_id).last_error or "")
     assert core.hooks.calls["s3:PUT"] < 8
     assert core.assets() == [] and [u["filename"] for u in core.uploads("aborted")] == ["B001.mov"]
     assert clip.exists()
