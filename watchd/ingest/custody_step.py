@@ -26,7 +26,7 @@ from watchd.base.mounts import keeps_own_ctime
 from watchd.base.stop import StopToken
 from watchd.custody.ahead import HashesAhead
 from watchd.custody.check import RECEIPT_FORMATS, NotInHistory, check_file, formats_to_hash
-from watchd.custody.history import HISTORY_DIR, HistoryCache, history_root_for
+from watchd.custody.history import HISTORY_DIR, HistoryCache, HistoryError, history_root_for
 from watchd.flowcapture.parts import choose_part_size
 from watchd.ingest.policy import KEEP, FolderPolicy, TransferPolicy
 from watchd.ingest.upload_step import fingerprint_of
@@ -146,8 +146,20 @@ class CustodyStep:
 
     def ready(self, job: Job) -> bool:
         """True if :meth:`verify` of ``job`` would read nothing: its file was hashed while
-        it settled in every format a receipt records (so not a file sent as one part)."""
-        return self.ahead.ready(Path(job.path), fingerprint_of(job), RECEIPT_FORMATS)
+        it settled in the history's format and every one a receipt records (so not a
+        file sent as one part, whose md5 is its part's)."""
+        folder = self.folders().get(job.folder)
+        if folder is None or folder.verify == OFF:
+            return False
+        path = Path(job.path)
+        root = history_root_for(path, folder.root)
+        if root is None:
+            return False
+        try:
+            wanted = formats_to_hash(path, self.histories.get(root), RECEIPT_FORMATS)
+        except HistoryError:
+            return False  # the check reports it
+        return self.ahead.ready(path, fingerprint_of(job), tuple(wanted))
 
     def source_policy(self, job: Job, folder: FolderPolicy) -> FolderPolicy:
         """Return ``folder``, or a copy that keeps the source when it must not go.

@@ -188,10 +188,43 @@ class UploadStep:
         # hash) runs while its parts go out; nothing is completed before it passed, and no
         # more parts go out once it failed (a corrupt clip is not sent whole to be refused).
         sending = stop.child()
+        reading = stop.child()  # the check's own: stopped when the parts fail (it is wasted)
         several = len(upload.parts) > 1 and not checked
-        checking = self._verify_alongside(job, stop, sending) if several else None
+        checking = self._verify_alongside(job, reading, sending) if several else None
         try:
-            etags = self._send_parts(job, upload, stop, unsaved, sending)
+            etags = self._send_checked(job, upload, stop, unsaved, sending, checking)
+        except BaseException:
+            reading.stop("its parts did not all go out")
+            raise
+        if checking is not None:
+            failure = checking.exception()  # (waits for the check to end)
+            if failure is not None and not isinstance(failure, Stopped):
+                check_source(job)  # a file rewritten meanwhile is queued again, not failed
+            hashes = checking.result()  # raises on a checksum mismatch: never completed
+        elif not checked and self.verify is not None:
+            # A file sent as one part: that part's MD5 is the file's, no need to hash it again.
+            known = {"md5": base64.b64decode(unsaved[0].md5).hex()} if unsaved else None
+            hashes = self._verify_now(job, stop, known)  # raises on a mismatch
+        check_source(job)
+        asset_id = self._complete(job, upload, etags, unsaved, hashes, stop)
+        seconds = self.clock.monotonic() - started
+        if job.started_at is not None:  # a resumed upload: its whole time, not this run's
+            seconds = max(seconds, (self.clock.now() - job.started_at).total_seconds())
+        return Uploaded(asset_id, seconds)
+
+    def _send_checked(
+        self,
+        job: Job,
+        upload: OpenUpload,
+        stop: StopToken,
+        unsaved: list[PartResult],
+        sending: StopToken,
+        checking: Future[FileHash | None] | None,
+    ) -> list[str]:
+        """Send the parts (see :meth:`_send_parts`); raise what explains a failure: the
+        job's own stop, the check alongside that stopped them, a changed source."""
+        try:
+            return self._send_parts(job, upload, stop, unsaved, sending)
         except Stopped:
             if stop.stopped:
                 raise Stopped(stop.reason) from None  # the job's own stop (cancel, shutdown)
@@ -211,20 +244,6 @@ class UploadStep:
         except (FlowCaptureError, OSError, EOFError):
             check_source(job)  # a file cut short or rewritten explains a failed part
             raise
-        if checking is not None:
-            if checking.exception() is not None:  # (waits for the check to end)
-                check_source(job)  # a file rewritten meanwhile is queued again, not failed
-            hashes = checking.result()  # raises on a checksum mismatch: never completed
-        elif not checked and self.verify is not None:
-            # A file sent as one part: that part's MD5 is the file's, no need to hash it again.
-            known = {"md5": base64.b64decode(unsaved[0].md5).hex()} if unsaved else None
-            hashes = self._verify_now(job, stop, known)  # raises on a mismatch
-        check_source(job)
-        asset_id = self._complete(job, upload, etags, unsaved, hashes, stop)
-        seconds = self.clock.monotonic() - started
-        if job.started_at is not None:  # a resumed upload: its whole time, not this run's
-            seconds = max(seconds, (self.clock.now() - job.started_at).total_seconds())
-        return Uploaded(asset_id, seconds)
 
     def _verify_now(
         self, job: Job, stop: StopToken, known: Mapping[str, str] | None
@@ -234,6 +253,8 @@ class UploadStep:
         assert self.verify is not None
         try:
             return self.verify(job, stop, known)
+        except Stopped:
+            raise  # the job's own stop (cancel, shutdown), whatever the file did
         except Exception:
             check_source(job)
             raise
@@ -254,7 +275,7 @@ class UploadStep:
             except BaseException as exc:  # noqa: BLE001 - handed to the upload's thread
                 checking.set_exception(exc)
                 if not isinstance(exc, Stopped) and not stop.stopped:
-                    sending.stop("the custody check failed")
+                    sending.stop("the custody check failed")  # (not for the job's stop)
             else:
                 checking.set_result(hashes)
 

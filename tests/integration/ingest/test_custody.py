@@ -439,3 +439,47 @@ def test_a_one_part_file_rewritten_before_its_check_is_queued_again_not_failed(c
     job = core.job(job_id)
     assert job.state == JobState.CANCELLED, job.last_error
     assert "changed since it was queued" in (job.last_error or "")
+
+
+def test_a_daemon_stopping_during_a_check_leaves_a_changed_file_to_the_next_start(core, pristine):
+    # The stop wins over what the file did meanwhile: the job is paused, not cancelled as
+    # changed with an abort sent during the shutdown.
+    card = drop_card(core, pristine)
+    clip = card / "CLIPS/C001.mov"
+    job_id = queue_existing(core, clip)
+    stop = core.stop.child()
+
+    def append_and_stop() -> None:
+        with clip.open("ab") as handle:
+            handle.write(b"one more frame")
+        stop.stop("watchd is stopping")
+
+    core.hooks.after("s3:PUT", append_and_stop)
+    core.run(job_id, stop)
+    job = core.job(job_id)
+    assert job.state in (JobState.QUEUED, JobState.UPLOADING), job.last_error
+    assert core.uploads("aborted") == []
+
+
+def test_a_history_given_a_new_format_after_the_read_ahead_is_checked_alongside(
+    core, tmp_path, caplog, monkeypatch
+):
+    # The digests ahead lack the format the check now wants: the upload does not wait
+    # for a whole read before it starts; the check reads while the parts go out.
+    big = make_card(tmp_path / "B001", {"CLIPS/B001.mov": bytes(range(256)) * 48_000})
+    clip = Path(shutil.copytree(big, core.drop / "B001")) / "CLIPS/B001.mov"
+    settle_offered(core, caplog, clip)
+    ascmhl("create", "-h", "xxh3", clip.parents[1])  # a second generation, in xxh3
+    inits_at_read: list[int] = []
+    real_hash_file = hashing.hash_file
+
+    def recording_hash_file(path, formats, stop=None):
+        inits_at_read.append(core.hooks.calls["/upload/asset/init"])
+        return real_hash_file(path, formats, stop)
+
+    monkeypatch.setattr(check_module, "hash_file", recording_hash_file)
+    job_id = queue_existing(core, clip)
+    assert core.drive(job_id) == [JobState.DONE]
+    assert inits_at_read == [1], "read after the upload started, not before"
+    with core.db.reading() as session:
+        assert session.get_one(FileHash, job_id).verified_format == "xxh3"
