@@ -87,10 +87,13 @@ class CustodyStep:
         if root is None:
             return None
         formats = formats_to_hash(path, self.histories.get(root), RECEIPT_FORMATS)
-        size = fingerprint.size
-        if size <= choose_part_size(size, self.transfer().part_size):
+        if self._one_part(fingerprint.size):
             formats.remove("md5")
         return formats
+
+    def _one_part(self, size: int) -> bool:
+        """True if a file of ``size`` bytes goes up as one part (its md5 is the part's)."""
+        return size <= choose_part_size(size, self.transfer().part_size)
 
     def verify(
         self, job: Job, stop: StopToken, known: Mapping[str, str] | None = None
@@ -149,7 +152,7 @@ class CustodyStep:
         it settled in the history's format and every one a receipt records (so not a
         file sent as one part, whose md5 is its part's)."""
         folder = self.folders().get(job.folder)
-        if folder is None or folder.verify == OFF:
+        if folder is None or folder.verify == OFF or self._one_part(job.size):
             return False
         path = Path(job.path)
         root = history_root_for(path, folder.root)
