@@ -106,10 +106,5 @@ def identity(path: Path) -> FileIdentity | None:
     return FileIdentity(version, _ns(buffer.ctime), buffer.mnt_id)
 
 
-def unique_mount_ids() -> bool:
-    """True if this kernel tells files on a mount from those on a mount again."""
-    return identity(Path("/")) is not None
-
-
 def _ns(stamp: _Timestamp) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nsec)

@@ -78,7 +78,7 @@ def check_file(
     relpath = history.relpath_of(path)
     recorded = history.files.get(relpath)
     check = recorded.check_format if recorded else None
-    hashes = _hashes(path, formats_to_hash(path, history, formats), stop, known)
+    hashes = _hashes(path, _with_check(formats, check, history), stop, known)
     if recorded is None or check is None:
         return FileCheck(hashes, history.root, relpath, None, None)
     expected = recorded.hashes[check]
@@ -91,7 +91,10 @@ def formats_to_hash(path: Path, history: History, formats: Iterable[str]) -> lis
     """Return ``formats`` and the one ``path`` is checked in: the cheapest its history
     records for it, or the history's own for a file it does not list (for the receipt)."""
     recorded = history.files.get(history.relpath_of(path))
-    check = recorded.check_format if recorded else None
+    return _with_check(formats, recorded.check_format if recorded else None, history)
+
+
+def _with_check(formats: Iterable[str], check: str | None, history: History) -> list[str]:
     return list(dict.fromkeys([*formats, check or history.main_format()]))
 
 

@@ -104,11 +104,11 @@ class FolderSet:
         known_assets: KnownAssets | None = None,
         store_problem: Callable[[Exception | None], None] = lambda _error: None,
         claims: Claims | None = None,
-        on_seen: Seen | None = None,
     ):
         self.db = db
         self.claims = claims or LocalClaims(db)
-        self.on_seen = on_seen  # told of files that begin to settle (hashed ahead)
+        # Told of files that begin to settle (set by the daemon: they are hashed ahead).
+        self.on_seen: Seen | None = None
         self.projects = projects
         self.on_queued = on_queued
         self.stop = stop

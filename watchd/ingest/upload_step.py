@@ -100,6 +100,14 @@ def check_source(job: Job) -> None:
         )
 
 
+def _check_failed(job: Job, failure: BaseException) -> None:
+    """The custody check of ``job`` failed: raise SourceChanged if the file was rewritten
+    meanwhile (its new version is queued again, not failed as a corrupt copy). A stop is
+    the job's own (cancel, shutdown) whatever the file did: left as it is."""
+    if not isinstance(failure, Stopped):
+        check_source(job)
+
+
 @dataclass(frozen=True)
 class TransferBudgets:
     """What all uploads share: bytes of parts in memory, part requests in flight."""
@@ -198,8 +206,8 @@ class UploadStep:
             raise
         if checking is not None:
             failure = checking.exception()  # (waits for the check to end)
-            if failure is not None and not isinstance(failure, Stopped):
-                check_source(job)  # a file rewritten meanwhile is queued again, not failed
+            if failure is not None:
+                _check_failed(job, failure)
             hashes = checking.result()  # raises on a checksum mismatch: never completed
         elif not checked and self.verify is not None:
             # A file sent as one part: that part's MD5 is the file's, no need to hash it again.
@@ -230,7 +238,7 @@ class UploadStep:
                 raise Stopped(stop.reason) from None  # the job's own stop (cancel, shutdown)
             failure = checking.exception() if checking is not None else None
             if failure is not None:  # what stopped the parts: the check failed
-                check_source(job)  # a file rewritten meanwhile is queued again, not failed
+                _check_failed(job, failure)
                 raise failure from None
             raise
         except UploadNotFoundError:
@@ -248,15 +256,12 @@ class UploadStep:
     def _verify_now(
         self, job: Job, stop: StopToken, known: Mapping[str, str] | None
     ) -> FileHash | None:
-        """Run the custody check here; a file rewritten meanwhile is queued again
-        (SourceChanged), not failed as a corrupt copy."""
+        """Run the custody check here (see :func:`_check_failed` for a failure)."""
         assert self.verify is not None
         try:
             return self.verify(job, stop, known)
-        except Stopped:
-            raise  # the job's own stop (cancel, shutdown), whatever the file did
-        except Exception:
-            check_source(job)
+        except Exception as exc:
+            _check_failed(job, exc)
             raise
 
     def _verify_alongside(
