@@ -43,7 +43,7 @@ from watchd.daemon.runtime_files import state_folder_error
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.failures import RetryPolicy
 from watchd.ingest.pipeline import Pipeline, PipelineSources, build_pipeline
-from watchd.ingest.policy import FolderPolicy, TransferPolicy
+from watchd.ingest.policy import FolderPolicy, TransferPolicy, files_at_once
 from watchd.ingest.queueing import BatchRule, known_versions, queue_in
 from watchd.store.database import Database, make_state_dir, sqlite_url
 from watchd.store.migrate import upgrade
@@ -109,8 +109,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--connections",
         type=int,
         default=DEFAULT_CONNECTIONS,
-        help="requests in flight, all files together; as many files go up side by side "
-        f"(default {DEFAULT_CONNECTIONS})",
+        help="requests in flight, all files together, to each host (part PUTs, API calls "
+        f"of the upload flow); twice as many files go up side by side (default "
+        f"{DEFAULT_CONNECTIONS})",
     )
     parser.add_argument("--state-dir", type=Path, help="where the resumable state is kept")
     parser.set_defaults(func=run)
@@ -283,7 +284,7 @@ def _transfer(args: argparse.Namespace) -> TransferPolicy:
             raise CommandError(f"{option} must be between 1 and {MAX_PARALLEL}")
     return TransferPolicy(
         part_size=part_size,
-        parallel_files=args.connections,
+        parallel_files=files_at_once(None, args.connections),
         parallel_parts=args.parallel,
         connections=args.connections,
     )

@@ -121,8 +121,9 @@ class TransferSettings(Model):
     )
     connections: Parallel = Field(
         default=DEFAULT_CONNECTIONS,
-        description="requests in flight at once, all files together (1..64): many small "
-        "files go up side by side, a big one in several parts",
+        description="requests in flight at once, all files together (1..64), to each host: "
+        "part PUTs, and API calls of the upload flow; many small files go up side by side "
+        "(twice as many), a big one in several parts",
     )
     buffer: BufferSize = Field(
         default=256 * MIB,
@@ -131,7 +132,7 @@ class TransferSettings(Model):
     )
     parallel_files: Parallel | None = Field(
         default=None,
-        description="at most this many files at once (default: as many as connections)",
+        description="at most this many files at once (default: twice the connections)",
         json_schema_extra=SAMPLE_COMMENTED,
     )
     parallel_parts: Parallel = Field(

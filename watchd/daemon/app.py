@@ -57,7 +57,7 @@ from watchd.ingest.dispatcher import Dispatcher
 from watchd.ingest.failures import RetryPolicy
 from watchd.ingest.known_assets import KnownAssets
 from watchd.ingest.pipeline import PipelineSources, build_pipeline
-from watchd.ingest.policy import FolderPolicy, TransferPolicy
+from watchd.ingest.policy import FolderPolicy, TransferPolicy, files_at_once
 from watchd.ingest.projects import ProjectResolver
 from watchd.ingest.receipts_step import ReceiptWriter
 from watchd.notify.outbox import Notifier
@@ -79,7 +79,7 @@ NOTIFY_FLUSH_RESERVE_SECONDS = 1.0  # of the stop deadline, kept for closing aft
 
 def transfer_policy(config: Config) -> TransferPolicy:
     t = config.transfer
-    files = t.parallel_files or t.connections
+    files = files_at_once(t.parallel_files, t.connections)
     return TransferPolicy(t.part_size, files, t.parallel_parts, None, t.connections, t.buffer)
 
 

@@ -1,17 +1,19 @@
 """Shared budgets for uploads in flight: bytes held in memory, requests on the wire.
 
 Every part read into memory holds its size from the byte budget until it has
-been sent, and every part being sent holds one request slot, so many files
-uploading at once (small ones by the dozen, big ones in several parts each)
-never hold more memory or open more requests than the budgets, whatever
-their number.
+been sent, every PUT of a part holds one request slot, and every API call of
+the upload flow (init, a part's presigned URL, complete) holds one call slot,
+so many files uploading at once (small ones by the dozen, big ones in several
+parts each) never hold more memory or send more requests at once to either
+host than the budgets, whatever their number.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 
 from watchd.base.stop import StopToken
 
@@ -59,3 +61,28 @@ class Budget:
     def used(self) -> int:
         with self._room:
             return self._used
+
+
+def holding(
+    budget: Budget | None, amount: int, stop: StopToken | None = None
+) -> AbstractContextManager[None]:
+    """``budget.hold(amount, stop)``, or nothing to hold when there is no budget."""
+    return budget.hold(amount, stop) if budget is not None else nullcontext()
+
+
+@dataclass(frozen=True)
+class TransferBudgets:
+    """What all uploads share (None: no limit): bytes of parts in memory, PUTs of parts
+    in flight, API calls of the upload flow in flight."""
+
+    memory: Budget | None = None
+    puts: Budget | None = None
+    calls: Budget | None = None
+
+    @classmethod
+    def sized(cls, buffer_bytes: int, connections: int) -> TransferBudgets:
+        """``buffer_bytes`` of parts in memory; ``connections`` PUTs, and as many calls."""
+        return cls(Budget(buffer_bytes), Budget(connections), Budget(connections))
+
+
+UNLIMITED = TransferBudgets()

@@ -13,12 +13,11 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from watchd.base.stop import StopToken
-from watchd.flowcapture.budget import Budget
+from watchd.flowcapture.budget import TransferBudgets, holding
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.filedata import PartData, md5_base64, range_md5
 from watchd.flowcapture.models import UploadSession
@@ -55,8 +54,7 @@ class PartPipeline:
         send: SendPrepared,
         max_buffered: int,
         stop: StopToken | None,
-        budget: Budget | None,
-        slots: Budget | None,
+        budgets: TransferBudgets,
     ):
         self.client = client
         self.upload = upload
@@ -66,8 +64,7 @@ class PartPipeline:
         self.send = send  # (part, md5, data, url) -> result, trying again as it must
         self.max_buffered = max_buffered
         self.stop = stop
-        self.budget = budget
-        self.slots = slots
+        self.budgets = budgets  # memory held here; ``send`` holds a PUT slot while it sends
         self.senders: set[int] = set()  # threads sending: a stop cuts their connections
         self._todo: queue.Queue[Part] = queue.Queue()
         for part in self.parts:
@@ -119,7 +116,7 @@ class PartPipeline:
             except queue.Empty:
                 return
             buffered = part.size <= self.max_buffered
-            held = part.size if buffered and self.budget is not None else 0
+            held = part.size if buffered and self.budgets.memory is not None else 0
             if held:
                 self._hold(held)
             try:
@@ -129,19 +126,20 @@ class PartPipeline:
                     if data is not None
                     else md5_base64(range_md5(self.path, part.offset, part.size))
                 )
-                url = self.client.upload_part_url(self.upload, part.number, md5, stop=self.stop)
+                with holding(self.budgets.calls, 1, self.stop):
+                    url = self.client.upload_part_url(self.upload, part.number, md5, stop=self.stop)
             except BaseException:
                 self._give_back(held)
                 raise
             self._put(Prepared(part, md5, data, url, held))
 
     def _hold(self, amount: int) -> None:
-        assert self.budget is not None
-        self.budget.acquire(amount, self.stop)
+        assert self.budgets.memory is not None
+        self.budgets.memory.acquire(amount, self.stop)
 
     def _give_back(self, amount: int) -> None:
-        if amount and self.budget is not None:
-            self.budget.release(amount)
+        if amount and self.budgets.memory is not None:
+            self.budgets.memory.release(amount)
 
     def _put(self, item: Prepared) -> None:
         while True:
@@ -165,8 +163,7 @@ class PartPipeline:
             except queue.Empty:
                 continue
             try:
-                with self.slots.hold(1, self.stop) if self.slots is not None else nullcontext():
-                    result = self.send(item.part, item.md5, item.data, item.url)
+                result = self.send(item.part, item.md5, item.data, item.url)
             finally:
                 self._drop(item)
                 del item  # a sender waiting for its next part must not keep this one's bytes

@@ -12,13 +12,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from watchd.base.stop import StopToken
 from watchd.flowcapture.backoff import backoff_seconds
-from watchd.flowcapture.budget import Budget
+from watchd.flowcapture.budget import UNLIMITED, TransferBudgets, holding
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import (
     DigestMismatchError,
@@ -96,29 +95,26 @@ def upload_part(
     *,
     on_bytes: Callable[[int], None] | None = None,
     stop: StopToken | None = None,
-    budget: Budget | None = None,
-    slots: Budget | None = None,
+    budgets: TransferBudgets = UNLIMITED,
 ) -> PartResult:
     """Send one part: MD5, presigned URL, PUT with Content-MD5; return its ETag.
 
     A part up to ``MAX_BUFFERED_PART_BYTES`` is read once, into memory held
-    from ``budget`` (bytes), and hashed and sent from there, holding one of
-    ``slots`` (requests in flight) while it is sent; a bigger one is hashed in
-    a first pass and streamed from disk in a second. Retries retryable
-    failures (an expired URL, a reset connection, a 5xx, a damaged body) a few
-    times; raises the last FlowCaptureError otherwise, or OSError/EOFError if
-    the file can no longer be read as planned. Waits between tries end early,
-    raising Stopped, when ``stop`` is set.
+    from ``budgets.memory``, and hashed and sent from there; a bigger one is
+    hashed in a first pass and streamed from disk in a second. The URL call
+    holds a slot of ``budgets.calls``, the PUT one of ``budgets.puts``. Retries
+    retryable failures (an expired URL, a reset connection, a 5xx, a damaged
+    body) a few times; raises the last FlowCaptureError otherwise, or
+    OSError/EOFError if the file can no longer be read as planned. Waits
+    between tries end early, raising Stopped, when ``stop`` is set.
     """
     if part.size > MAX_BUFFERED_PART_BYTES:
         md5 = md5_base64(range_md5(path, part.offset, part.size))
-        with slots.hold(1, stop) if slots is not None else nullcontext():
-            return _send_part(client, upload, path, part, md5, None, on_bytes, stop)
-    with budget.hold(part.size, stop) if budget is not None else nullcontext():
+        return _send_part(client, upload, path, part, md5, None, on_bytes, stop, budgets)
+    with holding(budgets.memory, part.size, stop):
         data = PartData(path, part.offset, part.size)
         try:
-            with slots.hold(1, stop) if slots is not None else nullcontext():
-                return _send_part(client, upload, path, part, data.md5, data, on_bytes, stop)
+            return _send_part(client, upload, path, part, data.md5, data, on_bytes, stop, budgets)
         finally:
             data.release()
 
@@ -132,6 +128,7 @@ def _send_part(
     data: PartData | None,
     on_bytes: Callable[[int], None] | None,
     stop: StopToken | None,
+    budgets: TransferBudgets = UNLIMITED,
     url: str | None = None,
 ) -> PartResult:
     """Send one part whose MD5 is known, trying again as upload_part says.
@@ -151,7 +148,7 @@ def _send_part(
 
         started = time.monotonic()
         try:
-            etag = _put_part(client, upload, path, part, md5, data, count, stop, url)
+            etag = _put_part(client, upload, path, part, md5, data, count, stop, budgets, url)
             seconds = time.monotonic() - started
             return PartResult(part.number, part.size, md5, etag, seconds)
         except FlowCaptureError as exc:
@@ -205,18 +202,24 @@ def _put_part(
     data: PartData | None,
     on_read: Callable[[int], None],
     stop: StopToken | None,
+    budgets: TransferBudgets,
     prefetched: str | None = None,
 ) -> str:
     for _ in range(PRESIGNED_URL_REFRESHES):
-        url = prefetched or client.upload_part_url(upload, part.number, md5, stop=stop)
+        url = prefetched
+        if url is None:
+            with holding(budgets.calls, 1, stop):
+                url = client.upload_part_url(upload, part.number, md5, stop=stop)
         prefetched = None
         try:
-            if data is not None:
-                body = data.body(on_read)
-                response = client.transport.put(url, body, part.size, {"Content-MD5": md5})
-            else:
-                with FileRange(path, part.offset, part.size, on_read) as stream:
-                    response = client.transport.put(url, stream, part.size, {"Content-MD5": md5})
+            with holding(budgets.puts, 1, stop):
+                if data is not None:
+                    body = data.body(on_read)
+                    response = client.transport.put(url, body, part.size, {"Content-MD5": md5})
+                else:
+                    with FileRange(path, part.offset, part.size, on_read) as stream:
+                        headers = {"Content-MD5": md5}
+                        response = client.transport.put(url, stream, part.size, headers)
         except PresignedUrlExpiredError:
             log.info("presigned URL for part %d of %s expired; asking again", part.number, path)
             continue
@@ -247,8 +250,7 @@ def upload_parts(
     progress: Progress | None = None,
     on_chunk: Callable[[int], None] | None = None,
     stop: StopToken | None = None,
-    budget: Budget | None = None,
-    slots: Budget | None = None,
+    budgets: TransferBudgets = UNLIMITED,
 ) -> dict[int, str]:
     """Send every part not in ``done`` (part number -> ETag), ``parallel`` at a time.
 
@@ -258,9 +260,9 @@ def upload_parts(
     part starts, waits end, and the part in flight is abandoned at its next
     chunk (it is sent again next time); Stopped is raised. Returns every
     part's ETag by number. On the first failure no new part starts; the
-    failure is raised once running parts end. Parts held in memory count
-    against ``budget`` and parts being sent against ``slots`` (both shared by
-    every upload). A single part is sent from the calling thread.
+    failure is raised once running parts end. Parts held in memory, PUTs
+    and URL calls count against ``budgets`` (shared by every upload). A
+    single part is sent from the calling thread.
     """
     etags = dict(done or {})
     total = sum(p.size for p in parts)
@@ -283,14 +285,14 @@ def upload_parts(
         if stop is not None:
             stop.check()
         result = upload_part(
-            client, upload, path, part, on_bytes=on_bytes, stop=stop, budget=budget, slots=slots
+            client, upload, path, part, on_bytes=on_bytes, stop=stop, budgets=budgets
         )
         if on_part_done is not None:
             on_part_done(result)
         return result
 
     def send_prepared(part: Part, md5: str, data: PartData | None, url: str | None) -> PartResult:
-        result = _send_part(client, upload, path, part, md5, data, on_bytes, stop, url)
+        result = _send_part(client, upload, path, part, md5, data, on_bytes, stop, budgets, url)
         if on_part_done is not None:
             on_part_done(result)
         return result
@@ -318,8 +320,7 @@ def upload_parts(
             send=send_prepared,
             max_buffered=MAX_BUFFERED_PART_BYTES,
             stop=stop,
-            budget=budget,
-            slots=slots,
+            budgets=budgets,
         )
         senders = pipeline.senders
         results = pipeline.run()

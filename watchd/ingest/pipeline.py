@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.events import EventSink, ignore_events
 from watchd.base.stop import StopToken
-from watchd.flowcapture.budget import Budget
+from watchd.flowcapture.budget import TransferBudgets
 from watchd.flowcapture.buffers import PART_BUFFERS
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.aborts import Aborts
@@ -26,7 +26,7 @@ from watchd.ingest.finish_step import FinishStep
 from watchd.ingest.jobs import JobRunner
 from watchd.ingest.policy import FolderPolicy, TransferPolicy
 from watchd.ingest.progress import TransferBoard
-from watchd.ingest.upload_step import TransferBudgets, UploadStep
+from watchd.ingest.upload_step import UploadStep
 from watchd.store.database import Database
 
 
@@ -87,7 +87,7 @@ def build_pipeline(
     transfer = sources.transfer()
     throttle = Throttle(transfer.bandwidth_bytes_per_second, clock.monotonic)
     aborts = Aborts(db, client, clock)
-    budgets = TransferBudgets(Budget(transfer.buffer_bytes), Budget(transfer.connections))
+    budgets = TransferBudgets.sized(transfer.buffer_bytes, transfer.connections)
     PART_BUFFERS.limit_spares(transfer.buffer_bytes)  # no more memory idle than in use
     custody = CustodyStep(db, sources.folders, clock, sources.transfer, stop)
     upload = UploadStep(

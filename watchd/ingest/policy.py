@@ -11,6 +11,7 @@ from pathlib import Path
 
 from watchd.config.schema import DEFAULT_CONNECTIONS
 
+FILES_PER_CONNECTION = 2  # files at once by default, per connection (see files_at_once)
 KEEP = "keep"
 DELETE = "delete"
 
@@ -40,8 +41,19 @@ class TransferPolicy:
     """How much is sent at once: budgets shared by all files, and caps."""
 
     part_size: int = 16 * 1024 * 1024
-    parallel_files: int = DEFAULT_CONNECTIONS  # files at once (the configured cap, or connections)
+    parallel_files: int = FILES_PER_CONNECTION * DEFAULT_CONNECTIONS  # see files_at_once
     parallel_parts: int = 8  # parts of one file in flight at once
     bandwidth_bytes_per_second: int | None = None  # None: unlimited
-    connections: int = DEFAULT_CONNECTIONS  # part requests in flight, all files together
+    connections: int = DEFAULT_CONNECTIONS  # PUTs in flight, and API calls, all files together
     buffer_bytes: int = 256 * 1024 * 1024  # parts held in memory, all files together
+
+
+def files_at_once(configured: int | None, connections: int) -> int:
+    """How many files go up side by side: the configured cap, or twice the connections.
+
+    A small file spends three of its four requests on API calls (init, its
+    part's URL, complete) and one on its PUT, which go to different hosts
+    under budgets of their own (``connections`` each): with as many files as
+    connections, each budget would stand half idle while the other is used.
+    """
+    return configured or FILES_PER_CONNECTION * connections

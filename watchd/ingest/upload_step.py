@@ -34,7 +34,7 @@ from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.fileversion import Fingerprint
 from watchd.base.stop import Stopped, StopToken
 from watchd.failpoints import failpoint
-from watchd.flowcapture.budget import Budget
+from watchd.flowcapture.budget import TransferBudgets, holding
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import (
     ConflictError,
@@ -109,14 +109,6 @@ def _check_failed(job: Job, failure: BaseException) -> None:
 
 
 @dataclass(frozen=True)
-class TransferBudgets:
-    """What all uploads share: bytes of parts in memory, part requests in flight."""
-
-    memory: Budget
-    requests: Budget
-
-
-@dataclass(frozen=True)
 class OpenUpload:
     """A job's multipart upload as this step drives it: handles, parts, ETags so far."""
 
@@ -166,9 +158,7 @@ class UploadStep:
         self.verify = verify  # the chain-of-custody check before complete (custody_step.py)
         self.verify_ready = verify_ready  # may it run before init, without reading the file?
         policy = transfer()
-        self.budgets = budgets or TransferBudgets(
-            Budget(policy.buffer_bytes), Budget(policy.connections)
-        )
+        self.budgets = budgets or TransferBudgets.sized(policy.buffer_bytes, policy.connections)
         self.client = client
         self.transfer = transfer
         self.board = board
@@ -339,7 +329,8 @@ class UploadStep:
     def _init_call(self, job: Job, stop: StopToken) -> tuple[UploadSession, str]:
         """Start the multipart upload; return its handles and the uuid it was given."""
         try:
-            handles = self.client.upload_init(job.project_id, job.filename, job.uuid, stop=stop)
+            with holding(self.budgets.calls, 1, stop):
+                handles = self.client.upload_init(job.project_id, job.filename, job.uuid, stop=stop)
         except ConflictError as exc:
             # An upload with this uuid exists already: an earlier init whose answer was lost.
             fresh = str(uuidlib.uuid4())
@@ -359,7 +350,9 @@ class UploadStep:
                     .values(uuid=fresh)
                     .execution_options(synchronize_session=False)
                 )
-            return self.client.upload_init(job.project_id, job.filename, fresh, stop=stop), fresh
+            with holding(self.budgets.calls, 1, stop):
+                handles = self.client.upload_init(job.project_id, job.filename, fresh, stop=stop)
+            return handles, fresh
         except FlowCaptureError as exc:
             if outcome_unknown(exc):
                 log.warning(
@@ -417,8 +410,7 @@ class UploadStep:
                 progress=lambda sent, _total: self.board.update(job.id, sent),
                 on_chunk=lambda size: self.throttle.acquire(size, sending, job.folder),
                 stop=sending,
-                budget=self.budgets.memory,
-                slots=self.budgets.requests,
+                budgets=self.budgets,
             )
         finally:
             self.board.finish(job.id)
@@ -465,15 +457,16 @@ class UploadStep:
         failpoint("upload:before-complete")
         for attempt in range(1, COMPLETE_RETRY.max_attempts + 1):
             try:
-                asset_id = self.client.upload_complete(
-                    upload.session,
-                    etags,
-                    filename=job.filename,
-                    project_id=job.project_id,
-                    batch_name=job.batch.name if job.batch else None,
-                    uuid=upload.uuid,
-                    stop=stop,
-                )
+                with holding(self.budgets.calls, 1, stop):
+                    asset_id = self.client.upload_complete(
+                        upload.session,
+                        etags,
+                        filename=job.filename,
+                        project_id=job.project_id,
+                        batch_name=job.batch.name if job.batch else None,
+                        uuid=upload.uuid,
+                        stop=stop,
+                    )
             except UploadNotFoundError:
                 if unknown:
                     self._log_presumed(job)

@@ -9,7 +9,7 @@ import pytest
 
 from tests.integration.conftest import folder_id
 from watchd.base.stop import Stopped, StopToken
-from watchd.flowcapture.budget import Budget
+from watchd.flowcapture.budget import Budget, TransferBudgets
 from watchd.flowcapture.parts import plan_parts
 from watchd.flowcapture.upload import upload_parts
 
@@ -78,7 +78,12 @@ def test_parts_held_in_memory_never_exceed_the_budget(emulator, client, tmp_path
 
     budget.acquire = watched  # type: ignore[method-assign]
     etags = upload_parts(
-        client, upload, source, plan_parts(len(data), 5 * MIB), parallel=8, budget=budget
+        client,
+        upload,
+        source,
+        plan_parts(len(data), 5 * MIB),
+        parallel=8,
+        budgets=TransferBudgets(memory=budget),
     )
     assert len(etags) == 10
     assert max(most) <= 12 * MIB

@@ -1,0 +1,68 @@
+"""Many files at once: API calls and PUTs in flight each stay within their budget."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tests.integration.ingest.core import MIB, RETRY, Core
+from watchd.ingest.pipeline import PipelineSources, build_pipeline
+from watchd.ingest.policy import TransferPolicy, files_at_once
+from watchd.store.models import JobState
+
+FLOW_CALLS = ("/upload/asset/init", "/upload/asset/part", "/upload/asset/complete")
+
+
+class InFlight:
+    """Counts the upload flow's API calls and PUTs under way, and the most of each."""
+
+    def __init__(self, core: Core):
+        self.lock = threading.Lock()
+        self.now = {"calls": 0, "puts": 0}
+        self.most = {"calls": 0, "puts": 0, "both": 0}
+        transport = core.client.transport
+        call, put = transport.call, transport.put
+        transport.call = lambda path, params, token: self._count(  # type: ignore[method-assign]
+            "calls" if path in FLOW_CALLS else None, lambda: call(path, params, token)
+        )
+        transport.put = lambda *args: self._count("puts", lambda: put(*args))  # type: ignore[method-assign]
+
+    def _count(self, kind: str | None, send: Callable[[], Any]) -> Any:
+        if kind is None:
+            return send()
+        with self.lock:
+            self.now[kind] += 1
+            self.most[kind] = max(self.most[kind], self.now[kind])
+            self.most["both"] = max(self.most["both"], self.now["calls"] + self.now["puts"])
+        try:
+            return send()
+        finally:
+            with self.lock:
+                self.now[kind] -= 1
+
+
+def test_files_beyond_the_connections_go_up_with_calls_and_puts_each_within_budget(core):
+    core.emulator.set_faults({"latency_ms": 40})  # every request takes a while
+    transfer = TransferPolicy(part_size=5 * MIB, parallel_parts=2, connections=2)
+    sources = PipelineSources(lambda: {"dailies": core.policy}, lambda: transfer, lambda: RETRY)
+    pipeline = build_pipeline(core.db, core.client, sources, core.stop, clock=core.clock)
+    jobs = [core.queue(f"card/small{n}.mov", MIB) for n in range(10)]
+    jobs.append(core.queue("card/big.mov", 12 * MIB))  # three parts, URLs asked ahead
+    seen = InFlight(core)
+    with ThreadPoolExecutor(files_at_once(None, transfer.connections)) as pool:
+        list(pool.map(lambda job: pipeline.runner.run(job, core.stop.child()), jobs))
+    core.close_batches()
+    for job in jobs:
+        core.run(job)  # INGESTING -> DONE
+    assert [core.job(job).state for job in jobs] == [JobState.DONE] * len(jobs)
+    assert seen.most["calls"] == 2, "API calls of the flow: at most the connections, and used"
+    assert seen.most["puts"] <= 2
+    assert seen.most["both"] > 2, "PUTs went out while other files' calls were under way"
+
+
+def test_files_at_once_are_twice_the_connections_unless_configured():
+    assert files_at_once(None, 32) == 64
+    assert files_at_once(None, 1) == 2
+    assert files_at_once(5, 32) == 5
