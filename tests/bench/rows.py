@@ -36,7 +36,7 @@ from tests.bench.watchd_proc import (
     start_daemon,
     upload_command,
 )
-from watchd.config.schema import DEFAULT_CONNECTIONS
+from watchd.config.limits import DEFAULT_CONNECTIONS
 
 FLOOR_TOOL = "flow floor"  # tests/bench/flow_floor.py: the vendor's calls and nothing else
 FLOOR_PART_LIMIT = 16 * 1024 * 1024  # it sends each file as one part

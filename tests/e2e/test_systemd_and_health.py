@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from typing import Any
 
 import requests
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -57,14 +58,18 @@ def test_a_refused_api_key_is_a_health_problem_in_status(site):
     site.add_folder()
     site.start()
     wait_until(lambda: "health problem: authentication" in site.log(), 20)
-    result = subprocess.run(
-        [sys.executable, "-m", "watchd", "status", "--config", str(site.config_path), "--json"],
-        check=False,
-        capture_output=True,
-        text=True,
-        env={**os.environ},
-    )
-    report = json.loads(result.stdout)
+
+    def status() -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+        command = [sys.executable, "-m", "watchd", "status", "--config", str(site.config_path)]
+        done = subprocess.run(
+            [*command, "--json"], check=False, capture_output=True, text=True, env={**os.environ}
+        )
+        return done, json.loads(done.stdout)
+
+    # The login's failure is logged a moment before the folder's lookup records it, and
+    # the status file is rewritten every two seconds: look until both are in.
+    wait_until(lambda: status()[1]["folders"][0]["health"] != "ok", 10, "the folder's health")
+    result, report = status()
     assert result.returncode == 1
     assert "refused the API key" in report["problems"]["authentication"]
     assert report["folders"][0]["health"] == "project-unresolved"

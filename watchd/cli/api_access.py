@@ -16,10 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from watchd.cli.config_path import add_config_argument
-from watchd.config import ConfigError, load_config
+from watchd.config.problems import ConfigError
 from watchd.config.secrets import ApiKeyError, read_api_key
 from watchd.flowcapture import wire
 from watchd.flowcapture.client import FlowCaptureClient
@@ -65,7 +63,9 @@ def reports_failures(command: Command) -> Command:
             raise  # the reader of our output went away (`| head`): main() ends quietly
         except OSError as exc:
             print(f"watchd {name}: {exc.strerror}: {exc.filename}", file=sys.stderr)
-        except SQLAlchemyError as exc:
+        except Exception as exc:
+            if not _database_error(exc):
+                raise
             first = str(exc).splitlines()[0]
             print(
                 f"watchd {name}: the state database failed ({first}); try --state-dir",
@@ -74,6 +74,13 @@ def reports_failures(command: Command) -> Command:
         return EXIT_FAILED
 
     return run
+
+
+def _database_error(exc: Exception) -> bool:
+    """Is ``exc`` a SQLAlchemy error? (Most commands never load SQLAlchemy, whose import
+    is a tenth of a second: an error of it can only come once something else loaded it.)"""
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(exc, errors.SQLAlchemyError)
 
 
 def make_client(args: argparse.Namespace, pool_size: int = 8) -> FlowCaptureClient:
@@ -93,8 +100,9 @@ def make_client(args: argparse.Namespace, pool_size: int = 8) -> FlowCaptureClie
             f"no config at {path}: give --config FILE, set $WATCHD_CONFIG, "
             f"or use --email with ${API_KEY_ENV}"
         )
-    config = load_config(path)
-    settings = config.flowcapture
+    from watchd.config.loader import load_config  # noqa: PLC0415 - pydantic only for a config
+
+    settings = load_config(path).flowcapture
     return FlowCaptureClient(
         settings.email, read_api_key(settings), args.url or settings.url, pool_size=pool_size
     )

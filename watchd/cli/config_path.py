@@ -6,8 +6,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from watchd.config import Config, ConfigError, load_config
+from watchd.config.problems import ConfigError
+
+if TYPE_CHECKING:
+    from watchd.config.schema import Config
 
 DEFAULT_CONFIG = Path("/etc/watchd/watchd.yaml")
 CONFIG_ENV = "WATCHD_CONFIG"
@@ -29,6 +33,8 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
 
 def load_or_report(path: Path) -> Config | None:
     """Load the config; on problems print them all to stderr and return None."""
+    from watchd.config.loader import load_config  # noqa: PLC0415 - pydantic only for a config
+
     try:
         return load_config(path)
     except ConfigError as exc:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
+
+from watchd.config.units import parse_duration, parse_rate, parse_size
 
 MAX_NAME_CHARS = 100  # folder names appear in logs and batch names; keep them short
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -113,3 +116,35 @@ Email = Annotated[str, AfterValidator(_email)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 ListenAddress = Annotated[str, AfterValidator(_listen)]
 LowerStr = BeforeValidator(_lower)
+
+
+def between(low: float, high: float, show: Callable[[Any], str]) -> AfterValidator:
+    """Return a validator refusing values outside ``low..high``, written with ``show``."""
+
+    def check(value: Any) -> Any:
+        if not low <= value <= high:
+            raise ValueError(f"must be between {show(low)} and {show(high)}, not {show(value)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def at_least(low: float, show: Callable[[Any], str]) -> AfterValidator:
+    """Return a validator refusing values below ``low``, written with ``show``."""
+
+    def check(value: Any) -> Any:
+        if value < low:
+            raise ValueError(f"must be at least {show(low)}, not {show(value)}")
+        return value
+
+    return AfterValidator(check)
+
+
+# Units as people write them (units.py), for the schema.
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds, from ``10s``, ``5m``, ``1h30m``, ``500ms`` or a plain number of seconds."""
+Size = Annotated[int, BeforeValidator(parse_size)]
+"""Bytes, from ``16MiB``, ``5MB`` or a plain number of bytes."""
+Rate = Annotated[int | None, BeforeValidator(parse_rate)]
+"""Bytes per second from ``40MB/s`` or ``100Mbit/s`` (never a bare number, at least
+64 KiB/s); None from ``unlimited``."""

@@ -16,15 +16,18 @@ from watchd.config.bandwidth_syntax import Bandwidth
 from watchd.config.fieldtypes import (
     SAMPLE_COMMENTED,
     ConfigPath,
+    Duration,
     Model,
     Name,
     NonEmptyStr,
     StrictBool,
     StrictInt,
+    at_least,
 )
 from watchd.config.problems import Origin
+from watchd.config.project_path import split_project_path
 from watchd.config.templates import check_batch_template
-from watchd.config.units import Duration, at_least, format_duration
+from watchd.config.units import format_duration
 
 AFTER_UPLOAD_HINT = "use keep, delete or {move_to: DIR}"
 # The fields of /update/asset itself (watchd.flowcapture.wire.UPDATE_ASSET_OWN_FIELDS, which
@@ -37,21 +40,6 @@ def _reserved_key_problem(key: str) -> str | None:
         return None
     hint = "list tags under metadata.tags" if key == "tags" else "choose another name"
     return f"{key!r} cannot be a metadata key: /update/asset uses '{key}' itself ({hint})"
-
-
-def split_project_path(spec: str) -> list[str]:
-    """Return the names in ``"Production/Folder/Sub"``; raises ValueError saying what is wrong."""
-    parts = [part.strip() for part in spec.strip().strip("/").split("/")]
-    if not any(parts):
-        raise ValueError("must not be empty")
-    if any(not part for part in parts):
-        raise ValueError(f"{spec!r} has an empty folder name between slashes")
-    if len(parts) < 2:
-        raise ValueError(
-            f"{spec!r} names a production, but uploads go into a folder: "
-            f"write '{parts[0]}/FOLDER' (or project_id: ID)"
-        )
-    return parts
 
 
 def _project_path(value: Any) -> Any:

@@ -8,8 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from watchd.config.fieldtypes import SAMPLE_COMMENTED, Model
-from watchd.config.units import Duration, between, format_duration
+from watchd.config.fieldtypes import SAMPLE_COMMENTED, Duration, Model, between
+from watchd.config.units import format_duration
 
 NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 

@@ -17,12 +17,14 @@ from pydantic import AfterValidator, Field, model_validator
 from watchd.config.fieldtypes import (
     SAMPLE_COMMENTED,
     ConfigPath,
+    Duration,
     Email,
     Model,
     NonEmptyStr,
     StrictBool,
+    between,
 )
-from watchd.config.units import Duration, between, format_duration
+from watchd.config.units import format_duration
 
 DEFAULT_SMTP_PORT = 587  # the submission port, where STARTTLS is the rule
 DEFAULT_SMTP_CREDENTIAL = "watchd-smtp-password"  # systemd: LoadCredential=watchd-smtp-password:F

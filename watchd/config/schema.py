@@ -20,32 +20,24 @@ from watchd.config.bandwidth_syntax import NO_CAP, Bandwidth, TimeZoneName
 from watchd.config.fieldtypes import (
     SAMPLE_COMMENTED,
     ConfigPath,
+    Duration,
     Email,
     EnvName,
     HttpUrl,
     ListenAddress,
     LowerStr,
     Model,
+    Size,
     StrictInt,
+    at_least,
+    between,
 )
 from watchd.config.folder_schema import FolderConfig, PositiveDuration, PositiveInt
+from watchd.config.limits import DEFAULT_CONNECTIONS, MAX_PARALLEL
 from watchd.config.node_schema import NodeSettings
 from watchd.config.notify_schema import NotifyTarget
 from watchd.config.problems import Origin
-from watchd.config.units import (
-    Duration,
-    Size,
-    at_least,
-    between,
-    format_duration,
-    format_size,
-)
-
-MAX_PARALLEL = 64  # more connections than this only gets a client throttled
-# Each small file costs four requests in series (init, part URL, PUT, complete): over a
-# link with 100 ms round trips, 32 in flight upload 100 x 1 MiB in 3.1 s where 16 took
-# 4.4 s (scripts/bench, long-small); over loopback, CPU-bound, it makes no difference.
-DEFAULT_CONNECTIONS = 32
+from watchd.config.units import format_duration, format_size
 
 
 def _database_url(value: str) -> str:

@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watchd.base.secret_files import SecretFileProblem, read_secret_file
-from watchd.config.schema import FlowCaptureSettings
+
+if TYPE_CHECKING:  # (the schema loads pydantic: not needed to read a key)
+    from watchd.config.schema import FlowCaptureSettings
 
 CREDENTIAL_NAME = "api_key"  # systemd: LoadCredential=api_key:/path/to/key
 CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"

@@ -2,20 +2,18 @@
 
 ``10s``, ``5m``, ``500ms``, ``1h30m`` (a plain number is seconds); ``16MiB``,
 ``5MB`` (a plain number is bytes); ``40MB/s``, ``100Mbit/s`` or ``unlimited``
-(a rate always needs its unit, and is at least 64 KiB/s). Each is a
-pydantic-compatible annotated type that turns the text into float seconds, int
-bytes, or int bytes per second (None for unlimited), and says what was expected
-when it cannot.
+(a rate always needs its unit, and is at least 64 KiB/s). Each parser turns
+the text into float seconds, int bytes, or int bytes per second (None for
+unlimited), and says what was expected when it cannot; the schema's annotated
+types (``fieldtypes.Duration``, ``Size``, ``Rate``) use them. No pydantic here:
+the command line parses with them too, and starts faster without it.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
-from typing import Annotated, Any
-
-from pydantic import AfterValidator, BeforeValidator
+from typing import Any
 
 DURATION_UNITS_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 SIZE_UNITS_BYTES = {
@@ -203,34 +201,3 @@ def format_rate(rate: int | None) -> str:
         if rate >= factor and rate % factor == 0:
             return f"{rate // factor}{unit}/s"
     return f"{rate}B/s"
-
-
-def between(low: float, high: float, show: Callable[[Any], str]) -> AfterValidator:
-    """Return a validator refusing values outside ``low..high``, written with ``show``."""
-
-    def check(value: Any) -> Any:
-        if not low <= value <= high:
-            raise ValueError(f"must be between {show(low)} and {show(high)}, not {show(value)}")
-        return value
-
-    return AfterValidator(check)
-
-
-def at_least(low: float, show: Callable[[Any], str]) -> AfterValidator:
-    """Return a validator refusing values below ``low``, written with ``show``."""
-
-    def check(value: Any) -> Any:
-        if value < low:
-            raise ValueError(f"must be at least {show(low)}, not {show(value)}")
-        return value
-
-    return AfterValidator(check)
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-"""Seconds, from ``10s``, ``5m``, ``1h30m``, ``500ms`` or a plain number of seconds."""
-Size = Annotated[int, BeforeValidator(parse_size)]
-"""Bytes, from ``16MiB``, ``5MB`` or a plain number of bytes."""
-Rate = Annotated[int | None, BeforeValidator(parse_rate)]
-"""Bytes per second from ``40MB/s`` or ``100Mbit/s`` (never a bare number, at least
-64 KiB/s); None from ``unlimited``."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from watchd.config.schema import DEFAULT_CONNECTIONS
+from watchd.config.limits import DEFAULT_CONNECTIONS
 
 FILES_PER_CONNECTION = 2  # files at once by default, per connection (see files_at_once)
 KEEP = "keep"

@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any, Protocol
 
-from watchd.config import folder_schema
+from watchd.config import project_path
 from watchd.flowcapture.errors import FlowCaptureError
 from watchd.flowcapture.models import Folder, Production
 
@@ -44,7 +44,7 @@ class ProjectResolutionError(Exception):
 def split_project_path(spec: str) -> list[str]:
     """Return the names in ``"Production/Folder/Sub"``; raises ProjectResolutionError."""
     try:
-        return folder_schema.split_project_path(spec)
+        return project_path.split_project_path(spec)
     except ValueError as exc:
         raise ProjectResolutionError(str(exc)) from None
 

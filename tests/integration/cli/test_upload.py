@@ -58,6 +58,26 @@ def test_an_unknown_folder_or_file_is_a_clear_error(cli, tmp_path):
     assert code == 1 and "did you mean 'Dailies'" in err
 
 
+def test_the_state_is_opened_during_the_folder_lookup_and_either_failure_is_reported(
+    cli, emulator, tmp_path
+):
+    clip = tmp_path / "x.mov"
+    clip.write_bytes(b"x" * 1000)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    code, _, err = cli("upload", str(clip), "--folder", DAILIES, "--state-dir", f"{blocked}/s")
+    assert code == 1 and str(blocked) in err, err
+    state = tmp_path / "state"
+    code, _, err = cli(
+        "upload", str(clip), "--folder", "Demo Production/Dalies", "--state-dir", str(state)
+    )
+    assert code == 1 and "did you mean 'Dailies'" in err
+    assert (state / "watchd.db").is_file(), "opened meanwhile (and closed: used again below)"
+    rows = cli.json("upload", str(clip), "--folder", DAILIES, "--state-dir", str(state))
+    assert [r["state"] for r in rows] == ["done"]
+    assert emulator.snapshot()["requests"]["/upload/asset/init"] == 1
+
+
 def test_a_killed_one_shot_upload_resumes_without_resending_parts(emulator, tmp_path):
     source = tmp_path / "big.mov"
     source.write_bytes(os.urandom(30 * MIB))

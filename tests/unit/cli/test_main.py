@@ -57,3 +57,16 @@ def test_a_real_run_keeps_its_exit_status_and_its_last_words():
     )
     assert done.returncode == 2
     assert "/nonexistent/watchd.yaml: cannot read" in done.stderr
+
+
+def test_the_api_commands_log_in_before_loading_the_database_and_the_config_schema():
+    # SQLAlchemy, pydantic and Alembic are a third of a second of imports: `watchd
+    # upload` loads them on a thread while the login and folder lookup are on the wire,
+    # and a command given --email never needs the schema at all.
+    code = (
+        "import sys; from watchd.cli import main, api_access, upload_cmd, browse_cmd; "
+        "main.build_parser(['upload']); "
+        "print(' '.join(m for m in ('sqlalchemy', 'pydantic', 'alembic') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
