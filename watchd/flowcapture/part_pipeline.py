@@ -119,6 +119,7 @@ class PartPipeline:
             held = part.size if buffered and self.budgets.memory is not None else 0
             if held:
                 self._hold(held)
+            data = None
             try:
                 data = PartData(self.path, part.offset, part.size) if buffered else None
                 md5 = (
@@ -130,6 +131,8 @@ class PartPipeline:
                     url = self.client.upload_part_url(self.upload, part.number, md5, stop=self.stop)
             except BaseException:
                 self._give_back(held)
+                if data is not None:
+                    data.release()  # (its buffer back to the spares)
                 raise
             self._put(Prepared(part, md5, data, url, held))
 

@@ -439,25 +439,24 @@ class UploadStep:
         """Send complete (committed as sent first, with the custody hashes); return the
         asset id, None if presumed."""
         unknown = job.complete_sent_at is not None  # an earlier send got no answer
-        with self.db.transaction() as session:
-            _save_parts(session, job.id, unsaved, self.clock.now())
-            if hashes is not None:  # a file hashed again (changed, retried) replaces its row
-                session.connection().execute(_FORGET_HASHES, {"b_job_id": job.id})
-                session.connection().execute(_RECORD_HASHES, _columns_of(hashes))
-            ours = move_job(
-                session,
-                job.id,
-                None,
-                allowed=(JobState.UPLOADING,),
-                now=self.clock.now(),
-                complete_sent_at=self.clock.now(),
-            )
-        if not ours:
-            self._back_off(job, "before complete")
-        failpoint("upload:before-complete")
+        calls = self.budgets.calls
+        # The first try's call slot is taken before "complete sent" is committed: a stop
+        # while waiting for one must not leave a complete recorded as sent that never was.
+        first = calls.acquire(1, stop) if calls is not None else 0
+        try:
+            self._record_complete_sent(job, unsaved, hashes)
+            failpoint("upload:before-complete")
+        except BaseException:
+            if calls is not None:
+                calls.release(first)
+            raise
         for attempt in range(1, COMPLETE_RETRY.max_attempts + 1):
             try:
-                with holding(self.budgets.calls, 1, stop):
+                slot = (
+                    calls.returning(first) if attempt == 1 and calls is not None
+                    else holding(calls, 1, stop)
+                )  # fmt: skip
+                with slot:
                     asset_id = self.client.upload_complete(
                         upload.session,
                         etags,
@@ -494,6 +493,27 @@ class UploadStep:
                 failpoint("upload:after-complete")  # the server completed; not committed yet
                 return asset_id
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _record_complete_sent(
+        self, job: Job, unsaved: list[PartResult], hashes: FileHash | None
+    ) -> None:
+        """Commit "complete sent" (with a one-part file's part and the custody hashes);
+        raises JobLost when the job is no longer ours."""
+        with self.db.transaction() as session:
+            _save_parts(session, job.id, unsaved, self.clock.now())
+            if hashes is not None:  # a file hashed again (changed, retried) replaces its row
+                session.connection().execute(_FORGET_HASHES, {"b_job_id": job.id})
+                session.connection().execute(_RECORD_HASHES, _columns_of(hashes))
+            ours = move_job(
+                session,
+                job.id,
+                None,
+                allowed=(JobState.UPLOADING,),
+                now=self.clock.now(),
+                complete_sent_at=self.clock.now(),
+            )
+        if not ours:
+            self._back_off(job, "before complete")
 
     def _log_presumed(self, job: Job) -> None:
         log.warning(

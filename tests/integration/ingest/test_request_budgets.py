@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -66,3 +67,29 @@ def test_files_at_once_are_twice_the_connections_unless_configured():
     assert files_at_once(None, 32) == 64
     assert files_at_once(None, 1) == 2
     assert files_at_once(5, 32) == 5
+
+
+def test_a_stop_while_complete_waits_for_a_call_slot_records_no_complete_as_sent(core):
+    calls = core.pipeline.runner.upload.budgets.calls
+    assert calls is not None
+    job = core.queue("card/a.mov", MIB)  # one part: its ETag goes in with "complete sent"
+    stop = core.stop.child()
+    # Once the part is sent, every call slot is taken elsewhere: complete has to wait.
+    core.hooks.after("s3:PUT", lambda: calls.acquire(calls.limit))
+    runner = threading.Thread(target=core.run, args=(job, stop))
+    runner.start()
+    deadline = time.monotonic() + 10
+    while calls.used < calls.limit and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # (complete is waiting for a slot)
+    stop.stop("the daemon is stopping")
+    runner.join(10)
+    calls.release(calls.limit)
+    assert not runner.is_alive()
+    after = core.job(job)
+    assert after.complete_sent_at is None, "complete was never sent: not recorded as sent"
+    assert after.state is JobState.UPLOADING
+    assert core.requests("/upload/asset/complete") == 0
+    assert calls.used == 0
+    core.run(job)  # the next run completes it as usual
+    assert core.job(job).state is JobState.UPLOADED  # (its batch closes next)
