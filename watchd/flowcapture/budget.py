@@ -51,14 +51,6 @@ class Budget:
             self._used += amount
         return amount
 
-    @contextmanager
-    def returning(self, taken: int) -> Iterator[None]:
-        """Give back ``taken`` units (from :meth:`acquire`) when the block ends."""
-        try:
-            yield
-        finally:
-            self.release(taken)
-
     def release(self, amount: int) -> None:
         """Give back units taken with :meth:`acquire`."""
         with self._room:

@@ -23,6 +23,7 @@ import threading
 import uuid as uuidlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -439,23 +440,16 @@ class UploadStep:
         """Send complete (committed as sent first, with the custody hashes); return the
         asset id, None if presumed."""
         unknown = job.complete_sent_at is not None  # an earlier send got no answer
-        calls = self.budgets.calls
-        # The first try's call slot is taken before "complete sent" is committed: a stop
-        # while waiting for one must not leave a complete recorded as sent that never was.
-        first = calls.acquire(1, stop) if calls is not None else 0
-        try:
+        with ExitStack() as taken:
+            # The first try's call slot is taken before "complete sent" is committed: a stop
+            # while waiting for one must not leave a complete recorded as sent that never was.
+            taken.enter_context(holding(self.budgets.calls, 1, stop))
             self._record_complete_sent(job, unsaved, hashes)
             failpoint("upload:before-complete")
-        except BaseException:
-            if calls is not None:
-                calls.release(first)
-            raise
+            first_slot = taken.pop_all()  # (given back when the first try ends)
         for attempt in range(1, COMPLETE_RETRY.max_attempts + 1):
             try:
-                slot = (
-                    calls.returning(first) if attempt == 1 and calls is not None
-                    else holding(calls, 1, stop)
-                )  # fmt: skip
+                slot = first_slot if attempt == 1 else holding(self.budgets.calls, 1, stop)
                 with slot:
                     asset_id = self.client.upload_complete(
                         upload.session,
