@@ -1,7 +1,7 @@
 """Configuration: the one schema, YAML loading, and problems reported with file and key.
 
 The names below are loaded when first used (PEP 562): importing a light
-module of this package (``watchd.config.problems``, ``units``, ``defaults``)
+module of this package (``watchd.config.problems``, ``units``, ``limits``)
 must not load the schema, pydantic and SQLAlchemy, so that a command given
 ``--email`` starts talking to Flow Capture sooner.
 """

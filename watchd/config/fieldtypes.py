@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 
-from watchd.config.units import parse_duration, parse_rate, parse_size
+from watchd.config.units import parse_duration, parse_size
 
 MAX_NAME_CHARS = 100  # folder names appear in logs and batch names; keep them short
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -145,6 +145,3 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, from ``10s``, ``5m``, ``1h30m``, ``500ms`` or a plain number of seconds."""
 Size = Annotated[int, BeforeValidator(parse_size)]
 """Bytes, from ``16MiB``, ``5MB`` or a plain number of bytes."""
-Rate = Annotated[int | None, BeforeValidator(parse_rate)]
-"""Bytes per second from ``40MB/s`` or ``100Mbit/s`` (never a bare number, at least
-64 KiB/s); None from ``unlimited``."""

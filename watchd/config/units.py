@@ -5,8 +5,9 @@
 (a rate always needs its unit, and is at least 64 KiB/s). Each parser turns
 the text into float seconds, int bytes, or int bytes per second (None for
 unlimited), and says what was expected when it cannot; the schema's annotated
-types (``fieldtypes.Duration``, ``Size``, ``Rate``) use them. No pydantic here:
-the command line parses with them too, and starts faster without it.
+types (``fieldtypes.Duration``, ``Size``) and the bandwidth syntax use them.
+No pydantic here: the command line parses with them too, and starts faster
+without it.
 """
 
 from __future__ import annotations
