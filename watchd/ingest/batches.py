@@ -97,9 +97,12 @@ class BatchCloser:
         clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
         events: EventSink = ignore_events,
+        on_closed: Callable[[str, list[int]], object] | None = None,
     ):
         self.db = db
         self.events = events  # told of each batch closed (notifications)
+        # Given each closed batch's folder and the members it moved on to ingesting.
+        self.on_closed = on_closed
         self.client = client
         self.idle_seconds = idle_seconds  # by folder name; None: folder not configured
         self.retry = retry
@@ -207,10 +210,24 @@ class BatchCloser:
                 batch.project_id,
             )
             self._tell_closed(batch, members)
+            self._closed(batch, members)
             return 1
         self._finish(batch_id, BatchState.EMPTY, [])
         log.info("batch closed empty: folder=%s batch=%r", batch.folder, batch.name)
         return 0
+
+    def _closed(self, batch: Batch, members: list[Member]) -> None:
+        if self.on_closed is None:
+            return
+        try:
+            self.on_closed(batch.folder, [m.job_id for m in members])
+        except Exception as exc:  # noqa: BLE001 - the members still finish one by one
+            log.warning(
+                "batch=%r: its files could not be finished together (%s); "
+                "they are finished one by one",
+                batch.name,
+                redact(str(exc)),
+            )
 
     def _tell_closed(self, batch: Batch, members: list[Member]) -> None:
         self.events(

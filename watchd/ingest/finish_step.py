@@ -41,6 +41,21 @@ def sought_of(job: Job, asset_id: int | None) -> Sought:
     return Sought(asset_id, job.uuid, job.filename, job.batch.name if job.batch else None)
 
 
+def nothing_to_finish(folder: FolderPolicy) -> bool:
+    """True if a job of ``folder`` whose asset id is known is done once its batch closed.
+
+    No tags or metadata to send, and the source stays where it is: the finish
+    step would only record the job as done (see ``JobRunner.finish_together``).
+    """
+    return (
+        not folder.tags
+        and not folder.fields
+        and folder.from_path is None
+        and folder.move_to is None
+        and folder.after_upload != DELETE
+    )
+
+
 class AssetNotReady(Exception):
     """Flow Capture has not finished processing the asset: look again soon."""
 

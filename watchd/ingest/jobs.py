@@ -13,9 +13,11 @@ from __future__ import annotations
 import errno
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+
+from sqlalchemy import func, literal, select, update
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.events import Event, EventKind, EventSink, ignore_events
@@ -24,17 +26,18 @@ from watchd.base.stop import Stopped, StopToken
 from watchd.flowcapture.errors import NotFoundError
 from watchd.ingest.aborts import Aborts
 from watchd.ingest.failures import FolderUnavailable, RetryPolicy, judge, record_failure
-from watchd.ingest.finish_step import AssetNotReady, FinishStep
+from watchd.ingest.finish_step import AssetNotReady, FinishStep, nothing_to_finish
 from watchd.ingest.policy import FolderPolicy
 from watchd.ingest.queueing import BatchRule, join_batch
 from watchd.ingest.upload_step import JobLost, SourceChanged, UploadStep, fingerprint_of
 from watchd.store.database import Database
-from watchd.store.models import BatchState, Job, JobState
+from watchd.store.models import Batch, BatchState, Job, JobState, UtcDateTime
 from watchd.store.operator_actions import OPERATOR_CANCEL_TEXT
 from watchd.store.queries import load_job
-from watchd.store.transitions import COMPLETE_NOT_SENT, move_job
+from watchd.store.transitions import COMPLETE_NOT_SENT, move_job, state_fields
 
 log = logging.getLogger(__name__)
+FINISHED_TOGETHER_AT_MOST = 500  # jobs recorded done in one statement by finish_together
 
 UPLOAD_STATES = frozenset({JobState.QUEUED, JobState.UPLOADING})
 PROCESSING_POLL_SECONDS = 3.0  # how often to look for an asset Flow Capture is processing
@@ -177,6 +180,55 @@ class JobRunner:
                 finished.asset_id,
                 job.uuid,
             )
+
+    def finish_together(self, job_ids: Sequence[int], folder: FolderPolicy) -> set[int]:
+        """Record as done, a few hundred to a commit, the jobs that have nothing left to do.
+
+        Those are the ``ingesting`` jobs among ``job_ids`` whose asset id is
+        known, when ``folder`` has nothing to tag and keeps its sources (see
+        ``nothing_to_finish``): running them one by one would load, and commit,
+        each job only to move it to ``done``. The batch closer calls it for the
+        members it moved on. Returns the ids moved; the rest (an upload presumed
+        complete, whose asset is looked for first; a tagging folder's) are left to ``run``.
+        """
+        if not nothing_to_finish(folder):
+            return set()
+        moved: set[int] = set()
+        now = self.clock.now()
+        for start in range(0, len(job_ids), FINISHED_TOGETHER_AT_MOST):
+            chunk = job_ids[start : start + FINISHED_TOGETHER_AT_MOST]
+            with self.db.transaction() as session:
+                rows = session.execute(
+                    update(Job)
+                    .where(
+                        Job.id.in_(chunk),
+                        Job.state == JobState.INGESTING,
+                        Job.asset_id.is_not(None),
+                    )
+                    .values(
+                        {
+                            **state_fields(JobState.DONE, now),
+                            "tagged_at": func.coalesce(Job.tagged_at, literal(now, UtcDateTime())),
+                        }
+                    )
+                    .returning(Job.id, Job.path, Job.asset_id, Job.uuid, Job.batch_id)
+                    .execution_options(synchronize_session=False)
+                ).all()
+                names = select(Batch.id, Batch.name).where(
+                    Batch.id.in_({row.batch_id for row in rows})
+                )
+                batches = {batch_id: name for batch_id, name in session.execute(names)}
+            for row in sorted(rows, key=lambda row: row.id):
+                log.info(
+                    "done: file=%s job=%d batch=%r asset=%s uuid=%s",
+                    row.path,
+                    row.id,
+                    batches.get(row.batch_id),
+                    row.asset_id,
+                    row.uuid,
+                )
+                moved.add(row.id)
+        return moved
 
     # --- when a step does not get through ---------------------------------------------------
 
