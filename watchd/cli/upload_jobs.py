@@ -31,7 +31,7 @@ from watchd.ingest.pipeline import Pipeline, PipelineSources, build_pipeline
 from watchd.ingest.policy import FolderPolicy, TransferPolicy
 from watchd.ingest.queueing import BatchRule, known_versions, queue_in
 from watchd.store.database import Database, make_state_dir, sqlite_url
-from watchd.store.migrate import upgrade
+from watchd.store.migrate import SchemaError, upgrade
 from watchd.store.models import Job, JobState
 from watchd.store.transitions import RESUME, move_jobs
 
@@ -58,6 +58,9 @@ class UploadState:
         db = _database(args)
         try:
             upgrade(db.engine)
+        except SchemaError as exc:  # a database of a newer watchd: says what to do
+            db.close()
+            raise CommandError(str(exc)) from None
         except BaseException:
             db.close()
             raise

@@ -114,8 +114,8 @@ class TransferSettings(Model):
     connections: Parallel = Field(
         default=DEFAULT_CONNECTIONS,
         description="requests in flight at once, all files together (1..64), to each host: "
-        "part PUTs, and API calls of the upload flow; many small files go up side by side "
-        "(twice as many), a big one in several parts",
+        "part PUTs, and API calls of the upload flow (tagging, aborts included); many small "
+        "files go up side by side (twice as many), a big one in several parts",
     )
     buffer: BufferSize = Field(
         default=256 * MIB,

@@ -3,6 +3,7 @@
 Every part read into memory holds its size from the byte budget until it has
 been sent, every PUT of a part holds one request slot, and every API call of
 the upload flow (init, a part's presigned URL, complete) holds one call slot,
+as do the tagging of an asset and the abort of an upload,
 so many files uploading at once (small ones by the dozen, big ones in several
 parts each) never hold more memory or send more requests at once to either
 host than the budgets, whatever their number.
@@ -73,7 +74,7 @@ def holding(
 @dataclass(frozen=True)
 class TransferBudgets:
     """What all uploads share (None: no limit): bytes of parts in memory, PUTs of parts
-    in flight, API calls of the upload flow in flight."""
+    in flight, API calls of the upload flow (and tagging, aborts) in flight."""
 
     memory: Budget | None = None
     puts: Budget | None = None

@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, update
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.stop import Stopped, StopToken
+from watchd.flowcapture.budget import Budget, holding
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import FlowCaptureError, UploadNotFoundError
 from watchd.flowcapture.models import UploadSession
@@ -31,10 +32,17 @@ SWEEP_BACKOFF_MAX_SECONDS = 160.0  # a sweep that aborted nothing doubles the wa
 class Aborts:
     """Aborts the multipart uploads that will never be completed."""
 
-    def __init__(self, db: Database, client: FlowCaptureClient, clock: Clock = SYSTEM_CLOCK):
+    def __init__(
+        self,
+        db: Database,
+        client: FlowCaptureClient,
+        clock: Clock = SYSTEM_CLOCK,
+        calls: Budget | None = None,
+    ):
         self.db = db
         self.client = client
         self.clock = clock
+        self.calls = calls  # API calls in flight, shared with the uploads (budget.py)
         self._sweep_wait = SWEEP_EVERY_SECONDS
         self._next_sweep = 0.0  # monotonic
 
@@ -49,7 +57,8 @@ class Aborts:
         if upload_id is None or key is None:
             return True
         try:
-            self.client.upload_abort(UploadSession(upload_id=upload_id, key=key), stop=stop)
+            with holding(self.calls, 1, stop):
+                self.client.upload_abort(UploadSession(upload_id=upload_id, key=key), stop=stop)
         except UploadNotFoundError:
             log.debug("upload of job=%d was already gone", job_id)
             self.forget(job_id, upload_id)

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.stop import StopToken
 from watchd.failpoints import failpoint
+from watchd.flowcapture.budget import Budget, holding
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.failures import FolderUnavailable
 from watchd.ingest.metadata import metadata_for
@@ -72,10 +73,17 @@ class Finished:
 class FinishStep:
     """Tags the asset and carries out the folder's post-upload action."""
 
-    def __init__(self, db: Database, client: FlowCaptureClient, clock: Clock = SYSTEM_CLOCK):
+    def __init__(
+        self,
+        db: Database,
+        client: FlowCaptureClient,
+        clock: Clock = SYSTEM_CLOCK,
+        calls: Budget | None = None,
+    ):
         self.db = db
         self.client = client
         self.clock = clock
+        self.calls = calls  # API calls in flight, shared with the uploads (budget.py)
         self.presence = AssetPresence(client, clock.monotonic)
 
     def run(self, job: Job, folder: FolderPolicy, stop: StopToken) -> Finished:
@@ -125,7 +133,8 @@ class FinishStep:
         if not meta.is_empty():
             # Setting tags and values is safe to repeat: a retry after a lost answer
             # sets the same ones again, with no second effect.
-            self.client.update_asset(asset_id, tags=meta.tags, metadata=meta.values, stop=stop)
+            with holding(self.calls, 1, stop):
+                self.client.update_asset(asset_id, tags=meta.tags, metadata=meta.values, stop=stop)
             log.info(
                 "tagged: file=%s job=%d asset=%s tags=%s metadata=%s",
                 job.path,

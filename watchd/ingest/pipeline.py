@@ -86,8 +86,8 @@ def build_pipeline(
     board = board or TransferBoard()
     transfer = sources.transfer()
     throttle = Throttle(transfer.bandwidth_bytes_per_second, clock.monotonic)
-    aborts = Aborts(db, client, clock)
     budgets = TransferBudgets.sized(transfer.buffer_bytes, transfer.connections)
+    aborts = Aborts(db, client, clock, budgets.calls)
     PART_BUFFERS.limit_spares(transfer.buffer_bytes)  # no more memory idle than in use
     custody = CustodyStep(db, sources.folders, clock, sources.transfer, stop)
     upload = UploadStep(
@@ -105,7 +105,7 @@ def build_pipeline(
     runner = JobRunner(
         db,
         upload,
-        FinishStep(db, client, clock),
+        FinishStep(db, client, clock, budgets.calls),
         aborts,
         sources.folders,
         sources.retry,

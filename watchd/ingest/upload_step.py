@@ -444,7 +444,9 @@ class UploadStep:
             # The first try's call slot is taken before "complete sent" is committed: a stop
             # while waiting for one must not leave a complete recorded as sent that never was.
             taken.enter_context(holding(self.budgets.calls, 1, stop))
-            self._record_complete_sent(job, unsaved, hashes)
+            if not self._record_complete_sent(job, unsaved, hashes):
+                taken.close()  # the slot back first: the abort takes one of its own
+                self._back_off(job, "before complete")
             failpoint("upload:before-complete")
             first_slot = taken.pop_all()  # (given back when the first try ends)
         for attempt in range(1, COMPLETE_RETRY.max_attempts + 1):
@@ -490,9 +492,9 @@ class UploadStep:
 
     def _record_complete_sent(
         self, job: Job, unsaved: list[PartResult], hashes: FileHash | None
-    ) -> None:
+    ) -> bool:
         """Commit "complete sent" (with a one-part file's part and the custody hashes);
-        raises JobLost when the job is no longer ours."""
+        return False when the job is no longer ours (moved elsewhere: not sent)."""
         with self.db.transaction() as session:
             _save_parts(session, job.id, unsaved, self.clock.now())
             if hashes is not None:  # a file hashed again (changed, retried) replaces its row
@@ -506,8 +508,7 @@ class UploadStep:
                 now=self.clock.now(),
                 complete_sent_at=self.clock.now(),
             )
-        if not ours:
-            self._back_off(job, "before complete")
+        return ours
 
     def _log_presumed(self, job: Job) -> None:
         log.warning(

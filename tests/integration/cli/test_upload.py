@@ -76,6 +76,11 @@ def test_the_state_is_opened_during_the_folder_lookup_and_either_failure_is_repo
     rows = cli.json("upload", str(clip), "--folder", DAILIES, "--state-dir", str(state))
     assert [r["state"] for r in rows] == ["done"]
     assert emulator.snapshot()["requests"]["/upload/asset/init"] == 1
+    with sqlite3.connect(state / "watchd.db") as db:  # as a newer watchd would leave it
+        db.execute("UPDATE alembic_version SET version_num = '9999'")
+    code, _, err = cli("upload", str(clip), "--folder", DAILIES, "--state-dir", str(state))
+    assert code == 1 and "Traceback" not in err, err
+    assert "schema revision 9999" in err and "written by a newer watchd" in err
 
 
 def test_a_killed_one_shot_upload_resumes_without_resending_parts(emulator, tmp_path):

@@ -8,10 +8,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from sqlalchemy import update
+
 from tests.integration.ingest.core import MIB, RETRY, Core
 from watchd.ingest.pipeline import PipelineSources, build_pipeline
 from watchd.ingest.policy import TransferPolicy, files_at_once
-from watchd.store.models import JobState
+from watchd.store.models import Job, JobState
 
 FLOW_CALLS = ("/upload/asset/init", "/upload/asset/part", "/upload/asset/complete")
 
@@ -19,14 +21,14 @@ FLOW_CALLS = ("/upload/asset/init", "/upload/asset/part", "/upload/asset/complet
 class InFlight:
     """Counts the upload flow's API calls and PUTs under way, and the most of each."""
 
-    def __init__(self, core: Core):
+    def __init__(self, core: Core, counted: tuple[str, ...] = FLOW_CALLS):
         self.lock = threading.Lock()
         self.now = {"calls": 0, "puts": 0}
         self.most = {"calls": 0, "puts": 0, "both": 0}
         transport = core.client.transport
         call, put = transport.call, transport.put
         transport.call = lambda path, params, token: self._count(  # type: ignore[method-assign]
-            "calls" if path in FLOW_CALLS else None, lambda: call(path, params, token)
+            "calls" if path in counted else None, lambda: call(path, params, token)
         )
         transport.put = lambda *args: self._count("puts", lambda: put(*args))  # type: ignore[method-assign]
 
@@ -93,3 +95,50 @@ def test_a_stop_while_complete_waits_for_a_call_slot_records_no_complete_as_sent
     assert calls.used == 0
     core.run(job)  # the next run completes it as usual
     assert core.job(job).state is JobState.UPLOADED  # (its batch closes next)
+
+
+def budgeted_pipeline(core: Core, connections: int):
+    transfer = TransferPolicy(part_size=5 * MIB, parallel_parts=2, connections=connections)
+    sources = PipelineSources(lambda: {"dailies": core.policy}, lambda: transfer, lambda: RETRY)
+    return build_pipeline(core.db, core.client, sources, core.stop, clock=core.clock)
+
+
+def test_tagging_and_aborts_take_call_slots_too(core):
+    pipeline = budgeted_pipeline(core, connections=2)
+    tagged = [core.queue(f"card/t{n}.mov", MIB) for n in range(6)]
+    for job in tagged:
+        pipeline.runner.run(job, core.stop.child())
+    pipeline.closer.run_once()
+    open_ones = [core.queue(f"card/o{n}.mov", MIB) for n in range(6)]
+    with core.db.transaction() as session:  # uploads to abort (the service knows none)
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(open_ones))
+            .values(upload_id="gone", key="gone", state=JobState.CANCELLED)
+        )
+    core.emulator.set_faults({"latency_ms": 40})
+    seen = InFlight(core, ("/update/asset", "/upload/asset/abort"))
+    with ThreadPoolExecutor(12) as pool:
+        finished = pool.map(lambda job: pipeline.runner.run(job, core.stop.child()), tagged)
+        aborted = list(pool.map(pipeline.aborts.abort, open_ones))
+        list(finished)
+    assert [core.job(job).state for job in tagged] == [JobState.DONE] * 6
+    assert [a["tags"] for a in core.assets()] == [["dailies"]] * 6
+    assert aborted == [True] * 6 and core.requests("/upload/asset/abort") == 6
+    assert seen.most["calls"] == 2, "tagging and aborts: at most the connections at once"
+
+
+def test_a_job_cancelled_before_complete_gives_its_call_slot_back_before_aborting(core):
+    pipeline = budgeted_pipeline(core, connections=1)  # one slot: the abort needs it
+    job = core.queue("card/a.mov", MIB)
+    core.hooks.after("s3:PUT", lambda: core.cancel(job))
+    runner = threading.Thread(
+        target=pipeline.runner.run, args=(job, core.stop.child()), daemon=True
+    )
+    runner.start()
+    runner.join(20)
+    assert not runner.is_alive(), "the abort waited for the slot its own job held"
+    assert core.job(job).state is JobState.CANCELLED and core.job(job).upload_id is None
+    assert core.uploads("open") == [] and core.requests("/upload/asset/complete") == 0
+    calls = pipeline.runner.upload.budgets.calls
+    assert calls is not None and calls.used == 0
