@@ -185,11 +185,13 @@ class JobRunner:
         """Record as done, a few hundred to a commit, the jobs that have nothing left to do.
 
         Those are the ``ingesting`` jobs among ``job_ids`` whose asset id is
-        known, when ``folder`` has nothing to tag and keeps its sources (see
+        known and no node holds a lease on (several nodes on one PostgreSQL
+        queue), when ``folder`` has nothing to tag and keeps its sources (see
         ``nothing_to_finish``): running them one by one would load, and commit,
         each job only to move it to ``done``. The batch closer calls it for the
         members it moved on. Returns the ids moved; the rest (an upload presumed
-        complete, whose asset is looked for first; a tagging folder's) are left to ``run``.
+        complete, whose asset is looked for first; a tagging folder's) are left
+        to ``run``.
         """
         if not nothing_to_finish(folder):
             return set()
@@ -204,6 +206,7 @@ class JobRunner:
                         Job.id.in_(chunk),
                         Job.state == JobState.INGESTING,
                         Job.asset_id.is_not(None),
+                        Job.lease_node.is_(None),  # a node (shared queue) runs it: its own
                     )
                     .values(
                         {

@@ -2,9 +2,11 @@
 
 import logging
 
+from sqlalchemy import update
+
 from tests.integration.ingest.core import MIB
 from tests.integration.ingest.test_lost_responses import lose_once
-from watchd.store.models import JobState
+from watchd.store.models import Job, JobState
 
 
 def upload_all(core, *relpaths):
@@ -58,6 +60,16 @@ def test_an_upload_presumed_complete_is_left_to_the_runner_to_find(core):
     assert core.job(presumed).state == JobState.INGESTING, "its asset id is looked up first"
     assert core.drive(presumed) == [JobState.DONE]
     assert core.job(presumed).asset_id is not None
+
+
+def test_a_job_a_node_holds_a_lease_on_is_left_to_that_node(core):
+    core.set_folder(tags=())
+    leased, free = upload_all(core, "Roll1/A001.mov", "Roll1/A002.mov")
+    with core.db.transaction() as session:  # (leases are PostgreSQL's; the column is shared)
+        session.execute(update(Job).where(Job.id == leased).values(lease_node="node-b"))
+    core.close_batches()
+    assert core.job(free).state == JobState.DONE
+    assert core.job(leased).state == JobState.INGESTING
 
 
 def test_a_failure_to_finish_them_together_leaves_them_to_the_runner(core, caplog, monkeypatch):
