@@ -209,7 +209,6 @@ class BatchCloser:
                 len(members),
                 batch.project_id,
             )
-            self._tell_closed(batch, members)
             self._closed(batch, members)
             return 1
         self._finish(batch_id, BatchState.EMPTY, [])
@@ -217,16 +216,19 @@ class BatchCloser:
         return 0
 
     def _closed(self, batch: Batch, members: list[Member]) -> None:
+        """Tell of the closed batch; have its members with nothing left to do finished."""
+        self._tell_closed(batch, members)
         if self.on_closed is None:
             return
         try:
             self.on_closed(batch.folder, [m.job_id for m in members])
         except Exception as exc:  # noqa: BLE001 - the members still finish one by one
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]  # not SQL with 500 values
             log.warning(
                 "batch=%r: its files could not be finished together (%s); "
                 "they are finished one by one",
                 batch.name,
-                redact(str(exc)),
+                redact(first),
             )
 
     def _tell_closed(self, batch: Batch, members: list[Member]) -> None:
@@ -264,7 +266,7 @@ class BatchCloser:
                 len(members),
                 batch.project_id,
             )
-            self._tell_closed(batch, members)
+            self._closed(batch, members)
             return Earlier.ACTED_ON
         assert batch.close_sent_at is not None
         if batch.close_sent_at > now + CLOCK_SLACK:  # sent before the clock went back

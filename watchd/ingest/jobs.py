@@ -16,6 +16,7 @@ import random
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, literal, select, update
 
@@ -160,6 +161,10 @@ class JobRunner:
 
     def _finish(self, job: Job, folder: FolderPolicy, stop: StopToken) -> None:
         finished = self.finish.run(job, self.source_policy(job, folder), stop)
+        # Tagging committed on its own (a folder that moves or deletes) stays as it is.
+        tagged: dict[str, Any] = {}
+        if finished.tagged_at is not None:
+            tagged["tagged_at"] = finished.tagged_at
         with self.db.transaction() as session:
             moved = move_job(
                 session,
@@ -169,7 +174,7 @@ class JobRunner:
                 now=self.clock.now(),
                 asset_id=finished.asset_id,
                 archived_to=finished.archived_to,
-                tagged_at=finished.tagged_at,
+                **tagged,
             )
         if moved:
             log.info(
@@ -217,6 +222,8 @@ class JobRunner:
                     .returning(Job.id, Job.path, Job.asset_id, Job.uuid, Job.batch_id)
                     .execution_options(synchronize_session=False)
                 ).all()
+                if not rows:
+                    continue
                 names = select(Batch.id, Batch.name).where(
                     Batch.id.in_({row.batch_id for row in rows})
                 )

@@ -1,6 +1,7 @@
 """A folder with nothing to tag has its files done when their batch closes, in one commit."""
 
 import logging
+import time
 
 from sqlalchemy import update
 
@@ -48,6 +49,17 @@ def test_a_tagging_or_moving_folder_leaves_its_files_to_the_runner(core, tmp_pat
     job_id = upload_all(core, "Roll2/B001.mov")[0]
     core.close_batches()
     assert core.job(job_id).state == JobState.INGESTING, "the source still to move"
+    assert core.drive(job_id) == [JobState.DONE]
+    assert (tmp_path / "archive/Roll2/B001.mov").exists()
+    assert core.job(job_id).tagged_at is not None, "committed before the move, and kept"
+
+
+def test_jobs_are_finished_together_a_few_at_a_time(core, monkeypatch):
+    monkeypatch.setattr("watchd.ingest.jobs.FINISHED_TOGETHER_AT_MOST", 2)
+    core.set_folder(tags=())
+    job_ids = upload_all(core, *(f"Roll1/A00{n}.mov" for n in range(5)))
+    core.close_batches()
+    assert [core.job(j).state for j in job_ids] == [JobState.DONE] * 5
 
 
 def test_an_upload_presumed_complete_is_left_to_the_runner_to_find(core):
@@ -60,6 +72,22 @@ def test_an_upload_presumed_complete_is_left_to_the_runner_to_find(core):
     assert core.job(presumed).state == JobState.INGESTING, "its asset id is looked up first"
     assert core.drive(presumed) == [JobState.DONE]
     assert core.job(presumed).asset_id is not None
+
+
+def test_a_batch_found_closed_after_its_lost_answer_has_its_files_done_too(core):
+    core.set_folder(tags=())
+    lose_once(core, "/complete/upload")
+    job_id = upload_all(core, "Roll1/A001.mov")[0]
+    assert core.close_batches() == 0, "no answer: not known to be closed yet"
+    assert core.job(job_id).state == JobState.UPLOADED
+    for _ in range(50):  # until the member is listed: the close was acted on
+        core.clock.advance(10)
+        time.sleep(0.1)  # (the emulator processes assets in real time)
+        core.close_batches()
+        if core.job(job_id).state != JobState.UPLOADED:
+            break
+    assert core.job(job_id).state == JobState.DONE, "done by the close, not left to the runner"
+    assert len(core.snapshot()["complete_upload_calls"]) == 1
 
 
 def test_a_job_a_node_holds_a_lease_on_is_left_to_that_node(core):
