@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -11,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from watchd.cli.config_path import add_config_argument
 from watchd.cli.store_access import run_listing
-from watchd.store.models import Batch, FileHash, Job, Receipt
+from watchd.ingest.policy import UPLOAD_FOLDER_PREFIX
+from watchd.store.models import ACTIVE_JOB_STATES, Batch, BatchState, FileHash, Job, Receipt
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -76,8 +78,23 @@ def batch_receipt(session: Session, spec: str) -> list[dict[str, Any]]:
                 else None
             ),
             "files": files,
+            "receipt_note": None if receipt else _why_no_receipt(batch, [(j, h) for j, h in rows]),
         }
     ]
+
+
+def _why_no_receipt(batch: Batch, rows: Sequence[tuple[Job, FileHash | None]]) -> str:
+    """Say why ``batch`` has no receipt (yet)."""
+    if batch.folder.startswith(UPLOAD_FOLDER_PREFIX):
+        return "none: receipts are written by the daemon, for its drop folders' batches"
+    if not any(fh is not None for _job, fh in rows):
+        return (
+            "none: no file of this batch was checked against an ASC MHL offload history "
+            "(receipts are for camera cards; README, Checksums and receipts)"
+        )
+    if batch.state != BatchState.CLOSED or any(j.state in ACTIVE_JOB_STATES for j, _ in rows):
+        return "not written yet (written once the batch is closed and every file is final)"
+    return "not written yet (due: the running daemon writes it within seconds)"
 
 
 def render(rows: list[dict[str, Any]]) -> str:
@@ -100,7 +117,7 @@ def render(rows: list[dict[str, Any]]) -> str:
             lines.append(f"            {f['last_error']}")
     receipt = row["receipt"]
     if receipt is None:
-        lines.append("receipt: not written yet (written when every file of the batch is final)")
+        lines.append(f"receipt: {row['receipt_note']}")
     else:
         lines.append(f"receipt: {receipt['state']}")
         lines += [f"  manifest: {m}" for m in receipt["manifests"]]

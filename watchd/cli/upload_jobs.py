@@ -28,7 +28,7 @@ from watchd.daemon.runtime_files import state_folder_error
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.failures import RetryPolicy
 from watchd.ingest.pipeline import Pipeline, PipelineSources, build_pipeline
-from watchd.ingest.policy import FolderPolicy, TransferPolicy
+from watchd.ingest.policy import UPLOAD_FOLDER_PREFIX, FolderPolicy, TransferPolicy
 from watchd.ingest.queueing import BatchRule, known_versions, queue_in
 from watchd.store.database import Database, make_state_dir, sqlite_url
 from watchd.store.migrate import SchemaError, upgrade
@@ -120,7 +120,7 @@ def _policy(args: argparse.Namespace, project_id: int) -> FolderPolicy:
         fields[key.strip()] = value
     template = args.batch.replace("{", "{{").replace("}", "}}") if args.batch else DEFAULT_BATCH
     return FolderPolicy(
-        name=f"upload:{project_id}",
+        name=f"{UPLOAD_FOLDER_PREFIX}{project_id}",
         root=Path("/"),
         project_id=project_id,
         batch_template=template,

@@ -14,6 +14,8 @@ from watchd.config.limits import DEFAULT_CONNECTIONS
 FILES_PER_CONNECTION = 2  # files at once by default, per connection (see files_at_once)
 KEEP = "keep"
 DELETE = "delete"
+# `watchd upload` names the folder of its jobs and batches this, then the project id.
+UPLOAD_FOLDER_PREFIX = "upload:"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import xxhash
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 import watchd.custody.check as check_module
 import watchd.ingest.upload_step as upload_step_module
@@ -26,7 +26,7 @@ from watchd.custody import hashing
 from watchd.ingest.failures import RetryPolicy
 from watchd.ingest.queueing import BatchRule, enqueue
 from watchd.ingest.receipts_step import ReceiptWriter
-from watchd.store.models import FileHash, Job, JobState, Receipt
+from watchd.store.models import Batch, FileHash, Job, JobState, Receipt
 
 CARD = {"CLIPS/C001.mov": b"one " * 300_000, "CLIPS/C002.mov": b"two " * 200_000}
 
@@ -169,6 +169,30 @@ def test_watchd_receipt_prints_files_hashes_and_asset_ids(core, pristine, capsys
     assert all(set(f["hashes"]) == {"xxh64", "md5"} for f in row["files"])
     assert main(["receipt", "no-such-batch", "--config", str(config)]) == 0
     assert "no such batch" in capsys.readouterr().out
+
+
+def test_watchd_receipt_says_why_a_batch_has_no_receipt(core, pristine, capsys):
+    config = write_config(core)
+
+    def note(batch: str) -> str:
+        assert main(["receipt", batch, "--json", "--config", str(config)]) == 0
+        (row,) = json.loads(capsys.readouterr().out)
+        assert row["receipt"] is None
+        return str(row["receipt_note"])
+
+    plain = core.queue("Day1/clip.mov", 1000)  # no offload history: never one
+    assert core.drive(plain) == [JobState.DONE]
+    assert note("Day1").startswith("none: no file of this batch was checked against an ASC MHL")
+    card = drop_card(core, pristine)
+    first, second = (queue_existing(core, card / rel) for rel in CARD)
+    core.run(first)  # hashed and uploaded; the batch waits for the second file
+    assert core.job(first).state == JobState.UPLOADED
+    assert note("A001").startswith("not written yet (written once the batch is closed")
+    assert core.drive(first, second) == [JobState.DONE, JobState.DONE]
+    assert note("A001").startswith("not written yet (due:")
+    with core.db.transaction() as session:  # as `watchd upload` names its batches' folder
+        session.execute(update(Batch).where(Batch.name == "Day1").values(folder="upload:1000"))
+    assert note("Day1").startswith("none: receipts are written by the daemon")
 
 
 def test_watchd_verify_checks_a_card_without_uploading(core, pristine, capsys):
