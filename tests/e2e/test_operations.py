@@ -150,6 +150,8 @@ def test_a_permanent_failure_is_reported_and_retry_sends_it_again(site):
     (call,) = site.snapshot()["complete_upload_calls"]
     assert call["keys"] == [job["key"]]  # its first batch closed empty; it went in a new one
     assert watchd("retry", "--config", str(site.config_path), "1").returncode == 1
+    again = watchd("retry", "--config", str(site.config_path), "--failed")
+    assert again.returncode == 0 and again.stdout == "no failed files to retry\n"
 
 
 def test_jobs_batches_and_cancel_work_while_the_daemon_runs(site):

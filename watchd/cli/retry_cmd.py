@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     config, result = outcome
     if args.json:
         print(json.dumps({"retried": result.retried, "refused": result.refused}))
+    elif args.failed and not result.retried:
+        print("no failed files to retry")
     else:
         print(f"retrying {len(result.retried)} job(s): {' '.join(map(str, result.retried)) or '-'}")
         for job_id, reason in sorted(result.refused.items()):
