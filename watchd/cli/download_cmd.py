@@ -70,11 +70,15 @@ def run(args: argparse.Namespace) -> int:
         ids = [_asset_id(client, ref) for ref in args.assets]
         if not args.category:
             return _list_categories(client.get_file_categories(ids), args)
-        results = [
-            _download_category(client, asset_id, category, args)
-            for asset_id in ids
-            for category in _categories(client, asset_id, args.category)
-        ]
+        results: list[dict[str, Any]] = []
+        for asset_id in ids:  # an asset that fails does not stop the others
+            try:
+                categories = _categories(client, asset_id, args.category)
+            except (CommandError, FlowCaptureError) as exc:
+                wanted = ",".join(args.category)
+                results.append({"asset": asset_id, "category": wanted, "error": str(exc)})
+                continue
+            results += [_download_category(client, asset_id, c, args) for c in categories]
     if args.json:
         print_json(results)
     failed = [r for r in results if "error" in r]
@@ -91,14 +95,18 @@ def _asset_id(client: FlowCaptureClient, ref: str) -> int:
 
 
 def _categories(client: FlowCaptureClient, asset_id: int, wanted: list[str]) -> list[str]:
-    """Return the categories to fetch for one asset: those named, ``all`` expanded."""
+    """Return the categories to fetch for one asset: those named (in any case, spelt as
+    the asset's), ``all`` expanded. Raises CommandError for a category it does not have."""
+    has = client.get_file_categories([asset_id]).file_category
+    spelt = {name.lower(): name for name in has}
     names: list[str] = []
     for name in wanted:
-        expanded = (
-            client.get_file_categories([asset_id]).file_category
-            if name.lower() == ALL_CATEGORIES
-            else [name]
-        )
+        if name.lower() == ALL_CATEGORIES:
+            expanded = has
+        elif name.lower() in spelt:
+            expanded = [spelt[name.lower()]]
+        else:
+            raise CommandError(f"no category {name!r} (it has {', '.join(has) or 'none'})")
         names.extend(n for n in expanded if n not in names)
     return names
 

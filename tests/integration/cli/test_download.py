@@ -26,6 +26,17 @@ def test_an_interrupted_download_resumes(cli, uploaded, emulator, tmp_path):
     assert emulator.snapshot()["requests"]["s3:GET"] == 2
 
 
+def test_a_category_is_named_in_any_case_and_an_unknown_one_lists_those_there_are(
+    cli, uploaded, tmp_path
+):
+    rows = cli.json("download", str(uploaded[0]), "--category", "original", "--dest", str(tmp_path))
+    assert [r["category"] for r in rows] == ["ORIGINAL"]
+    assert (tmp_path / "A001_012_003.mov").read_bytes() == uploaded[2]
+    code, _, err = cli("download", str(uploaded[0]), "--category", "4k", "--dest", str(tmp_path))
+    assert code == 1
+    assert f"asset {uploaded[0]} 4k: no category '4k' (it has ORIGINAL, 1080p, 480p)" in err
+
+
 def test_a_proxy_waits_for_processing(cli, uploaded, tmp_path):
     rows = cli.json("download", str(uploaded[0]), "--category", "1080p", "--dest", str(tmp_path))
     assert rows[0]["size"] > 0
