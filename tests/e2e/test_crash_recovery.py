@@ -50,6 +50,23 @@ def test_a_kill_at_each_step_boundary_loses_and_duplicates_nothing(site, tmp_pat
     assert all(set(call["keys"]) == {job["key"]} for call in state["complete_upload_calls"])
 
 
+def test_a_kill_before_the_files_of_a_closed_batch_are_finished_together(site):
+    """A folder with nothing to tag: its closed batch's files are done in one commit right
+    after the close; killed in between, the restart finishes them one by one."""
+    drop = site.add_folder(after_upload="keep")
+    data = [write_file(drop / "Roll1" / f"A00{n}.mov", MIB + n) for n in range(3)]
+    site.start(failpoints="batch:after-close")
+    assert site.wait_exit(60) == -signal.SIGKILL, site.log()[-3000:]
+    assert sorted(job["state"] for job in site.jobs()) == ["ingesting"] * 3
+
+    site.start()
+    wait_until(lambda: site.all_done(3), 60, "the files done after the restart")
+    wait_until(lambda: len(site.visible_assets()) == 3, 30, "the assets processed")
+    state = site.snapshot()
+    assert len(state["assets"]) == 3 and len(state["complete_upload_calls"]) == 1
+    assert [(drop / "Roll1" / f"A00{n}.mov").read_bytes() for n in range(3)] == data
+
+
 @pytest.mark.parametrize("failpoint", ["upload:after-complete", "batch:after-complete-upload"])
 def test_a_kill_after_complete_lands_once_with_a_service_that_ignores_our_uuid(site, failpoint):
     """Without the uuid, the asset of a lost complete is found by its name in its batch."""

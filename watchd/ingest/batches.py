@@ -218,6 +218,7 @@ class BatchCloser:
     def _closed(self, batch: Batch, members: list[Member]) -> None:
         """Tell of the closed batch; have its members with nothing left to do finished."""
         self._tell_closed(batch, members)
+        failpoint("batch:after-close")  # closed and committed; members not finished together
         if self.on_closed is None:
             return
         try:
