@@ -38,13 +38,13 @@ from watchd.store.queries import load_job
 from watchd.store.transitions import COMPLETE_NOT_SENT, move_job, state_fields
 
 log = logging.getLogger(__name__)
-FINISHED_TOGETHER_AT_MOST = 500  # jobs recorded done in one statement by finish_together
 
 UPLOAD_STATES = frozenset({JobState.QUEUED, JobState.UPLOADING})
 PROCESSING_POLL_SECONDS = 3.0  # how often to look for an asset Flow Capture is processing
 PROCESSING_PATIENCE_SECONDS = 3600.0  # after this, each further look counts as an attempt
 RENAME_GRACE_SECONDS = 5.0  # a file gone mid-upload is looked for again (renamed?) after this
 VANISHED_TEXT = "the file is gone; looking for it once more (was it renamed?)"
+FINISHED_TOGETHER_AT_MOST = 500  # jobs recorded done in one statement by finish_together
 
 
 class JobRunner:
