@@ -22,7 +22,6 @@ from watchd.base.stop import StopToken
 from watchd.cli.api_access import CommandError
 from watchd.cli.upload_files import SourceFile, Sources
 from watchd.cli.upload_output import UploadProgressBoard
-from watchd.config import load_config
 from watchd.config.database_secret import database_password_file
 from watchd.daemon.runtime_files import state_folder_error
 from watchd.flowcapture.client import FlowCaptureClient
@@ -94,6 +93,9 @@ def _database(args: argparse.Namespace) -> Database:
     if args.state_dir is not None:
         return Database(sqlite_url(_state_dir(args.state_dir)))
     if not args.email and args.config.exists():
+        # Only here: the config's schema (pydantic) is a tenth of a second of imports.
+        from watchd.config import load_config  # noqa: PLC0415
+
         config = load_config(args.config)
         if config.database is not None:
             return Database(config.database, password_file=database_password_file(config))

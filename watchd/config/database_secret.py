@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from watchd.config.schema import Config
 from watchd.config.secrets import CREDENTIALS_ENV
+
+if TYPE_CHECKING:  # (the schema is pydantic's: `watchd upload --email` does without it)
+    from watchd.config.schema import Config
 
 DB_PASSWORD_CREDENTIAL = "watchd-db-password"  # systemd: LoadCredential=watchd-db-password:FILE
 

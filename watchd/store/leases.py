@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from watchd.base.boot import Boot, this_boot
@@ -38,6 +37,14 @@ log = logging.getLogger(__name__)
 # Jobs a worker can take: ingesting ones first (their uploads are done), then those
 # under way, then queued ones, each oldest first.
 RUNNABLE_STATES = (JobState.INGESTING, JobState.UPLOADING, JobState.QUEUED)
+
+
+def _pg_insert(table: type[Node] | type[FolderLease]) -> Any:
+    """PostgreSQL's ``INSERT`` (with ``ON CONFLICT``): only nodes sharing a queue use it,
+    so the dialect (a fiftieth of a second of imports) is loaded only for them."""
+    from sqlalchemy.dialects.postgresql import insert  # noqa: PLC0415 - see above
+
+    return insert(table)
 
 
 class NodeNameTaken(Exception):
@@ -171,7 +178,7 @@ class SharedClaims:
                 "heartbeat_at": func.now(), "stopped_at": None,
             }  # fmt: skip
             started = session.scalar(
-                postgresql.insert(Node)
+                _pg_insert(Node)
                 .values(name=self.node, **values)
                 .on_conflict_do_update(index_elements=[Node.name], set_=values)
                 .returning(Node.started_at)
@@ -305,7 +312,7 @@ class SharedClaims:
         with self.db.transaction() as session:
             for name, path in sorted(folders.items()):
                 statement = (
-                    postgresql.insert(FolderLease)
+                    _pg_insert(FolderLease)
                     .values(folder=name, path=path, node=self.node,
                             lease_until=func.now() + self.lease)
                     .on_conflict_do_update(

@@ -70,3 +70,15 @@ def test_the_api_commands_log_in_before_loading_the_database_and_the_config_sche
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_state_side_of_an_upload_given_email_loads_no_config_schema():
+    # The state thread of `watchd upload --email` imports SQLAlchemy and the pipeline;
+    # the config's schema (pydantic) and PostgreSQL's dialect are a tenth of a second more.
+    code = (
+        "import sys; import watchd.cli.upload_jobs; "
+        "print(' '.join(m for m in ('pydantic', 'sqlalchemy.dialects.postgresql') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
