@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from watchd.store.postgres import PasswordFileError, make_postgres_engine, problem_message
+from watchd.store.wal_sync import WalSync, WalSyncError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for the lock before failing
 DATABASE_FILENAME = "watchd.db"
@@ -216,7 +217,8 @@ def _configure_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: 
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        # FULL: a committed ETag survives a power cut, not only a killed process.
+        # FULL: a committed ETag survives a power cut, not only a killed process. (The
+        # writers' shared connection commits with NORMAL and is synced by wal_sync.py.)
         cursor.execute("PRAGMA synchronous=FULL")
     finally:
         cursor.close()
@@ -242,9 +244,13 @@ class Database:
         self._write_turn: AbstractContextManager[object] = (
             threading.RLock() if self._sqlite else nullcontext()
         )
-        # SQLite: the writers, taking turns, share one connection (see _writer_session).
+        # SQLite: the writers, taking turns, share one connection (see _writer_session),
+        # whose commits are synced to disk in groups (wal_sync.py).
         self._writer: Connection | None = None
         self._writing = False  # the lock's holder is inside transaction() (a nested one?)
+        path = sqlite_path(url) if self._sqlite else None
+        self.wal = WalSync(path.with_name(path.name + "-wal")) if path is not None else None
+        self._grouped = False  # the writers' connection is in WAL mode: self.wal syncs it
         self._readers = sessionmaker(
             self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
         )
@@ -257,9 +263,21 @@ class Database:
         first: a waiter wakes the moment the previous one commits, where SQLite's
         busy handler would poll with growing sleeps (tens of writer threads lose
         most of their time that way). Other processes still wait in SQLite.
+        The commit is on disk when this returns (see wal_sync.py); raises
+        DatabaseProblem if it cannot be synced.
         """
-        with self._write_turn, self._writer_session() as session, session.begin():
-            yield session
+        commit = 0
+        with self._write_turn:
+            nested = self._writing  # (on a pooled connection, synced by SQLite itself)
+            with self._writer_session() as session, session.begin():
+                yield session
+            if self._grouped and not nested and self.wal is not None:
+                commit = self.wal.count_commit()
+        if commit and self.wal is not None:  # the turn given back: the next writer goes on
+            try:
+                self.wal.wait_durable(commit)
+            except WalSyncError as exc:
+                raise DatabaseProblem(str(exc)) from exc
 
     @contextmanager
     def _writer_session(self) -> Iterator[Session]:
@@ -276,6 +294,15 @@ class Database:
             return
         if self._writer is None or self._writer.closed:
             self._writer = self.engine.connect()
+            self._writer.detach()  # its settings below never reach the pool's other users
+            raw = self._writer.connection.dbapi_connection
+            assert raw is not None
+            # In WAL mode its commits are synced by self.wal, outside the write turn. (A
+            # file system without WAL support leaves the rollback journal: SQLite syncs.)
+            (mode,) = raw.execute("PRAGMA journal_mode").fetchone()
+            self._grouped = self.wal is not None and str(mode).lower() == "wal"
+            if self._grouped:
+                raw.execute("PRAGMA synchronous=NORMAL")  # (not in a transaction: allowed)
             weakref.finalize(self, self._writer.close)  # a Database dropped without close()
         elif self._writer.in_transaction():  # never expected: a session must not join it
             self._writer.rollback()
@@ -298,4 +325,6 @@ class Database:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+            if self.wal is not None:
+                self.wal.close()
         self.engine.dispose()
