@@ -16,10 +16,10 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -34,6 +34,7 @@ DATABASE_FILENAME = "watchd.db"
 # /var/lib/watchd (the watchd user writes, its group reads, others see nothing).
 STATE_DIR_MODE = 0o750
 READ_ONLY_OPTION = "watchd_read_only"  # execution option: a transaction that only reads
+_T = TypeVar("_T")
 
 
 def sqlite_url(state_dir: Path) -> str:
@@ -231,6 +232,14 @@ def _begin_immediate(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _synced(call: Callable[[], _T]) -> _T:
+    """``call()``, a failed sync of the log raised as DatabaseProblem."""
+    try:
+        return call()
+    except WalSyncError as exc:
+        raise DatabaseProblem(str(exc)) from exc
+
+
 class Database:
     """The engine and a session factory; ``transaction()`` is the one way to write."""
 
@@ -248,9 +257,8 @@ class Database:
         # whose commits are synced to disk in groups (wal_sync.py).
         self._writer: Connection | None = None
         self._writing = False  # the lock's holder is inside transaction() (a nested one?)
-        path = sqlite_path(url) if self._sqlite else None
-        self.wal = WalSync(path.with_name(path.name + "-wal")) if path is not None else None
-        self._grouped = False  # the writers' connection is in WAL mode: self.wal syncs it
+        # Syncs the writers' connection's commits, once it is set up in WAL mode.
+        self.wal: WalSync | None = None
         self._readers = sessionmaker(
             self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
         )
@@ -266,18 +274,20 @@ class Database:
         The commit is on disk when this returns (see wal_sync.py); raises
         DatabaseProblem if it cannot be synced.
         """
-        commit = 0
+        commit, wal = 0, None
         with self._write_turn:
             nested = self._writing  # (on a pooled connection, synced by SQLite itself)
-            with self._writer_session() as session, session.begin():
-                yield session
-            if self._grouped and not nested and self.wal is not None:
-                commit = self.wal.count_commit()
-        if commit and self.wal is not None:  # the turn given back: the next writer goes on
             try:
-                self.wal.wait_durable(commit)
-            except WalSyncError as exc:
-                raise DatabaseProblem(str(exc)) from exc
+                with self._writer_session() as session, session.begin():
+                    yield session
+                    wal = None if nested else self.wal
+                    if wal is not None:
+                        commit = _synced(wal.number_commit)  # (raises after a failed sync)
+            finally:
+                if commit and wal is not None:
+                    wal.commit_made(commit)
+        if commit and wal is not None:  # the turn given back: the next writer goes on
+            _synced(lambda: wal.wait_durable(commit))
 
     @contextmanager
     def _writer_session(self) -> Iterator[Session]:
@@ -295,14 +305,7 @@ class Database:
         if self._writer is None or self._writer.closed:
             self._writer = self.engine.connect()
             self._writer.detach()  # its settings below never reach the pool's other users
-            raw = self._writer.connection.dbapi_connection
-            assert raw is not None
-            # In WAL mode its commits are synced by self.wal, outside the write turn. (A
-            # file system without WAL support leaves the rollback journal: SQLite syncs.)
-            (mode,) = raw.execute("PRAGMA journal_mode").fetchone()
-            self._grouped = self.wal is not None and str(mode).lower() == "wal"
-            if self._grouped:
-                raw.execute("PRAGMA synchronous=NORMAL")  # (not in a transaction: allowed)
+            self._set_up_group_sync()
             weakref.finalize(self, self._writer.close)  # a Database dropped without close()
         elif self._writer.in_transaction():  # never expected: a session must not join it
             self._writer.rollback()
@@ -313,11 +316,41 @@ class Database:
         finally:
             self._writing = False
 
+    def _set_up_group_sync(self) -> None:
+        """Let self.wal sync the new writers' connection's commits, if it is in WAL mode.
+
+        Its commits then skip SQLite's own sync (NORMAL). Otherwise (a file system
+        without WAL support keeps the rollback journal) SQLite syncs them (FULL).
+        """
+        assert self._writer is not None
+        raw = self._writer.connection.dbapi_connection
+        assert raw is not None
+        if self.wal is not None:
+            self.wal.close()
+            self.wal = None
+        (mode,) = raw.execute("PRAGMA journal_mode").fetchone()
+        files = {name: file for _seq, name, file in raw.execute("PRAGMA database_list")}
+        if str(mode).lower() != "wal" or not files.get("main"):
+            return
+        try:  # the file SQLite writes: a symbolic link in the URL resolved
+            wal = WalSync(Path(files["main"] + "-wal"))
+        except OSError:
+            return  # (no log file to sync: SQLite keeps syncing itself)
+        raw.execute("PRAGMA synchronous=NORMAL")  # (not in a transaction: allowed)
+        self.wal = wal
+        weakref.finalize(self, wal.close)
+
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """Yield a session for reads only: it takes no write lock (status, listings)."""
+        """Yield a session for reads only: it takes no write lock (status, listings).
+
+        Returns once what it may have seen is on disk (see wal_sync.py).
+        """
         with self._readers() as session, session.begin():
             yield session
+        wal = self.wal
+        if wal is not None:
+            _synced(wal.wait_durable)
 
     def close(self) -> None:
         """Release all connections."""
@@ -327,4 +360,5 @@ class Database:
                 self._writer = None
             if self.wal is not None:
                 self.wal.close()
+                self.wal = None
         self.engine.dispose()

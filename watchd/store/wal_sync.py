@@ -1,21 +1,27 @@
-"""Group fsync of SQLite's write-ahead log: every commit on disk before its writer goes on.
+"""Group sync of SQLite's write-ahead log: every commit on disk before anyone acts on it.
 
 The writers of one process take turns on one connection (``database.py``).
-With ``synchronous=FULL`` each commit would fsync the WAL while holding the
+With ``synchronous=FULL`` each commit would sync the WAL while holding the
 turn, so the writers behind it wait for the disk one by one. That connection
-commits with ``synchronous=NORMAL`` instead (the WAL written, not synced), and
-a writer, its turn given back, waits until an fsync that began after its
-commit has ended: one fsync covers every commit written before it started.
-A transaction still returns only once it would survive a power cut, as with
-FULL; writers that commit at the same moment share one fsync instead of
-queueing for one each.
+commits with ``synchronous=NORMAL`` instead (the WAL written, not synced):
 
-An fsync of the WAL file through a descriptor of our own flushes what
-SQLite wrote through its own (the page cache is the file's, not the
-descriptor's); the folder is synced too the first time, so that a WAL file
-created since is not lost by its name. Once an fsync fails, every later wait
-fails too: the kernel may have dropped the pages it could not write, so a
-later fsync that succeeds proves nothing about them.
+- each commit is numbered just before it is made, under the turn, so a
+  commit another connection can see already has its number;
+- a writer, its turn given back, waits until a sync that began after its
+  commit was made has ended: one sync covers every commit made before it
+  began, so writers that commit together share one;
+- a reader waits the same way, when it is done, for every commit numbered
+  so far (usually there is none pending): what it saw is on disk before it
+  acts on it.
+
+So, as with FULL, nothing is done on the strength of a commit that a power
+cut could still undo. The WAL is synced (fdatasync, as SQLite does) through
+a descriptor of our own, opened on the file SQLite names for the
+connection (``PRAGMA database_list``: the real path, symbolic links
+resolved) as soon as the connection is set up, and checked on every sync to
+still be that file. Once a sync fails, no further commit is made and every
+wait fails: the kernel may have dropped the pages it could not write, so a
+later sync that succeeds proves nothing about them.
 """
 
 from __future__ import annotations
@@ -31,87 +37,99 @@ class WalSyncError(OSError):
 
 
 class WalSync:
-    """Counts the commits written to one database's WAL and makes them durable in groups."""
+    """Numbers the commits written to one database's WAL and syncs them in groups."""
 
     def __init__(self, wal: Path, fsync: Callable[[int], None] = os.fdatasync):
+        """Open ``wal`` (it must exist: the connection is in WAL mode); raises OSError."""
         self.path = wal
         self.fsync = fsync  # fdatasync, as SQLite's own (a test slows it down)
         self.fsyncs = 0  # how many were made
-        self._written = 0  # commits written to the WAL, numbered in order
+        self._numbered = 0  # commits numbered (each just before it is made)
+        self._written = 0  # commits made (or failed): all up to this number are in the file
         self._durable = 0  # commits known to be on disk: all up to this number
-        self._lock = threading.Lock()  # one fsync at a time; the others wait for it
-        self._fd: int | None = None
+        self._made = threading.Condition()  # told when a numbered commit has been made
+        self._lock = threading.Lock()  # one sync at a time; the others wait for it
         self._failed: OSError | None = None
+        self._fd = os.open(wal, os.O_RDWR | os.O_CLOEXEC)
+        self._file = os.fstat(self._fd)
 
     @property
     def commits(self) -> int:
-        """How many commits were counted (the number of the last one)."""
-        return self._written
+        """How many commits were numbered (the number of the last one)."""
+        return self._numbered
 
     @property
     def durable(self) -> int:
         """Every commit up to this number is on disk."""
         return self._durable
 
-    def count_commit(self) -> int:
-        """Count a commit just written to the WAL; return its number.
+    def number_commit(self) -> int:
+        """Number the commit about to be made; raises WalSyncError after a failed sync.
 
-        Called by the holder of the write turn, so commits are numbered in the
-        order they reached the WAL.
+        Called by the holder of the write turn just before COMMIT, so commits are
+        numbered in the order they reach the WAL, and one is numbered before any
+        other connection can see it. (A commit that then fails was numbered for
+        nothing: a sync covers it anyway.)
         """
-        self._written += 1
-        return self._written
+        if self._failed is not None:
+            raise self._error(self._failed)
+        self._numbered += 1
+        return self._numbered
 
-    def wait_durable(self, commit: int) -> None:
-        """Return once commit number ``commit`` is on disk; raises WalSyncError."""
+    def commit_made(self, commit: int) -> None:
+        """Commit number ``commit`` was made (or failed): its frames are in the file.
+
+        Called by the holder of the write turn, right after COMMIT, whatever its outcome.
+        """
+        with self._made:
+            self._written = commit
+            self._made.notify_all()
+
+    def wait_durable(self, commit: int | None = None) -> None:
+        """Return once commit number ``commit`` (default: every one numbered so far) is
+        on disk, syncing the WAL if no sync covers it yet; raises WalSyncError."""
+        if commit is None:
+            commit = self._numbered
         if self._durable >= commit:
             return
         with self._lock:
             if self._failed is not None:
-                raise WalSyncError(self._failed.errno, self._message(self._failed))
+                raise self._error(self._failed)
             if self._durable >= commit:
-                return  # an fsync begun after that commit ended meanwhile
-            covered = self._written  # every commit counted so far is in the file already
+                return  # a sync begun after that commit was made ended meanwhile
+            with self._made:  # (a reader may wait for a commit the turn's holder is making)
+                self._made.wait_for(lambda: self._written >= commit)
+                covered = self._written  # all made, so in the file, before the sync begins
             try:
-                fd = self._descriptor()
-                if fd is not None:
-                    self.fsync(fd)
+                self._check_same_file()
+                self.fsync(self._fd)
             except OSError as exc:
                 self._failed = exc
-                raise WalSyncError(exc.errno, self._message(exc)) from exc
+                raise self._error(exc) from exc
             self.fsyncs += 1
             self._durable = covered
 
     def close(self) -> None:
         with self._lock:
-            if self._fd is not None:
+            if self._fd >= 0:
                 os.close(self._fd)
-                self._fd = None
+                self._fd = -1
 
-    def _descriptor(self) -> int | None:
-        """Our descriptor of the WAL file, opened again if the file was replaced.
-
-        None when there is no WAL file: the last connection to close checkpointed
-        it into the database (synced) and removed it.
-        """
+    def _check_same_file(self) -> None:
+        """Raise OSError unless our descriptor is still the WAL file SQLite writes."""
+        if self._fd < 0:
+            raise OSError(0, "closed")
         try:
-            on_disk = os.stat(self.path)
+            now = os.stat(self.path)
         except FileNotFoundError:
-            return None
-        if self._fd is not None and os.fstat(self._fd).st_ino != on_disk.st_ino:
-            os.close(self._fd)
-            self._fd = None
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-            folder = os.open(self.path.parent, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                os.fsync(folder)  # the WAL file's name, as SQLite syncs a new journal's
-            finally:
-                os.close(folder)
-        return self._fd
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != (self._file.st_dev, self._file.st_ino):
+            raise OSError(0, "the log file was replaced under the open database")
 
-    def _message(self, exc: OSError) -> str:
-        return (
+    def _error(self, exc: OSError) -> WalSyncError:
+        return WalSyncError(
+            exc.errno,
             f"the state database's log {self.path} could not be written to disk "
-            f"({exc.strerror or exc}); what was committed since the last sync may be lost"
+            f"({exc.strerror or exc}); what was committed since the last sync may be lost, "
+            "and nothing more is committed until watchd is restarted",
         )
