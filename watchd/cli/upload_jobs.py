@@ -91,7 +91,7 @@ def _database(args: argparse.Namespace) -> Database:
     CommandError if the state folder cannot be created.
     """
     if args.state_dir is not None:
-        return Database(sqlite_url(_state_dir(args.state_dir)))
+        return Database(sqlite_url(_state_dir(args.state_dir)), group_sync=True)
     if not args.email and args.config.exists():
         # Only here: the config's schema (pydantic) is a tenth of a second of imports.
         from watchd.config import load_config  # noqa: PLC0415
@@ -99,9 +99,9 @@ def _database(args: argparse.Namespace) -> Database:
         config = load_config(args.config)
         if config.database is not None:
             return Database(config.database, password_file=database_password_file(config))
-        return Database(sqlite_url(_state_dir(config.state_dir)))
+        return Database(sqlite_url(_state_dir(config.state_dir)), group_sync=True)
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return Database(sqlite_url(_state_dir(base / "watchd")))
+    return Database(sqlite_url(_state_dir(base / "watchd")), group_sync=True)
 
 
 def _state_dir(path: Path) -> Path:

@@ -103,6 +103,7 @@ class Daemon:
         self.db = Database(
             database_url(config.database, config.state_dir),
             password_file=database_password_file(config),
+            group_sync=True,
         )
         self.transfer = transfer_policy(config)
         self.retry = retry_policy(config)
@@ -276,7 +277,7 @@ class Daemon:
 
     def collect_metrics(self) -> list[Metric]:
         """Return the metric families read from the database, folders and health."""
-        with self.db.reading() as session:
+        with self.db.reading(display=True) as session:
             figures = totals(session)
         families = daemon_metrics(figures, self.folders.status(), self.health.problems())
         if self.claims.shared:

@@ -111,7 +111,7 @@ def _files_problem(problems: list[dict[str, str]]) -> str:
 def counted_jobs(db: Database, board: HealthBoard) -> dict[str, int]:
     """Return the jobs per state; a database failure becomes the "database" problem."""
     try:
-        with db.reading() as session:
+        with db.reading(display=True) as session:
             counts = job_counts(session)
     except SQLAlchemyError as exc:
         board.set("database", f"{type(exc).__name__}: {exc}".splitlines()[0])

@@ -74,7 +74,7 @@ def _transfer(t: dict[str, Any]) -> dict[str, Any]:
 
 def _from_database(sources: PageSources) -> dict[str, Any]:
     try:
-        with sources.db.reading() as session:
+        with sources.db.reading(display=True) as session:
             counts = job_counts(session)
             batches = [
                 {k: b[k] for k in ("folder", "name", "state", "files", "opened_at")}

@@ -74,7 +74,7 @@ def build_report(sources: StatusSources, *, stopped: bool) -> tuple[str, dict[st
 
 def _uploads_to_abort(db: Database) -> int | None:
     try:
-        with db.reading() as session:
+        with db.reading(display=True) as session:
             return uploads_to_abort(session)
     except SQLAlchemyError:
         return None  # the "database" health problem says why

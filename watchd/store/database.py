@@ -243,8 +243,12 @@ def _synced(call: Callable[[], _T]) -> _T:
 class Database:
     """The engine and a session factory; ``transaction()`` is the one way to write."""
 
-    def __init__(self, url: str, password_file: Path | None = None):
-        """Open ``url`` (SQLite or PostgreSQL); ``password_file`` see ``make_engine``."""
+    def __init__(self, url: str, password_file: Path | None = None, *, group_sync: bool = False):
+        """Open ``url`` (SQLite or PostgreSQL); ``password_file`` see ``make_engine``.
+
+        ``group_sync``: on SQLite, the commits of this process's writers are synced in
+        groups (wal_sync.py), for a process with many writers (the daemon, `watchd upload`).
+        """
         self.url = url
         self.engine = make_engine(url, password_file)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -258,7 +262,9 @@ class Database:
         self._writer: Connection | None = None
         self._writing = False  # the lock's holder is inside transaction() (a nested one?)
         # Syncs the writers' connection's commits, once it is set up in WAL mode.
+        self.group_sync = group_sync and self._sqlite
         self.wal: WalSync | None = None
+        self._wal_finalizer: weakref.finalize[Any, Any] | None = None
         self._readers = sessionmaker(
             self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
         )
@@ -282,10 +288,11 @@ class Database:
                     yield session
                     wal = None if nested else self.wal
                     if wal is not None:
+                        session.flush()  # (numbered when only COMMIT is left to do)
                         commit = _synced(wal.number_commit)  # (raises after a failed sync)
             finally:
-                if commit and wal is not None:
-                    wal.commit_made(commit)
+                if wal is not None:
+                    wal.settle()
         if commit and wal is not None:  # the turn given back: the next writer goes on
             _synced(lambda: wal.wait_durable(commit))
 
@@ -328,6 +335,8 @@ class Database:
         if self.wal is not None:
             self.wal.close()
             self.wal = None
+        if not self.group_sync:
+            return
         (mode,) = raw.execute("PRAGMA journal_mode").fetchone()
         files = {name: file for _seq, name, file in raw.execute("PRAGMA database_list")}
         if str(mode).lower() != "wal" or not files.get("main"):
@@ -338,18 +347,22 @@ class Database:
             return  # (no log file to sync: SQLite keeps syncing itself)
         raw.execute("PRAGMA synchronous=NORMAL")  # (not in a transaction: allowed)
         self.wal = wal
-        weakref.finalize(self, wal.close)
+        if self._wal_finalizer is not None:
+            self._wal_finalizer.detach()
+        self._wal_finalizer = weakref.finalize(self, wal.close)
 
     @contextmanager
-    def reading(self) -> Iterator[Session]:
+    def reading(self, *, display: bool = False) -> Iterator[Session]:
         """Yield a session for reads only: it takes no write lock (status, listings).
 
-        Returns once what it may have seen is on disk (see wal_sync.py).
+        Returns once what it may have seen is on disk (see wal_sync.py), unless
+        ``display``: what is read is only shown (status, metrics), and a slow or
+        failing disk must not hold it up.
         """
         with self._readers() as session, session.begin():
             yield session
         wal = self.wal
-        if wal is not None:
+        if wal is not None and not display:
             _synced(wal.wait_durable)
 
     def close(self) -> None:

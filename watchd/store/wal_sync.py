@@ -6,7 +6,7 @@ turn, so the writers behind it wait for the disk one by one. That connection
 commits with ``synchronous=NORMAL`` instead (the WAL written, not synced):
 
 - each commit is numbered just before it is made, under the turn, so a
-  commit another connection can see already has its number;
+  commit another connection of this process can see already has its number;
 - a writer, its turn given back, waits until a sync that began after its
   commit was made has ended: one sync covers every commit made before it
   began, so writers that commit together share one;
@@ -15,13 +15,17 @@ commits with ``synchronous=NORMAL`` instead (the WAL written, not synced):
   acts on it.
 
 So, as with FULL, nothing is done on the strength of a commit that a power
-cut could still undo. The WAL is synced (fdatasync, as SQLite does) through
-a descriptor of our own, opened on the file SQLite names for the
-connection (``PRAGMA database_list``: the real path, symbolic links
-resolved) as soon as the connection is set up, and checked on every sync to
-still be that file. Once a sync fails, no further commit is made and every
-wait fails: the kernel may have dropped the pages it could not write, so a
-later sync that succeeds proves nothing about them.
+cut could still undo. Only the processes that write a lot use it (the daemon,
+`watchd upload`); a command's few writes keep FULL, so what one of them
+commits is on disk before the daemon can see it.
+
+The WAL is synced (fdatasync, as SQLite does) through a descriptor of our
+own, opened on the file SQLite names for the connection (``PRAGMA
+database_list``: the real path, symbolic links resolved) as soon as the
+connection is set up, and checked on every sync to still be that file. Once
+a sync fails, no further commit is made and every wait fails: the kernel may
+have dropped the pages it could not write, so a later sync that succeeds
+proves nothing about them.
 """
 
 from __future__ import annotations
@@ -76,14 +80,16 @@ class WalSync:
         self._numbered += 1
         return self._numbered
 
-    def commit_made(self, commit: int) -> None:
-        """Commit number ``commit`` was made (or failed): its frames are in the file.
+    def settle(self) -> None:
+        """Every commit numbered was made (or failed): its frames are in the file.
 
-        Called by the holder of the write turn, right after COMMIT, whatever its outcome.
+        Called by the holder of the write turn right after COMMIT, whatever its
+        outcome (also when interrupted just after numbering).
         """
         with self._made:
-            self._written = commit
-            self._made.notify_all()
+            if self._written != self._numbered:
+                self._written = self._numbered
+                self._made.notify_all()
 
     def wait_durable(self, commit: int | None = None) -> None:
         """Return once commit number ``commit`` (default: every one numbered so far) is
@@ -97,6 +103,8 @@ class WalSync:
                 raise self._error(self._failed)
             if self._durable >= commit:
                 return  # a sync begun after that commit was made ended meanwhile
+            if self._fd < 0:  # (not a failure of the disk: no commit is made after close)
+                raise WalSyncError(0, f"the state database {self.path} was closed")
             with self._made:  # (a reader may wait for a commit the turn's holder is making)
                 self._made.wait_for(lambda: self._written >= commit)
                 covered = self._written  # all made, so in the file, before the sync begins
@@ -110,15 +118,24 @@ class WalSync:
             self._durable = covered
 
     def close(self) -> None:
+        """Sync what is still waiting, then let go of the file. Called with no commit being
+        made (the write turn held). A wait for a later commit then fails as closed."""
         with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+            if self._fd < 0:
+                return
+            if self._failed is None and self._durable < self._written:
+                try:
+                    self._check_same_file()
+                    self.fsync(self._fd)
+                    self.fsyncs += 1
+                    self._durable = self._written
+                except OSError as exc:
+                    self._failed = exc
+            os.close(self._fd)
+            self._fd = -1
 
     def _check_same_file(self) -> None:
         """Raise OSError unless our descriptor is still the WAL file SQLite writes."""
-        if self._fd < 0:
-            raise OSError(0, "closed")
         try:
             now = os.stat(self.path)
         except FileNotFoundError:

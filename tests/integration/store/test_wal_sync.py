@@ -20,7 +20,7 @@ from watchd.store.wal_sync import WalSync
 
 @pytest.fixture
 def db(tmp_path):
-    database = Database(sqlite_url(tmp_path))
+    database = Database(sqlite_url(tmp_path), group_sync=True)
     upgrade(database.engine)
     yield database
     database.close()
@@ -40,6 +40,18 @@ def add_batch(db: Database, name: str) -> None:
 def batches(db: Database) -> int:
     with db.reading() as session:
         return session.scalar(select(func.count()).select_from(Batch)) or 0
+
+
+def started(target, *args, name: str | None = None) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)  # (see joined)
+    thread.start()
+    return thread
+
+
+def joined(*threads: threading.Thread) -> None:
+    for thread in threads:
+        thread.join(5)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
 
 
 def wait_until(predicate, what: str) -> None:
@@ -73,19 +85,15 @@ def held_up(wal: WalSync) -> tuple[threading.Event, list[int]]:
 def test_a_commit_made_during_a_sync_waits_for_the_next_one_which_others_share(db):
     wal = group_synced(db)
     gate, began = held_up(wal)
-    first = threading.Thread(target=add_batch, args=(db, "a"))
-    first.start()
+    first = started(add_batch, db, "a")
     wait_until(lambda: len(began) == 1, "the first commit's sync began")
-    others = [threading.Thread(target=add_batch, args=(db, n)) for n in ("b", "c")]
-    for thread in others:
-        thread.start()
+    others = [started(add_batch, db, n) for n in ("b", "c")]
     wait_until(lambda: wal.commits == 4, "the other two committed meanwhile")
     time.sleep(0.1)
     assert all(t.is_alive() for t in others), "not on disk yet: they wait for a sync"
     assert wal.durable == 1
     gate.set()
-    for thread in (first, *others):
-        thread.join(5)
+    joined(first, *others)
     assert began == [2, 4], "the sync begun before them did not count for them; one did"
     assert wal.durable == 4
     assert batches(db) == 4
@@ -94,21 +102,78 @@ def test_a_commit_made_during_a_sync_waits_for_the_next_one_which_others_share(d
 def test_a_reader_returns_only_once_what_it_may_have_seen_is_on_disk(db):
     wal = group_synced(db)
     gate, began = held_up(wal)
-    writer = threading.Thread(target=add_batch, args=(db, "a"))
-    writer.start()
+    writer = started(add_batch, db, "a")
     wait_until(lambda: len(began) == 1, "the commit is made and its sync under way")
     seen: list[int] = []
-    reader = threading.Thread(target=lambda: seen.append(batches(db)))
-    reader.start()
+    reader = started(lambda: seen.append(batches(db)))
     time.sleep(0.1)
     assert reader.is_alive() and seen == [], "it saw the commit: it waits for its sync"
     gate.set()
-    for thread in (writer, reader):
-        thread.join(5)
+    joined(writer, reader)
     assert seen == [2] and wal.durable == 2 and wal.fsyncs == 2
 
 
-def test_only_the_writers_connection_leaves_the_sync_to_watchd(db):
+def test_a_reader_waits_for_a_commit_still_being_made_to_be_made_and_synced(db):
+    wal = group_synced(db)
+    settle, made = wal.settle, threading.Event()
+
+    def slow_settle() -> None:  # COMMIT done (the row visible), "made" not recorded yet
+        made.wait(5)
+        settle()
+
+    wal.settle = slow_settle  # type: ignore[method-assign]
+    writer = started(add_batch, db, "a")
+    wait_until(lambda: wal.commits == 2, "the commit numbered")
+    seen: list[int] = []
+    reader = started(lambda: seen.append(batches(db)))
+    time.sleep(0.1)
+    assert reader.is_alive(), "it may have seen commit 2: it waits until it is made and synced"
+    made.set()
+    joined(writer, reader)
+    assert seen == [2] and wal.durable == 2
+
+
+def test_a_sync_covers_the_commits_made_before_it_not_one_still_being_made(db):
+    wal = group_synced(db)
+    before = wal.fsyncs
+    settle, wait = wal.settle, wal.wait_durable
+    a_may_wait, b_may_settle = threading.Event(), threading.Event()
+
+    def late_wait(commit: int | None = None) -> None:
+        if threading.current_thread().name == "A":
+            a_may_wait.wait(5)  # A's commit is made; its wait starts once B's is numbered
+        wait(commit)
+
+    def slow_settle() -> None:
+        if threading.current_thread().name == "B":
+            b_may_settle.wait(5)  # B's COMMIT done, "made" not recorded yet
+        settle()
+
+    wal.wait_durable, wal.settle = late_wait, slow_settle  # type: ignore[method-assign]
+    a = started(add_batch, db, "a", name="A")
+    wait_until(lambda: wal.commits == 2, "A committed")
+    b = started(add_batch, db, "b", name="B")
+    wait_until(lambda: wal.commits == 3, "B numbered")
+    a_may_wait.set()
+    joined(a)
+    assert wal.durable == 2, "A's sync began before B's commit was made: it does not cover B"
+    b_may_settle.set()
+    joined(b)
+    assert wal.durable == 3 and wal.fsyncs == before + 2
+
+
+def test_close_syncs_what_is_still_waiting(db):
+    wal = group_synced(db)
+    commit = wal.number_commit()  # as a writer does, under the turn ...
+    with db.transaction() as session:  # (any commit made: the file has frames to sync)
+        session.execute(text("SELECT 1"))
+    wal.settle()
+    db.close()  # ... before it could wait
+    wal.wait_durable(commit)  # synced by close: no error
+    assert wal.durable >= commit
+
+
+def test_only_the_writers_connection_leaves_the_sync_to_watchd(db, tmp_path):
     with db.transaction() as session:
         assert session.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
     with db.reading() as session:
@@ -116,6 +181,13 @@ def test_only_the_writers_connection_leaves_the_sync_to_watchd(db):
     with db.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
     assert db.wal is not None and db.wal.fsyncs == 1 and db.wal.durable == 1
+    command = Database(sqlite_url(tmp_path))  # a command's few writes: SQLite syncs them
+    try:
+        with command.transaction() as session:
+            assert session.execute(text("PRAGMA synchronous")).scalar() == 2
+        assert command.wal is None
+    finally:
+        command.close()
 
 
 def test_a_database_reached_through_a_symbolic_link_has_its_real_log_synced(tmp_path):
@@ -123,7 +195,7 @@ def test_a_database_reached_through_a_symbolic_link_has_its_real_log_synced(tmp_
     real.mkdir()
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "watchd.db").symlink_to(real / "x.db")
-    database = Database(sqlite_url(tmp_path / "state"))
+    database = Database(sqlite_url(tmp_path / "state"), group_sync=True)
     try:
         upgrade(database.engine)
         add_batch(database, "a")
