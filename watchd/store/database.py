@@ -368,10 +368,10 @@ class Database:
     def close(self) -> None:
         """Release all connections."""
         with self._write_turn:
+            if self.wal is not None:  # first: closing the last connection removes the log
+                self.wal.close()
+                self.wal = None
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
-            if self.wal is not None:
-                self.wal.close()
-                self.wal = None
         self.engine.dispose()
