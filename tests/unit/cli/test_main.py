@@ -59,26 +59,25 @@ def test_a_real_run_keeps_its_exit_status_and_its_last_words():
     assert "/nonexistent/watchd.yaml: cannot read" in done.stderr
 
 
+def loaded_after(code: str, *modules: str) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has loaded after running ``code``."""
+    probe = f"import sys; {code}; print(' '.join(m for m in {modules!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
 def test_the_api_commands_log_in_before_loading_the_database_and_the_config_schema():
     # SQLAlchemy, pydantic and Alembic are a third of a second of imports: `watchd
     # upload` loads them on a thread while the login and folder lookup are on the wire,
     # and a command given --email never needs the schema at all.
-    code = (
-        "import sys; from watchd.cli import main, api_access, upload_cmd, browse_cmd; "
-        "main.build_parser(['upload']); "
-        "print(' '.join(m for m in ('sqlalchemy', 'pydantic', 'alembic') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    code = "from watchd.cli import main, api_access, upload_cmd, browse_cmd; "
+    code += "main.build_parser(['upload'])"
+    assert loaded_after(code, "sqlalchemy", "pydantic", "alembic") == []
 
 
 def test_the_state_side_of_an_upload_given_email_loads_no_config_schema():
     # The state thread of `watchd upload --email` imports SQLAlchemy and the pipeline;
     # the config's schema (pydantic) and PostgreSQL's dialect are a tenth of a second more.
-    code = (
-        "import sys; import watchd.cli.upload_jobs; "
-        "print(' '.join(m for m in ('pydantic', 'sqlalchemy.dialects.postgresql') "
-        "if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    code = "import watchd.cli.upload_jobs"
+    assert loaded_after(code, "pydantic", "sqlalchemy.dialects.postgresql") == []
+    assert loaded_after(code, "sqlalchemy") == ["sqlalchemy"], "(the probe works)"
