@@ -97,11 +97,11 @@ class BatchCloser:
         clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
         events: EventSink = ignore_events,
-        on_closed: Callable[[str, list[int]], object] | None = None,
+        on_closed: Callable[[str, str, list[int]], object] | None = None,
     ):
         self.db = db
         self.events = events  # told of each batch closed (notifications)
-        # Given each closed batch's folder and the members it moved on to ingesting.
+        # Given each closed batch's folder, name and members moved on to ingesting.
         self.on_closed = on_closed
         self.client = client
         self.idle_seconds = idle_seconds  # by folder name; None: folder not configured
@@ -222,7 +222,7 @@ class BatchCloser:
         if self.on_closed is None:
             return
         try:
-            self.on_closed(batch.folder, [m.job_id for m in members])
+            self.on_closed(batch.folder, batch.name, [m.job_id for m in members])
         except Exception as exc:  # noqa: BLE001 - the members still finish one by one
             first = (str(exc).splitlines() or [type(exc).__name__])[0]  # not SQL with 500 values
             log.warning(

@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import func, literal, update
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.events import Event, EventKind, EventSink, ignore_events
@@ -32,7 +32,7 @@ from watchd.ingest.policy import FolderPolicy
 from watchd.ingest.queueing import BatchRule, join_batch
 from watchd.ingest.upload_step import JobLost, SourceChanged, UploadStep, fingerprint_of
 from watchd.store.database import Database
-from watchd.store.models import Batch, BatchState, Job, JobState, UtcDateTime
+from watchd.store.models import BatchState, Job, JobState, UtcDateTime
 from watchd.store.operator_actions import OPERATOR_CANCEL_TEXT
 from watchd.store.queries import load_job
 from watchd.store.transitions import COMPLETE_NOT_SENT, move_job, state_fields
@@ -186,10 +186,11 @@ class JobRunner:
                 job.uuid,
             )
 
-    def finish_together(self, job_ids: Sequence[int], folder: FolderPolicy) -> set[int]:
+    def finish_together(self, job_ids: Sequence[int], folder: FolderPolicy, batch: str) -> set[int]:
         """Record as done, a few hundred to a commit, the jobs that have nothing left to do.
 
-        Those are the ``ingesting`` jobs among ``job_ids`` whose asset id is
+        ``job_ids`` are members of the batch named ``batch``, just closed. Those
+        done are the ``ingesting`` jobs among them whose asset id is
         known and no node holds a lease on (several nodes on one PostgreSQL
         queue), when ``folder`` has nothing to tag and keeps its sources (see
         ``nothing_to_finish``): running them one by one would load, and commit,
@@ -219,21 +220,15 @@ class JobRunner:
                             "tagged_at": func.coalesce(Job.tagged_at, literal(now, UtcDateTime())),
                         }
                     )
-                    .returning(Job.id, Job.path, Job.asset_id, Job.uuid, Job.batch_id)
+                    .returning(Job.id, Job.path, Job.asset_id, Job.uuid)
                     .execution_options(synchronize_session=False)
                 ).all()
-                if not rows:
-                    continue
-                names = select(Batch.id, Batch.name).where(
-                    Batch.id.in_({row.batch_id for row in rows})
-                )
-                batches = {batch_id: name for batch_id, name in session.execute(names)}
             for row in sorted(rows, key=lambda row: row.id):
                 log.info(
                     "done: file=%s job=%d batch=%r asset=%s uuid=%s",
                     row.path,
                     row.id,
-                    batches.get(row.batch_id),
+                    batch,
                     row.asset_id,
                     row.uuid,
                 )

@@ -120,10 +120,10 @@ def build_pipeline(
         policy = sources.folders().get(name) if sources.closes(name) else None
         return policy.batch_idle_seconds if policy else None
 
-    def finish_closed(folder_name: str, job_ids: list[int]) -> None:
+    def finish_closed(folder_name: str, batch: str, job_ids: list[int]) -> None:
         folder = sources.folders().get(folder_name)
         if folder is not None:
-            runner.finish_together(job_ids, folder)
+            runner.finish_together(job_ids, folder, batch)
 
     closer = BatchCloser(
         db, client, idle_seconds, sources.retry, stop, clock, rng, events, finish_closed
