@@ -91,7 +91,7 @@ def _database(args: argparse.Namespace) -> Database:
     CommandError if the state folder cannot be created.
     """
     if args.state_dir is not None:
-        return Database(sqlite_url(_state_dir(args.state_dir)), group_sync=True)
+        return _in_state_dir(args.state_dir)
     if not args.email and args.config.exists():
         # Only here: the config's schema (pydantic) is a tenth of a second of imports.
         from watchd.config import load_config  # noqa: PLC0415
@@ -99,18 +99,19 @@ def _database(args: argparse.Namespace) -> Database:
         config = load_config(args.config)
         if config.database is not None:
             return Database(config.database, password_file=database_password_file(config))
-        return Database(sqlite_url(_state_dir(config.state_dir)), group_sync=True)
+        return _in_state_dir(config.state_dir)
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return Database(sqlite_url(_state_dir(base / "watchd")), group_sync=True)
+    return _in_state_dir(base / "watchd")
 
 
-def _state_dir(path: Path) -> Path:
-    """Create the state folder ``path`` if needed; return it. Raises CommandError."""
+def _in_state_dir(path: Path) -> Database:
+    """The SQLite database in the state folder ``path``, created if need be (many
+    writers: commits synced in groups). Raises CommandError."""
     try:
         make_state_dir(path)
     except OSError as exc:
         raise CommandError(str(state_folder_error(path, exc))) from None
-    return path
+    return Database(sqlite_url(path), group_sync=True)
 
 
 def _policy(args: argparse.Namespace, project_id: int) -> FolderPolicy:

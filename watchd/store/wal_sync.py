@@ -30,6 +30,7 @@ proves nothing about them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -109,13 +110,9 @@ class WalSync:
                 self._made.wait_for(lambda: self._written >= commit)
                 covered = self._written  # all made, so in the file, before the sync begins
             try:
-                self._check_same_file()
-                self.fsync(self._fd)
+                self._sync(covered)
             except OSError as exc:
-                self._failed = exc
                 raise self._error(exc) from exc
-            self.fsyncs += 1
-            self._durable = covered
 
     def close(self) -> None:
         """Sync what is still waiting, then let go of the file. Called with no commit being
@@ -124,15 +121,22 @@ class WalSync:
             if self._fd < 0:
                 return
             if self._failed is None and self._durable < self._written:
-                try:
-                    self._check_same_file()
-                    self.fsync(self._fd)
-                    self.fsyncs += 1
-                    self._durable = self._written
-                except OSError as exc:
-                    self._failed = exc
+                with contextlib.suppress(OSError):  # (recorded: a later wait says so)
+                    self._sync(self._written)
             os.close(self._fd)
             self._fd = -1
+
+    def _sync(self, covered: int) -> None:
+        """Sync the file (the sync lock held): commits up to ``covered`` are then on disk.
+        A failure is recorded for good and raised."""
+        try:
+            self._check_same_file()
+            self.fsync(self._fd)
+        except OSError as exc:
+            self._failed = exc
+            raise
+        self.fsyncs += 1
+        self._durable = covered
 
     def _check_same_file(self) -> None:
         """Raise OSError unless our descriptor is still the WAL file SQLite writes."""
