@@ -3,8 +3,9 @@
 Every part read into memory holds its size from the byte budget until it has
 been sent, every PUT of a part holds one request slot, and every API call of
 the upload flow (init, a part's presigned URL, complete) holds one call slot,
-as do the tagging of an asset and the abort of an upload,
-so many files uploading at once (small ones by the dozen, big ones in several
+as do the tagging of an asset and the abort of an upload (each try holds one:
+a call waiting to try again holds none, see ``FlowCaptureClient.call``), so
+many files uploading at once (small ones by the dozen, big ones in several
 parts each) never hold more memory or send more requests at once to either
 host than the budgets, whatever their number.
 """

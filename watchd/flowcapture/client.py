@@ -18,6 +18,7 @@ from typing import Any
 from watchd.base.stop import StopToken
 from watchd.flowcapture import wire
 from watchd.flowcapture.backoff import backoff_seconds
+from watchd.flowcapture.budget import Budget, holding
 from watchd.flowcapture.errors import (
     AuthenticationError,
     FlowCaptureError,
@@ -176,12 +177,15 @@ class FlowCaptureClient:
         *,
         idempotent: bool = True,
         stop: StopToken | None = None,
+        calls: Budget | None = None,
     ) -> Any:
         """Call an endpoint as this user and return its payload.
 
         Retries retryable failures of idempotent calls (``self.retries`` times);
         raises the last error otherwise. A wait between tries ends early, raising
-        Stopped, when ``stop`` (or the client's own stop token) is set.
+        Stopped, when ``stop`` (or the client's own stop token) is set. ``calls``:
+        each try holds one of its slots (waiting for one, as stoppable), and none
+        while it waits to try again, so a failing call does not keep others out.
         """
         attempt = 0
         while True:
@@ -189,7 +193,8 @@ class FlowCaptureClient:
             if token is not None:
                 token.check()
             try:
-                payload = self._call_once(path, params)
+                with holding(calls, 1, token):
+                    payload = self._call_once(path, params)
             except FlowCaptureError as exc:
                 if service_wide(exc):
                     self.outage = str(exc)
@@ -290,6 +295,7 @@ class FlowCaptureClient:
         tags: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
         stop: StopToken | None = None,
+        calls: Budget | None = None,
     ) -> bool:
         """Set an asset's tags and metadata keys; return True.
 
@@ -308,7 +314,7 @@ class FlowCaptureClient:
         params["id"] = asset
         if tags is not None:
             params["tags"] = list(tags)
-        payload = self.call(wire.UPDATE_ASSET, params, stop=stop)
+        payload = self.call(wire.UPDATE_ASSET, params, stop=stop, calls=calls)
         return _confirmed(wire.UPDATE_ASSET, payload, f"asset {asset}")
 
     # --- uploads --------------------------------------------------------------------------
@@ -320,6 +326,7 @@ class FlowCaptureClient:
         uuid: str | None = None,
         *,
         stop: StopToken | None = None,
+        calls: Budget | None = None,
     ) -> UploadSession:
         """Start a multipart upload of ``filename`` into a folder; return its handles.
 
@@ -328,7 +335,7 @@ class FlowCaptureClient:
         Not repeated on failure: a lost answer may have left an upload behind.
         """
         params = {"project_id": project_id, "filename": filename, wire.UUID_FIELD: uuid}
-        payload = self.call(wire.UPLOAD_INIT, params, idempotent=False, stop=stop)
+        payload = self.call(wire.UPLOAD_INIT, params, idempotent=False, stop=stop, calls=calls)
         return UploadSession.from_wire(payload)
 
     def upload_part_url(
@@ -338,6 +345,7 @@ class FlowCaptureClient:
         content_md5: str,
         *,
         stop: StopToken | None = None,
+        calls: Budget | None = None,
     ) -> str:
         """Return a presigned URL to PUT one part to (valid for a few minutes)."""
         params = {
@@ -346,16 +354,22 @@ class FlowCaptureClient:
             "part_number": part_number,
             "content_md5": content_md5,
         }
-        payload = self.call(wire.UPLOAD_PART, params, stop=stop)
+        payload = self.call(wire.UPLOAD_PART, params, stop=stop, calls=calls)
         url = payload.get("presigned_url") if isinstance(payload, dict) else None
         if not url:
             raise FlowCaptureError(f"{wire.UPLOAD_PART}: the answer had no presigned_url")
         return str(url)
 
-    def upload_abort(self, upload: UploadSession, *, stop: StopToken | None = None) -> None:
+    def upload_abort(
+        self,
+        upload: UploadSession,
+        *,
+        stop: StopToken | None = None,
+        calls: Budget | None = None,
+    ) -> None:
         """Abort a multipart upload, discarding its parts."""
         params = {"upload_id": upload.upload_id, "key": upload.key}
-        self.call(wire.UPLOAD_ABORT, params, stop=stop)
+        self.call(wire.UPLOAD_ABORT, params, stop=stop, calls=calls)
 
     def upload_complete(
         self,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watchd.base.stop import StopToken
-from watchd.flowcapture.budget import TransferBudgets, holding
+from watchd.flowcapture.budget import TransferBudgets
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.filedata import PartData, md5_base64, range_md5
 from watchd.flowcapture.models import UploadSession
@@ -127,8 +127,9 @@ class PartPipeline:
                     if data is not None
                     else md5_base64(range_md5(self.path, part.offset, part.size))
                 )
-                with holding(self.budgets.calls, 1, self.stop):
-                    url = self.client.upload_part_url(self.upload, part.number, md5, stop=self.stop)
+                url = self.client.upload_part_url(
+                    self.upload, part.number, md5, stop=self.stop, calls=self.budgets.calls
+                )
             except BaseException:
                 self._give_back(held)
                 if data is not None:

@@ -208,8 +208,7 @@ def _put_part(
     for _ in range(PRESIGNED_URL_REFRESHES):
         url = prefetched
         if url is None:
-            with holding(budgets.calls, 1, stop):
-                url = client.upload_part_url(upload, part.number, md5, stop=stop)
+            url = client.upload_part_url(upload, part.number, md5, stop=stop, calls=budgets.calls)
         prefetched = None
         try:
             with holding(budgets.puts, 1, stop):

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, update
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.stop import Stopped, StopToken
-from watchd.flowcapture.budget import Budget, holding
+from watchd.flowcapture.budget import Budget
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import FlowCaptureError, UploadNotFoundError
 from watchd.flowcapture.models import UploadSession
@@ -57,8 +57,9 @@ class Aborts:
         if upload_id is None or key is None:
             return True
         try:
-            with holding(self.calls, 1, stop):
-                self.client.upload_abort(UploadSession(upload_id=upload_id, key=key), stop=stop)
+            self.client.upload_abort(
+                UploadSession(upload_id=upload_id, key=key), stop=stop, calls=self.calls
+            )
         except UploadNotFoundError:
             log.debug("upload of job=%d was already gone", job_id)
             self.forget(job_id, upload_id)

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from watchd.base.clock import SYSTEM_CLOCK, Clock
 from watchd.base.stop import StopToken
 from watchd.failpoints import failpoint
-from watchd.flowcapture.budget import Budget, holding
+from watchd.flowcapture.budget import Budget
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.failures import FolderUnavailable
 from watchd.ingest.metadata import metadata_for
@@ -133,8 +133,9 @@ class FinishStep:
         if not meta.is_empty():
             # Setting tags and values is safe to repeat: a retry after a lost answer
             # sets the same ones again, with no second effect.
-            with holding(self.calls, 1, stop):
-                self.client.update_asset(asset_id, tags=meta.tags, metadata=meta.values, stop=stop)
+            self.client.update_asset(
+                asset_id, tags=meta.tags, metadata=meta.values, stop=stop, calls=self.calls
+            )
             log.info(
                 "tagged: file=%s job=%d asset=%s tags=%s metadata=%s",
                 job.path,

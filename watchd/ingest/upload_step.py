@@ -330,8 +330,9 @@ class UploadStep:
     def _init_call(self, job: Job, stop: StopToken) -> tuple[UploadSession, str]:
         """Start the multipart upload; return its handles and the uuid it was given."""
         try:
-            with holding(self.budgets.calls, 1, stop):
-                handles = self.client.upload_init(job.project_id, job.filename, job.uuid, stop=stop)
+            handles = self.client.upload_init(
+                job.project_id, job.filename, job.uuid, stop=stop, calls=self.budgets.calls
+            )
         except ConflictError as exc:
             # An upload with this uuid exists already: an earlier init whose answer was lost.
             fresh = str(uuidlib.uuid4())
@@ -351,8 +352,9 @@ class UploadStep:
                     .values(uuid=fresh)
                     .execution_options(synchronize_session=False)
                 )
-            with holding(self.budgets.calls, 1, stop):
-                handles = self.client.upload_init(job.project_id, job.filename, fresh, stop=stop)
+            handles = self.client.upload_init(
+                job.project_id, job.filename, fresh, stop=stop, calls=self.budgets.calls
+            )
             return handles, fresh
         except FlowCaptureError as exc:
             if outcome_unknown(exc):

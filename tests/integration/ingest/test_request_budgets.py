@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -10,7 +11,10 @@ from typing import Any
 
 from sqlalchemy import update
 
-from tests.integration.ingest.core import MIB, RETRY, Core
+from tests.integration.ingest.core import DAILIES, MIB, RETRY, Core
+from watchd.base.stop import StopToken
+from watchd.flowcapture.budget import Budget
+from watchd.flowcapture.filedata import md5_base64
 from watchd.ingest.pipeline import PipelineSources, build_pipeline
 from watchd.ingest.policy import TransferPolicy, files_at_once
 from watchd.store.models import Job, JobState
@@ -142,3 +146,60 @@ def test_a_job_cancelled_before_complete_gives_its_call_slot_back_before_abortin
     assert core.uploads("open") == [] and core.requests("/upload/asset/complete") == 0
     calls = pipeline.runner.upload.budgets.calls
     assert calls is not None and calls.used == 0
+
+
+def test_a_call_waiting_to_try_again_holds_no_call_slot(core):
+    calls = Budget(1)  # one call at a time
+    first, second = (core.client.upload_init(DAILIES, name) for name in ("a.mov", "b.mov"))
+    md5 = md5_base64(hashlib.md5(b"part").digest())
+    core.emulator.set_faults(
+        {"rules": [{"endpoint": "/upload/asset/part", "status": 503, "count": 1}]}
+    )
+    sent: list[str] = []  # the upload each /upload/asset/part went out for
+    call = core.client.transport.call
+
+    def logged(path: str, params: Any, token: str | None) -> Any:
+        sent.append(params["key"])
+        return call(path, params, token)
+
+    core.client.transport.call = logged  # type: ignore[method-assign]
+    retried = threading.Thread(
+        target=core.client.upload_part_url,
+        args=(first, 1, md5),
+        kwargs={"stop": StopToken(), "calls": calls},  # (a stop token: its waits are real)
+    )
+    retried.start()
+    deadline = time.monotonic() + 10
+    while not (sent and calls.used == 0) and time.monotonic() < deadline:
+        time.sleep(0.005)  # the first try failed (503); its wait to try again began
+    assert core.client.upload_part_url(second, 1, md5, stop=StopToken(), calls=calls)
+    retried.join(10)
+    assert not retried.is_alive()
+    assert sent == [first.key, second.key, first.key], "the other call went out meanwhile"
+    assert calls.used == 0
+
+
+def test_an_abort_waiting_for_a_call_slot_ends_when_the_daemon_stops(core):
+    pipeline = budgeted_pipeline(core, connections=1)
+    calls = pipeline.aborts.calls
+    assert calls is not None
+    job = core.queue("card/a.mov", MIB)
+    with core.db.transaction() as session:  # an upload left to abort
+        session.execute(
+            update(Job)
+            .where(Job.id == job)
+            .values(upload_id="left", key="left", state=JobState.CANCELLED)
+        )
+    core.client.stop = core.stop  # as the daemon's client (app.py)
+    calls.acquire(1)  # every slot in use elsewhere
+    result: list[bool] = []
+    aborting = threading.Thread(target=lambda: result.append(pipeline.aborts.abort(job)))
+    aborting.start()
+    time.sleep(0.2)
+    assert aborting.is_alive(), "waiting for a slot"
+    core.stop.stop("the daemon is stopping")
+    aborting.join(5)
+    calls.release(1)
+    assert not aborting.is_alive(), "the stop ended the wait for a slot"
+    assert result == [False] and core.job(job).upload_id == "left", "kept for the next sweep"
+    assert core.requests("/upload/asset/abort") == 0

@@ -83,7 +83,8 @@ def test_files_that_begin_to_settle_are_told_with_their_version_and_settle_time(
     try:
         (tmp_path / "a.mov").write_bytes(b"x" * 100)
         wait_for(lambda: settled == ["a.mov"])
-        assert seen[0] == ("a.mov", 100, 0.5)
+        # (the file's creation, still empty, may be told first when the machine is busy)
+        assert seen[-1] == ("a.mov", 100, 0.5)
         assert all(relpath == "a.mov" for relpath, _size, _settle in seen)
     finally:
         watch.stop()
