@@ -162,7 +162,7 @@ def test_a_call_waiting_to_try_again_holds_no_call_slot(core):
         sent.append(params["key"])
         return call(path, params, token)
 
-    core.client.transport.call = logged  # type: ignore[method-assign]
+    core.client.transport.call = logged
     retried = threading.Thread(
         target=core.client.upload_part_url,
         args=(first, 1, md5),
