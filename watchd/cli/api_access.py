@@ -36,15 +36,22 @@ class CommandError(Exception):
     """A failure to report as one line (the message says what and how to fix it)."""
 
 
-def add_api_arguments(parser: argparse.ArgumentParser, *, json_output: bool = True) -> None:
-    """Add --config, --email, --url (and --json) to an API command."""
-    add_config_argument(parser)
-    parser.add_argument("--email", help=f"act as this user, with the key in ${API_KEY_ENV}")
-    parser.add_argument(
-        "--url", help=f"Flow Capture API URL (default: config, or {wire.DEFAULT_BASE_URL})"
-    )
+def add_api_arguments(
+    parser: argparse.ArgumentParser, *, json_output: bool = True
+) -> list[argparse.Action]:
+    """Add --config, --email, --url (and --json) to an API command; return them."""
+    added = [
+        add_config_argument(parser),
+        parser.add_argument("--email", help=f"act as this user, with the key in ${API_KEY_ENV}"),
+        parser.add_argument(
+            "--url", help=f"Flow Capture API URL (default: config, or {wire.DEFAULT_BASE_URL})"
+        ),
+    ]
     if json_output:
-        parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+        added.append(
+            parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+        )
+    return added
 
 
 def reports_failures(command: Command) -> Command:

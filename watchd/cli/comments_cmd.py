@@ -14,6 +14,7 @@ from watchd.cli.api_access import (
     print_json,
     reports_failures,
 )
+from watchd.cli.config_path import given_after_action
 from watchd.flowcapture.models import Comment
 
 COLOR_RE = re.compile(r"#[0-9a-fA-F]{6}")
@@ -30,16 +31,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing.set_defaults(func=run_comments)
 
     comment = subparsers.add_parser("comment", help="add, edit or delete a comment")
+    add_api_arguments(comment)  # (also before the action: `watchd comment --json add ...`)
     actions = comment.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = actions.add_parser("add", help="comment on an asset (or reply to a comment)")
-    add_api_arguments(add)
+    given_after_action(add_api_arguments(add))
     add.add_argument("asset", metavar="ASSET", help="asset id or uuid")
     add.add_argument("text", metavar="TEXT")
     _comment_options(add)
     add.add_argument("--reply-to", type=int, metavar="ID", help="reply to this comment")
     add.set_defaults(func=run_add)
     edit = actions.add_parser("edit", help="change a comment's text, colour or time")
-    add_api_arguments(edit)
+    given_after_action(add_api_arguments(edit))
     edit.add_argument("id", type=int, metavar="ID")
     edit.add_argument("--text", help="new text")
     _comment_options(edit)
@@ -51,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     edit.set_defaults(func=run_edit)
     delete = actions.add_parser("delete", help="delete a comment")
-    add_api_arguments(delete)
+    given_after_action(add_api_arguments(delete))
     delete.add_argument("id", type=int, metavar="ID")
     delete.set_defaults(func=run_delete)
 

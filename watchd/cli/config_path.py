@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,13 +23,25 @@ def default_config_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
 
 
-def add_config_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+def add_config_argument(parser: argparse.ArgumentParser) -> argparse.Action:
+    return parser.add_argument(
         "--config",
         type=Path,
         default=default_config_path(),
         help=f"watchd.yaml to use (default: ${CONFIG_ENV} or {DEFAULT_CONFIG})",
     )
+
+
+def given_after_action(options: Iterable[argparse.Action]) -> None:
+    """Let an action's own copies of options its group also has (`watchd db --config X
+    check` and `watchd db check --config X`) leave the group's value alone unless given.
+
+    argparse copies every value an action's parser ends up with over the group's,
+    defaults included; without a default of their own, the copies only count when
+    given, after the action, and the group's options carry the defaults.
+    """
+    for option in options:
+        option.default = argparse.SUPPRESS
 
 
 def load_or_report(path: Path) -> Config | None:

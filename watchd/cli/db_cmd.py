@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from watchd.cli import db_migrate_cmd
-from watchd.cli.config_path import add_config_argument, load_or_report
+from watchd.cli.config_path import add_config_argument, given_after_action, load_or_report
 from watchd.cli.store_access import hold_daemon_lock
 from watchd.config.database_secret import database_password_file
 from watchd.daemon.runtime_files import state_folder_error
@@ -55,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "db", help="the state database: check, recover, upgrade, current, migrate-to"
     )
+    add_config_argument(parser)  # (also before the action: `watchd db --config X check`)
     actions = parser.add_subparsers(dest="db_action", metavar="ACTION", required=True)
     for name, helptext, func in (
         ("upgrade", "upgrade the database to this watchd's schema", run),
@@ -73,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     ):
         action = actions.add_parser(name, help=helptext, description=helptext)
-        add_config_argument(action)
+        given_after_action([add_config_argument(action)])
         action.set_defaults(func=func)
     db_migrate_cmd.register(actions)
 

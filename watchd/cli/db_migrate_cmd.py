@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from watchd.cli.config_path import add_config_argument, load_or_report
+from watchd.cli.config_path import add_config_argument, given_after_action, load_or_report
 from watchd.cli.store_access import hold_daemon_lock
 from watchd.config import Config
 from watchd.config.database_secret import DB_PASSWORD_CREDENTIAL
@@ -43,7 +43,7 @@ def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         f"database_password_file, else ~/.pgpass; the credential {DB_PASSWORD_CREDENTIAL!r} "
         "is only read by the service)",
     )
-    add_config_argument(action)
+    given_after_action([add_config_argument(action)])
     action.set_defaults(func=run)
 
 

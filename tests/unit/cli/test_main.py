@@ -81,3 +81,23 @@ def test_the_state_side_of_an_upload_given_email_loads_no_config_schema():
     code = "import watchd.cli.upload_jobs"
     assert loaded_after(code, "pydantic", "sqlalchemy.dialects.postgresql") == []
     assert loaded_after(code, "sqlalchemy") == ["sqlalchemy"], "(the probe works)"
+
+
+@pytest.mark.parametrize(
+    ("argv", "config", "json"),
+    [
+        (["db", "--config", "/a.yaml", "check"], "/a.yaml", None),
+        (["db", "check", "--config", "/a.yaml"], "/a.yaml", None),
+        (["db", "--config", "/a.yaml", "check", "--config", "/b.yaml"], "/b.yaml", None),
+        (["db", "--config", "/a.yaml", "migrate-to", "postgresql://h/db"], "/a.yaml", None),
+        (["comment", "--config", "/a.yaml", "--json", "add", "7", "hi"], "/a.yaml", True),
+        (["comment", "delete", "7", "--config", "/a.yaml"], "/a.yaml", False),
+        (["comment", "edit", "7", "--text", "x"], "/default.yaml", False),
+    ],
+)
+def test_a_groups_options_may_come_before_or_after_its_action(monkeypatch, argv, config, json):
+    monkeypatch.setenv("WATCHD_CONFIG", "/default.yaml")
+    args = main.build_parser(argv).parse_args(argv)
+    assert str(args.config) == config
+    if json is not None:
+        assert args.json is json
