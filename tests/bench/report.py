@@ -37,6 +37,11 @@ class Result:
         """True when there is a time."""
         return self.wall_s is not None
 
+    @property
+    def skipped(self) -> bool:
+        """True for a row not run on purpose (a peer not installed, the floor of big files)."""
+        return self.note.startswith("skipped")
+
 
 def median_result(results: Sequence[Result]) -> Result:
     """Return the run with the median time (the lower one of an even count),
