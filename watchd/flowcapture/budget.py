@@ -42,13 +42,17 @@ class Budget:
     def acquire(self, amount: int, stop: StopToken | None = None) -> int:
         """Take ``amount`` units (at most the limit), waiting for room; return what was taken.
 
-        Raises Stopped when ``stop`` is set while waiting.
+        Raises Stopped when ``stop`` is set before or while waiting, even if room
+        was made at the same moment: what a stopped caller would do with the units
+        (send a request, commit that it will) must not happen.
         """
         amount = min(max(amount, 0), self.limit)
         with self._room:
-            while self._used + amount > self.limit:
+            while True:
                 if stop is not None:
                     stop.check()
+                if self._used + amount <= self.limit:
+                    break
                 self._room.wait(WAIT_SLICE_SECONDS)
             self._used += amount
         return amount

@@ -3,13 +3,16 @@
 Calls act as the authenticated user: what they return depends on that user's
 permissions. A refused token (401) re-authenticates once and repeats the call.
 Idempotent calls are retried a few times on retryable errors, honouring
-Retry-After; other failures are raised as :mod:`~watchd.flowcapture.errors`.
+Retry-After; a request to slow down (429) holds back every call of the client
+for the pause it asks. Other failures are raised as
+:mod:`~watchd.flowcapture.errors`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -48,6 +51,7 @@ AssetRef = int | str  # an asset id (server-made) or the uuid given at upload
 CALL_RETRIES = 3  # extra tries of an idempotent call that failed in a retryable way
 CALL_BACKOFF_INITIAL_SECONDS = 0.5  # first wait between those tries
 CALL_BACKOFF_MAX_SECONDS = 8.0  # longest wait between those tries
+PAUSE_JITTER_MAX_SECONDS = 1.0  # calls held back by a 429 go again spread over up to this
 
 
 class FlowCaptureClient:
@@ -79,6 +83,10 @@ class FlowCaptureClient:
         self.outage: str | None = None  # why the last API call failed service-wide, until one works
         self.retries = retries
         self._sleep = sleep
+        # Monotonic time before which no call goes out: the service asked to slow down
+        # (429), and it is asking all of this user's calls, not only the one refused.
+        self._paused_until = 0.0
+        self._pause_lock = threading.Lock()
         self.stop = stop  # the daemon's stop: waits between retries end when it is set
         self.transport = transport or Transport(base_url, pool_size=pool_size)
         self.tasks_path: str | None = None  # the task endpoint's spelling, once one answered
@@ -186,12 +194,16 @@ class FlowCaptureClient:
         Stopped, when ``stop`` (or the client's own stop token) is set. ``calls``:
         each try holds one of its slots (waiting for one, as stoppable), and none
         while it waits to try again, so a failing call does not keep others out.
+        After a 429 every call of this client waits out the pause it asked for.
         """
         attempt = 0
+        rested = False  # this call has just waited out the pause it was refused with
         while True:
             token = stop or self.stop
             if token is not None:
                 token.check()
+            if not rested:
+                self._wait_out_pause(token)
             try:
                 with holding(calls, 1, token):
                     payload = self._call_once(path, params)
@@ -199,9 +211,12 @@ class FlowCaptureClient:
                 if service_wide(exc):
                     self.outage = str(exc)
                 attempt += 1
+                delay = _retry_delay(exc, attempt)
+                rested = isinstance(exc, RateLimitedError)
+                if rested:
+                    self._pause(delay)
                 if not (idempotent and exc.retryable and attempt <= self.retries):
                     raise
-                delay = _retry_delay(exc, attempt)
                 log.warning("%s failed (%s); trying again in %.1fs", path, exc, delay)
                 if token is not None:
                     token.sleep(delay)
@@ -210,6 +225,24 @@ class FlowCaptureClient:
             else:
                 self.outage = None
                 return payload
+
+    def _pause(self, seconds: float) -> None:
+        """Hold every call back for ``seconds`` from now (longer if already paused)."""
+        with self._pause_lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def _wait_out_pause(self, token: StopToken | None) -> None:
+        """Sleep until the pause a 429 asked for is over, with a little jitter so the
+        calls held back do not all go at once (raises Stopped when ``token`` is set)."""
+        with self._pause_lock:
+            left = self._paused_until - time.monotonic()
+        if left <= 0:
+            return
+        left += random.random() * min(left, PAUSE_JITTER_MAX_SECONDS)
+        if token is not None:
+            token.sleep(left)
+        else:
+            self._sleep(left)
 
     def _call_once(self, path: str, params: Mapping[str, Any]) -> Any:
         token = self._current_token()

@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import update
 
 from tests.integration.ingest.core import DAILIES, MIB, RETRY, Core
-from watchd.base.stop import StopToken
+from watchd.base.stop import Stopped, StopToken
 from watchd.flowcapture.budget import Budget
+from watchd.flowcapture.errors import RateLimitedError
 from watchd.flowcapture.filedata import md5_base64
 from watchd.ingest.pipeline import PipelineSources, build_pipeline
 from watchd.ingest.policy import TransferPolicy, files_at_once
@@ -148,6 +149,18 @@ def test_a_job_cancelled_before_complete_gives_its_call_slot_back_before_abortin
     assert calls is not None and calls.used == 0
 
 
+class HeldBack(StopToken):
+    """A stop token whose waits to try again last until ``released`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released = threading.Event()
+
+    def sleep(self, seconds: float) -> None:
+        assert self.released.wait(10), "never released"
+        self.check()
+
+
 def test_a_call_waiting_to_try_again_holds_no_call_slot(core):
     calls = Budget(1)  # one call at a time
     first, second = (core.client.upload_init(DAILIES, name) for name in ("a.mov", "b.mov"))
@@ -163,16 +176,20 @@ def test_a_call_waiting_to_try_again_holds_no_call_slot(core):
         return call(path, params, token)
 
     core.client.transport.call = logged
+    held = HeldBack()
     retried = threading.Thread(
         target=core.client.upload_part_url,
         args=(first, 1, md5),
-        kwargs={"stop": StopToken(), "calls": calls},  # (a stop token: its waits are real)
+        kwargs={"stop": held, "calls": calls},
     )
     retried.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 5
     while not (sent and calls.used == 0) and time.monotonic() < deadline:
         time.sleep(0.005)  # the first try failed (503); its wait to try again began
-    assert core.client.upload_part_url(second, 1, md5, stop=StopToken(), calls=calls)
+    patience = StopToken()  # (a slot never given back would make the call below wait for ever)
+    threading.Timer(5, patience.stop, args=("no slot in 5 s",)).start()
+    assert core.client.upload_part_url(second, 1, md5, stop=patience, calls=calls)
+    held.released.set()
     retried.join(10)
     assert not retried.is_alive()
     assert sent == [first.key, second.key, first.key], "the other call went out meanwhile"
@@ -199,7 +216,67 @@ def test_an_abort_waiting_for_a_call_slot_ends_when_the_daemon_stops(core):
     assert aborting.is_alive(), "waiting for a slot"
     core.stop.stop("the daemon is stopping")
     aborting.join(5)
+    ended = not aborting.is_alive()
     calls.release(1)
-    assert not aborting.is_alive(), "the stop ended the wait for a slot"
+    assert ended, "the stop ended the wait for a slot"
     assert result == [False] and core.job(job).upload_id == "left", "kept for the next sweep"
     assert core.requests("/upload/asset/abort") == 0
+
+
+def test_a_stop_while_a_call_waits_for_a_slot_sends_nothing_even_if_a_slot_frees_then(core):
+    calls = Budget(1)
+    calls.acquire(1)  # held elsewhere
+    stop = StopToken()
+    outcome: list[object] = []
+
+    def init() -> None:
+        try:
+            outcome.append(core.client.upload_init(DAILIES, "a.mov", stop=stop, calls=calls))
+        except Stopped as exc:
+            outcome.append(exc)
+
+    waiting = threading.Thread(target=init)
+    waiting.start()
+    time.sleep(0.1)
+    stop.stop("the daemon is stopping")  # (every holder is stopped and gives its slot back)
+    calls.release(1)
+    waiting.join(5)
+    assert len(outcome) == 1 and isinstance(outcome[0], Stopped)
+    assert core.requests("/upload/asset/init") == 0, "no upload made after the stop"
+    assert calls.used == 0
+
+
+def test_a_429_holds_back_every_call_for_the_pause_it_asked_for(core):
+    first, second = (core.client.upload_init(DAILIES, name) for name in ("a.mov", "b.mov"))
+    md5 = md5_base64(hashlib.md5(b"part").digest())
+    core.emulator.set_faults(
+        {"rules": [{"endpoint": "/upload/asset/part", "status": 429, "retry_after": 1, "count": 1}]}
+    )
+    sent: list[tuple[str, float]] = []  # (upload key, when the request went out)
+    refused = threading.Event()
+    refused_at: list[float] = []
+    call = core.client.transport.call
+
+    def logged(path: str, params: Any, token: str | None) -> Any:
+        sent.append((params["key"], time.monotonic()))
+        try:
+            return call(path, params, token)
+        except RateLimitedError:
+            refused_at.append(time.monotonic())
+            refused.set()
+            raise
+
+    core.client.transport.call = logged
+    urls: list[str] = []
+    refused_one = threading.Thread(
+        target=lambda: urls.append(core.client.upload_part_url(first, 1, md5, stop=StopToken()))
+    )
+    refused_one.start()
+    assert refused.wait(10)
+    urls.append(core.client.upload_part_url(second, 1, md5, stop=StopToken()))  # not refused
+    refused_one.join(10)
+    assert len(urls) == 2 and all(urls)
+    others = [at for key, at in sent if key == second.key]
+    assert len(others) == 1, "the other upload's call was not refused: it waited"
+    assert others[0] - refused_at[0] >= 0.9, "it went out only after the pause (Retry-After 1)"
+    assert len(refused_at) == 1 and len(sent) == 3

@@ -49,6 +49,32 @@ def test_a_stop_ends_a_wait_for_room():
         budget.acquire(1, stop)
 
 
+def test_a_stop_wins_over_room_made_at_the_same_moment():
+    # At a daemon stop every holder is stopped and gives its units back: a waiter woken
+    # by that must not take them and go on to send what it was waiting to send.
+    budget = Budget(1)
+    budget.acquire(1)
+    stop = StopToken()
+    outcome: list[object] = []
+
+    def waiter():
+        try:
+            outcome.append(budget.acquire(1, stop))
+        except Stopped as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    time.sleep(0.1)  # (waiting for room)
+    stop.stop("stopping")
+    budget.release(1)  # the room arrives with the stop
+    thread.join(5)
+    assert len(outcome) == 1 and isinstance(outcome[0], Stopped)
+    assert budget.used == 0
+    with pytest.raises(Stopped):
+        budget.acquire(1, stop)  # a stopped caller gets nothing, even with room
+
+
 def test_a_part_is_read_once_and_sent_from_the_same_bytes(tmp_path):
     data = os.urandom(3 * 1024 * 1024 + 7)
     path = tmp_path / "f.mov"
