@@ -118,6 +118,17 @@ def test_a_broken_reload_keeps_the_running_configuration(site):
     wait_until(lambda: "reload refused" in site.log(), 15)
     assert "setle" in site.log()
     assert site.process.poll() is None
+    # The operator is not locked out of the daemon still running: the commands that work
+    # on its state warn about the broken folder and go on.
+    for command in ("status", "jobs", "batches", "throttle"):
+        args = [command, "--config", str(site.config_path)]
+        result = watchd(*args, "pause") if command == "throttle" else watchd(*args)
+        assert result.returncode != 2, (command, result.stderr)
+        assert "warning: the configuration has problems" in result.stderr, command
+        assert "setle" in result.stderr, command
+    assert "Uploads: paused" in watchd("status", "--config", str(site.config_path)).stdout
+    refused = watchd("check-config", "--config", str(site.config_path))
+    assert refused.returncode != 0 and "setle" in refused.stdout + refused.stderr
 
 
 def test_run_with_a_bad_config_names_the_file_and_key_and_exits_2(site):

@@ -107,9 +107,12 @@ def make_client(args: argparse.Namespace, pool_size: int = 8) -> FlowCaptureClie
             f"no config at {path}: give --config FILE, set $WATCHD_CONFIG, "
             f"or use --email with ${API_KEY_ENV}"
         )
-    from watchd.config.loader import load_config  # noqa: PLC0415 - pydantic only for a config
+    from watchd.config.loader import read_config  # noqa: PLC0415 - pydantic only for a config
 
-    settings = load_config(path).flowcapture
+    config, problems = read_config(path)  # (a broken drop folder file does not matter here)
+    if config is None:
+        raise ConfigError(problems)
+    settings = config.flowcapture
     return FlowCaptureClient(
         settings.email, read_api_key(settings), args.url or settings.url, pool_size=pool_size
     )

@@ -53,3 +53,27 @@ def load_or_report(path: Path) -> Config | None:
     except ConfigError as exc:
         print(f"watchd: the configuration has problems:\n{exc}", file=sys.stderr)
         return None
+
+
+def load_for_operator(path: Path) -> Config | None:
+    """Load the config for a command that works on the state (status, jobs, retry, db...).
+
+    A broken drop folder file must not lock the operator out of a daemon still
+    running on the configuration it loaded before: its problems are printed as
+    a warning and the folders that are sound are kept. Returns None (the
+    problems printed) only when the main file itself cannot be used.
+    """
+    from watchd.config.loader import read_config  # noqa: PLC0415 - pydantic only for a config
+
+    config, problems = read_config(path)
+    if config is None:
+        print(f"watchd: the configuration has problems:\n{ConfigError(problems)}", file=sys.stderr)
+        return None
+    if problems:
+        print(
+            f"watchd: warning: the configuration has problems (a running daemon keeps the "
+            f"configuration it had; this command goes on without what is broken):\n"
+            f"{ConfigError(problems)}",
+            file=sys.stderr,
+        )
+    return config

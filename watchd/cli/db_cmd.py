@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from watchd.cli import db_migrate_cmd
-from watchd.cli.config_path import add_config_argument, given_after_action, load_or_report
+from watchd.cli.config_path import add_config_argument, given_after_action, load_for_operator
 from watchd.cli.store_access import hold_daemon_lock
 from watchd.config.database_secret import database_password_file
 from watchd.daemon.runtime_files import state_folder_error
@@ -80,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_or_report(args.config)
+    config = load_for_operator(args.config)
     if config is None:
         return 2
     command = f"watchd db {args.db_action}"
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     """Print ``ok`` or each problem; return 0 when sound, 1 when not."""
-    config = load_or_report(args.config)
+    config = load_for_operator(args.config)
     if config is None:
         return 2
     url = database_url(config.database, config.state_dir)
@@ -209,7 +209,7 @@ def _one_line(exc: Exception, url: str) -> str:
 
 def run_recover(args: argparse.Namespace) -> int:
     """Recover a damaged SQLite database while holding the daemon's lock; return the exit code."""
-    config = load_or_report(args.config)
+    config = load_for_operator(args.config)
     if config is None:
         return 2
     url = database_url(config.database, config.state_dir)

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from watchd.cli.config_path import add_config_argument, given_after_action, load_or_report
+from watchd.cli.config_path import add_config_argument, given_after_action, load_for_operator
 from watchd.cli.store_access import hold_daemon_lock
 from watchd.config import Config
 from watchd.config.database_secret import DB_PASSWORD_CREDENTIAL
@@ -48,7 +48,7 @@ def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_or_report(args.config)
+    config = load_for_operator(args.config)
     if config is None:
         return 2
     problem = _refusal(config, args.url)

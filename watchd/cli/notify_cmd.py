@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from watchd.cli.config_path import add_config_argument, load_or_report
+from watchd.cli.config_path import add_config_argument, load_for_operator
 from watchd.notify.outbox import send_test
 from watchd.notify.targets import build_targets
 
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.test:
         print("watchd notify: nothing to do; give --test to send a test message")
         return EXIT_USAGE
-    config = load_or_report(args.config)
+    config = load_for_operator(args.config)
     if config is None:
         return EXIT_USAGE
     if not config.notify:

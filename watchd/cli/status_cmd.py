@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from watchd.base.clock import SYSTEM_CLOCK
 from watchd.base.names import printable
-from watchd.cli.config_path import add_config_argument, load_or_report
+from watchd.cli.config_path import add_config_argument, load_for_operator
 from watchd.cli.store_access import NoDatabase, open_database
 from watchd.config import Config
 from watchd.daemon.bandwidth_control import BandwidthControl, bandwidth_line
@@ -131,7 +131,7 @@ def exit_code(report: dict[str, Any]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_or_report(args.config)
+    config = load_for_operator(args.config)
     if config is None:
         return 2
     report = gather(config)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from watchd.cli.config_path import load_or_report
+from watchd.cli.config_path import load_for_operator
 from watchd.config import Config
 from watchd.config.database_secret import database_password_file
 from watchd.daemon.runtime_files import (
@@ -92,7 +92,7 @@ def in_database(
     args: argparse.Namespace, command: str, work: Callable[[Session], T], *, write: bool
 ) -> tuple[Config, T] | int:
     """Run ``work`` in one session of the configured database; an exit code if it cannot."""
-    config = load_or_report(args.config)
+    config = load_for_operator(args.config)
     if config is None:
         return 2
     try:

@@ -15,7 +15,7 @@ import sys
 import time
 
 from watchd.base.clock import SYSTEM_CLOCK
-from watchd.cli.config_path import add_config_argument, load_or_report
+from watchd.cli.config_path import add_config_argument, load_for_operator
 from watchd.cli.store_access import note_daemon
 from watchd.config import Config
 from watchd.config.bandwidth_syntax import parse_cap
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         return _usage("--clear takes no RATE or --for")
     if args.duration and not args.rate:
         return _usage("--for needs a RATE, e.g. watchd throttle 5MB/s --for 2h")
-    config = load_or_report(args.config)
+    config = load_for_operator(args.config)
     if config is None:
         return EXIT_USAGE
     try:

@@ -23,6 +23,7 @@ from watchd.cli.api_access import CommandError
 from watchd.cli.upload_files import SourceFile, Sources
 from watchd.cli.upload_output import UploadProgressBoard
 from watchd.config.database_secret import database_password_file
+from watchd.config.problems import ConfigError
 from watchd.daemon.runtime_files import state_folder_error
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.failures import RetryPolicy
@@ -94,9 +95,11 @@ def _database(args: argparse.Namespace) -> Database:
         return _in_state_dir(args.state_dir)
     if not args.email and args.config.exists():
         # Only here: the config's schema (pydantic) is a tenth of a second of imports.
-        from watchd.config import load_config  # noqa: PLC0415
+        from watchd.config.loader import read_config  # noqa: PLC0415
 
-        config = load_config(args.config)
+        config, problems = read_config(args.config)  # (its drop folders do not matter here)
+        if config is None:
+            raise ConfigError(problems)
         if config.database is not None:
             return Database(config.database, password_file=database_password_file(config))
         return _in_state_dir(config.state_dir)

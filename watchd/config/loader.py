@@ -75,6 +75,17 @@ def check_config(
     return read.config, _sorted(read.problems) + _machine_problems(read, environ)
 
 
+def read_config(path: Path) -> tuple[Config | None, list[Problem]]:
+    """Return (the config with its valid drop folders, the problems of its files).
+
+    For commands that only need the main file (the state, the daemon's files):
+    the config is None only when the main file cannot be used. This machine's
+    problems are not looked for. Never raises ConfigError.
+    """
+    read = _read(path)
+    return read.config, _sorted(read.problems)
+
+
 @dataclass
 class _Read:
     """What could be read: the config (None if unusable), its valid folders, the problems."""
