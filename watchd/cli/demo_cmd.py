@@ -1,9 +1,11 @@
 """`watchd demo`: the local emulator plus a real daemon on a demo drop folder.
 
 Everything lives in ./watchd-demo/: the drop folder, the config, the API key
-file, the daemon's state and log, and the emulator's data. A sample clip is
-dropped in at start so the whole life of a file shows in the log at once.
-Ctrl-C stops the daemon, then the emulator.
+file, the daemon's state and log, and the emulator's data. At the first start
+a sample clip is dropped in so the whole life of a file shows in the log at
+once; a later start carries on with what is there (and keeps the config as
+edited, unless the emulator had to move to other ports). Ctrl-C stops the
+daemon, then the emulator.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 import socket
 import threading
 from pathlib import Path
+
+import yaml
 
 from watchd.config import load_config
 from watchd.daemon.app import Daemon
@@ -26,7 +30,8 @@ SAMPLE_DELAY_SECONDS = 2.0  # let the daemon start before the sample arrives
 STATUS_PORT = 9464  # the status page and /metrics (any free port when taken)
 
 CONFIG_TEMPLATE = """\
-# watchd demo configuration (written by `watchd demo`; edit and run it again)
+# watchd demo configuration (written by `watchd demo`; edit it and run the demo again:
+# it is kept, unless the emulator's port changed)
 flowcapture:
   url: {api_url}
   email: {email}
@@ -58,28 +63,35 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--dir", type=Path, default=Path("watchd-demo"), help="demo folder")
     parser.add_argument("--port", type=int, default=8700, help="emulator API port")
     parser.add_argument("--s3-port", type=int, default=8701, help="emulator object store port")
-    parser.add_argument("--no-sample", action="store_true", help="do not drop a sample clip")
+    parser.add_argument(
+        "--status-port", type=int, default=STATUS_PORT, help="status page and /metrics port"
+    )
+    parser.add_argument(
+        "--no-sample", action="store_true", help="do not drop a sample clip at the first start"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     base: Path = args.dir.resolve()
+    first = not (base / "watchd.yaml").exists()
     emulator = Emulator(
         data_dir=base / "emulator",
-        api_port=_free_or_any(args.port),
-        s3_port=_free_or_any(args.s3_port),
+        api_port=_free_port(args.port),
+        s3_port=_free_port(args.s3_port),
         faults={"processing_delay_s": 2.0},
     )
     emulator.start()
     try:
-        config_path = _write_site(base, emulator.api_url)
+        config_path = _write_site(base, emulator.api_url, args.status_port)
         config = load_config(config_path)
         configure_logging(config.log.level, config.log.file, config.log.format)
         daemon = Daemon(config_path, config)
         daemon.start()
         listener = daemon.listener
-        _explain(base, config_path, emulator, listener.port if listener else None)
-        if not args.no_sample:
+        sample = first and not args.no_sample
+        _explain(base, config_path, emulator, listener.port if listener else None, sample)
+        if sample:
             threading.Timer(SAMPLE_DELAY_SECONDS, _drop_sample, [base / "drop"]).start()
         daemon.run()  # until Ctrl-C
     finally:
@@ -88,28 +100,59 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _free_or_any(port: int) -> int:
-    """Return ``port`` if it is free on 127.0.0.1, else 0 (any free port)."""
+def _free_port(port: int) -> int:
+    """Return ``port`` if a server can listen on it on 127.0.0.1, else a free one.
+
+    Like the servers (which reuse addresses), a port whose connections of a
+    run just stopped linger in TIME_WAIT counts as free.
+    """
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
-            return 0
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
     return port
 
 
-def _write_site(base: Path, api_url: str) -> Path:
+def _write_site(base: Path, api_url: str, status_port: int) -> Path:
+    """Make the demo folder; return its config, written unless one is there already for
+    an emulator at ``api_url`` (one for other ports is kept as watchd.yaml.bak)."""
     for sub in ("drop", "uploaded", "state"):
         (base / sub).mkdir(parents=True, exist_ok=True)
     key = base / "api_key"
     key.write_text(DEMO_API_KEY + "\n")
     key.chmod(0o600)
     config_path = base / "watchd.yaml"
-    status_port = _free_or_any(STATUS_PORT)
+    if config_path.exists():
+        if _names_emulator(config_path, api_url):
+            return config_path  # (as the user left it)
+        backup = config_path.with_name("watchd.yaml.bak")
+        config_path.replace(backup)
+        print(
+            f"the emulator runs on other ports this time: {config_path} written anew "
+            f"(yours is {backup.name})",
+            flush=True,
+        )
     config_path.write_text(
-        CONFIG_TEMPLATE.format(api_url=api_url, email=DEMO_EMAIL, status_port=status_port)
+        CONFIG_TEMPLATE.format(
+            api_url=api_url, email=DEMO_EMAIL, status_port=_free_port(status_port)
+        )
     )
     return config_path
+
+
+def _names_emulator(config_path: Path, api_url: str) -> bool:
+    """Does the demo config at ``config_path`` use the emulator at ``api_url``? (One
+    broken by hand counts as yes: it is kept, and loading it says what is wrong.)"""
+    try:
+        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return True
+    service = data.get("flowcapture") if isinstance(data, dict) else None
+    url = service.get("url") if isinstance(service, dict) else None
+    return isinstance(url, str) and url.rstrip("/") == api_url.rstrip("/")
 
 
 def _drop_sample(drop: Path) -> None:
@@ -120,9 +163,15 @@ def _drop_sample(drop: Path) -> None:
     temp.rename(folder / "A001_012_003.mov")  # write, then rename into place
 
 
-def _explain(base: Path, config_path: Path, emulator: Emulator, status: int | None) -> None:
+def _explain(
+    base: Path, config_path: Path, emulator: Emulator, status: int | None, sample: bool
+) -> None:
     def show(path: Path) -> str:
         return os.path.relpath(path, Path.cwd())
+
+    arrives = (
+        f"A sample clip arrives in\n{show(base / 'drop')}/Day01/ in a moment. " if sample else ""
+    )
 
     print(
         f"""
@@ -138,8 +187,7 @@ Try, in another terminal:
   .venv/bin/watchd status --config {show(config_path)}
   curl -s {emulator.api_url}/_emulator/state | python3 -m json.tool | less
 
-(names like 012_003 become scene/take metadata). A sample clip arrives in
-{show(base / "drop")}/Day01/ in a moment. Ctrl-C stops the demo.
+(names like 012_003 become scene/take metadata). {arrives}Ctrl-C stops the demo.
 """,
         flush=True,
     )

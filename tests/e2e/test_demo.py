@@ -1,0 +1,75 @@
+"""`watchd demo` started twice, as a new user would: the sample clip once, the config kept."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from tests.e2e.harness import wait_until
+from tests.e2e.test_status_page import free_port
+
+
+class Demo:
+    """A `watchd demo` process; its output is collected line by line."""
+
+    def __init__(self, base: Path, *ports: int):
+        options = zip(("--port", "--s3-port", "--status-port"), map(str, ports), strict=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "watchd", "demo", "--dir", str(base)]
+            + [word for pair in options for word in pair],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=base.parent,
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        wait_until(lambda: "watchd demo is running." in self.output, 30, "the demo running")
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)  # Ctrl-C
+        return self.process.wait(30)
+
+
+def test_a_second_start_carries_on_with_the_config_as_edited_and_no_second_sample(tmp_path):
+    api, s3, status = free_port(), free_port(), free_port()
+    base = tmp_path / "watchd-demo"
+    log = base / "watchd.log"
+    with socket.socket() as taken:  # someone else listens on the status page's port
+        taken.bind(("127.0.0.1", status))
+        taken.listen()
+        first = Demo(base, api, s3, status)
+        try:
+            config = base / "watchd.yaml"
+            written = config.read_text()
+            assert f"127.0.0.1:{status}" not in written and "127.0.0.1:0" not in written
+            assert "status page:           http://127.0.0.1:None" not in first.output
+            wait_until(lambda: "done: file=" in log.read_text(), 60, "the sample clip done")
+        finally:
+            assert first.stop() == 0
+    config.write_text(written.replace("settle: 3s", "settle: 4s"))
+
+    second = Demo(base, api, s3, status)
+    try:
+        assert "sample clip arrives" not in second.output
+        wait_until(lambda: log.read_text().count(" running: ") >= 2, 30, "the second daemon up")
+        threading.Event().wait(4)  # (a sample would have been dropped 2 s after the start)
+        assert list((base / "drop" / "Day01").iterdir()) == []
+        assert config.read_text().count("settle: 4s") == 1, "the edit kept"
+        assert not (base / "watchd.yaml.bak").exists()
+    finally:
+        assert second.stop() == 0
+    assert log.read_text().count("uploaded: file=") == 1
