@@ -110,3 +110,27 @@ def test_symlinks_inside_upload_once_and_links_outside_are_skipped(site, tmp_pat
     wait_until(lambda: "symlink points outside" in site.log(), 10, "the skip logged")
     assert [a["name"] for a in site.visible_assets()] == ["real.mov"]
     assert site.snapshot()["requests"]["/upload/asset/init"] == 1
+
+
+def test_a_batch_waits_for_a_file_of_it_still_being_copied(site):
+    # A card copied clip by clip: the next clip may take longer to copy than the batch's
+    # idle time. Its batch stays open for it instead of closing and leaving the clip to
+    # a second batch of the same name.
+    drop = site.add_folder(settle="1s", batch={"name": "{subdir}", "idle": "1s"})
+    site.start()
+    wait_until(lambda: "running" in site.log(), 20, "the daemon running")
+    card = drop / "Day02"
+    card.mkdir()
+    write_file(card / "A001.mov", MIB)
+    slow = card / "A002.mov"
+    written = bytearray()
+    for _ in range(10):  # five seconds of copying the next clip: five times the idle time
+        piece = bytes([len(written) % 251]) * (128 * 1024)
+        with slow.open("ab") as out:
+            out.write(piece)
+        written += piece
+        time.sleep(0.5)
+    assert "done" not in site.states(), "A001's batch still open for A002"
+    wait_until(lambda: site.all_done(2), 60, "both done")
+    assert len({j["batch_id"] for j in site.jobs()}) == 1, "one batch for the card"
+    assert site.snapshot()["requests"]["/complete/upload"] == 1

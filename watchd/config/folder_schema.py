@@ -96,7 +96,9 @@ class BatchSettings(Model):
         examples=["{subdir}"],
     )
     idle: PositiveDuration = Field(
-        default=60.0, description="close a batch when no file has joined it for this long"
+        default=60.0,
+        description="close a batch when no file has joined it for this long (and none "
+        "that would join it is still being written)",
     )
 
 

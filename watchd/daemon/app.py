@@ -175,6 +175,7 @@ class Daemon:
             # Files covered by an offload history are hashed while they settle (with a
             # shared queue another node may run the job: it reads the file itself).
             self.folders.on_seen = self.pipeline.custody.hash_ahead
+        self.pipeline.closer.arriving = self.folders.arriving  # a batch waits for its files
         self.bandwidth = BandwidthControl(self.config, SYSTEM_CLOCK)
         self.pipeline.throttle.follow(self.bandwidth.caps)  # schedules and `watchd throttle`
         self.dispatcher = Dispatcher(

@@ -32,6 +32,7 @@ from watchd.ingest.policy import DELETE, FolderPolicy
 from watchd.ingest.projects import ProjectResolutionError, ProjectResolver
 from watchd.ingest.queueing import (
     BatchRule,
+    batch_name,
     follow_rename,
     known_versions,
     queue_in,
@@ -392,6 +393,17 @@ class FolderSet:
         uploads in flight and open batches still finish."""
         with self._lock:
             return {**self._removed_policies, **self._policies}
+
+    def arriving(self, name: str) -> set[str]:
+        """The batches that files still being written in folder ``name`` would join now
+        (their batch waits for them, however long its idle time is over)."""
+        with self._lock:
+            watch = self._watches.get(name)
+            policy = self._policies.get(name)
+        if watch is None or policy is None:
+            return set()
+        now = self.clock.now()
+        return {batch_name(policy.batch_template, name, path, now) for path in watch.settling()}
 
     def rescan_all(self) -> None:
         with self._lock:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -110,6 +110,9 @@ class BatchCloser:
         self.clock = clock
         self.rng = rng or random.Random()
         self.presence = AssetPresence(client, clock.monotonic)
+        # By folder name: the batches files still being written will join (set by the
+        # daemon, which watches them): such a batch stays open for them.
+        self.arriving: Callable[[str], Collection[str]] = lambda _folder: ()
 
     def run_once(self, clock_set_back: bool = False) -> int:
         """Mark ready batches closing and send the due ones; return how many closed.
@@ -153,7 +156,9 @@ class BatchCloser:
                     .where(Job.batch_id == batch.id, Job.state.in_(ACTIVE_STATES))
                     .limit(1)
                 )
-                if busy is None:
+                if busy is None and batch.name in self.arriving(batch.folder):
+                    log.debug("batch=%r stays open: a file for it is being written", batch.name)
+                elif busy is None:
                     batch.state = BatchState.CLOSING
                     batch.next_attempt_at = now
 

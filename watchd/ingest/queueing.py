@@ -224,15 +224,7 @@ def join_batch(
     On a shared PostgreSQL queue the folder's lock makes the look-up and the
     opening one step across nodes (a batch closing meanwhile waits for it).
     """
-    name = render_batch_name(
-        rule.template,
-        BatchNameValues(
-            folder=file.folder,
-            subdir=_subdir(file.relpath),
-            date=now.astimezone(),
-            host=_host(),
-        ),
-    )
+    name = batch_name(rule.template, file.folder, file.relpath, now)
     if seen is not None and name in seen:
         return seen[name]
     lock_folder_queue(session, file.folder)
@@ -261,6 +253,12 @@ def join_batch(
     if seen is not None:
         seen[name] = batch
     return batch
+
+
+def batch_name(template: str, folder: str, relpath: str, now: datetime) -> str:
+    """The name of the batch a file at ``relpath`` of ``folder`` joins at ``now``."""
+    subdir, date = _subdir(relpath), now.astimezone()
+    return render_batch_name(template, BatchNameValues(folder, subdir, date, _host()))
 
 
 @functools.lru_cache(maxsize=1)
