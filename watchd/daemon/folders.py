@@ -42,7 +42,13 @@ from watchd.store.database import Database
 from watchd.store.leases import Claims, LocalClaims
 from watchd.store.models import Job, JobState
 from watchd.store.transitions import move_jobs
-from watchd.watch.folder_watch import FolderWatch, QueueUnavailable, Seen, WatchSettings
+from watchd.watch.folder_watch import (
+    TICK_SECONDS,
+    FolderWatch,
+    QueueUnavailable,
+    Seen,
+    WatchSettings,
+)
 from watchd.watch.mounts import network_mount_note
 
 log = logging.getLogger(__name__)
@@ -395,15 +401,21 @@ class FolderSet:
             return {**self._removed_policies, **self._policies}
 
     def arriving(self, name: str) -> set[str]:
-        """The batches that files still being written in folder ``name`` would join now
-        (their batch waits for them, however long its idle time is over)."""
+        """The batches that files still being written in folder ``name`` would join now:
+        their batch waits for them, however long its idle time is over. A file that
+        has not changed for longer than the idle and settle times (a stalled copy,
+        a file held open) holds none."""
         with self._lock:
             watch = self._watches.get(name)
             policy = self._policies.get(name)
         if watch is None or policy is None:
             return set()
+        within = max(policy.batch_idle_seconds, watch.settings.settle_seconds) + TICK_SECONDS
         now = self.clock.now()
-        return {batch_name(policy.batch_template, name, path, now) for path in watch.settling()}
+        return {
+            batch_name(policy.batch_template, name, path, now)
+            for path in watch.being_written(within)
+        }
 
     def rescan_all(self) -> None:
         with self._lock:

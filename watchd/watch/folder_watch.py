@@ -199,10 +199,11 @@ class FolderWatch:
         self._settle_pending()
         self.status.settling = len(self.tracker)
 
-    def settling(self) -> list[str]:
-        """Return the files still being written (settling), as paths below the root."""
+    def being_written(self, within: float) -> list[str]:
+        """Return the settling files that changed in the last ``within`` seconds, as
+        paths below the root."""
         root = str(self.root)
-        return [os.path.relpath(path, root) for path in self.tracker.pending()]
+        return [os.path.relpath(path, root) for path in self.tracker.changed_within(within)]
 
     def _check_health(self) -> bool:
         health, message = check_root(self.root, was_mount=self._was_mount)

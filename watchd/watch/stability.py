@@ -25,7 +25,8 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR
 @dataclass(slots=True)
 class _Observation:
     fingerprint: Fingerprint
-    since: float  # clock time when this fingerprint was first seen
+    since: float  # clock time when the current wait began
+    changed: float  # clock time when this fingerprint was first seen
 
 
 class SettleTracker:
@@ -47,7 +48,7 @@ class SettleTracker:
         seen = self._seen.get(path)
         if seen is None or seen.fingerprint != fingerprint:
             self._seen.pop(path, None)  # to the back: its wait begins now
-            self._seen[path] = _Observation(fingerprint, now)
+            self._seen[path] = _Observation(fingerprint, now, now)
             return False  # settled needs two consecutive checks that agree
         return now - seen.since >= self.settle_seconds
 
@@ -75,6 +76,12 @@ class SettleTracker:
     def pending(self) -> list[str]:
         """Return the paths still settling."""
         return list(self._seen)
+
+    def changed_within(self, seconds: float) -> list[str]:
+        """Return the paths still settling whose size or time changed in the last
+        ``seconds`` (a file held open without a change for longer is not counted)."""
+        since = self._clock() - seconds
+        return [path for path, seen in list(self._seen.items()) if seen.changed >= since]
 
     def __len__(self) -> int:
         return len(self._seen)

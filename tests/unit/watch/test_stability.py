@@ -67,6 +67,20 @@ def test_restart_and_forget():
     assert tracker.pending() == []
 
 
+def test_only_files_that_changed_lately_count_as_being_written():
+    # (their batch waits for them; a file held open without a change must not hold it)
+    clock = FakeClock()
+    tracker = SettleTracker(5, clock)
+    tracker.observe("growing", fp(1))
+    tracker.observe("held", fp(1))
+    clock.now += 30
+    tracker.observe("growing", fp(2))  # grew
+    tracker.observe("held", fp(1))
+    tracker.restart("held")  # open for writing: its wait starts again, it did not change
+    assert tracker.changed_within(10) == ["growing"]
+    assert sorted(tracker.changed_within(31)) == ["growing", "held"]
+
+
 def test_a_file_held_open_for_writing_is_seen_through_proc(tmp_path):
     target = tmp_path / "growing.mov"
     target.write_bytes(b"")
