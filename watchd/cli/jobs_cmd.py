@@ -94,7 +94,9 @@ def run_cancel(args: argparse.Namespace) -> int:
 
 def _cancel_text(results: list[Cancelled]) -> str:
     cancelled = [r.job for r in results if r.outcome == CancelOutcome.CANCELLED]
-    lines = [f"cancelled {len(cancelled)} job(s): {' '.join(map(str, cancelled)) or '-'}"]
+    lines = []
+    if cancelled:
+        lines.append(f"cancelled {len(cancelled)} job(s): {' '.join(map(str, cancelled))}")
     for r in results:
         if r.outcome == CancelOutcome.SOURCE_KEPT:
             asset = f"asset {r.asset_id}" if r.asset_id is not None else "its asset"

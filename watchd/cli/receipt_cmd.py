@@ -31,7 +31,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_listing(args, "receipt", lambda session: batch_receipt(session, args.batch), render)
+    return run_listing(
+        args,
+        "receipt",
+        lambda session: batch_receipt(session, args.batch),
+        render,
+        none_found=f"no batch {args.batch!r} (`watchd batches` lists them)",
+    )
 
 
 def batch_receipt(session: Session, spec: str) -> list[dict[str, Any]]:
@@ -43,6 +49,9 @@ def batch_receipt(session: Session, spec: str) -> list[dict[str, Any]]:
     batch = session.scalars(query).first()
     if batch is None:
         return []
+    namesakes = session.scalars(  # older batches of the same name (a later day, a rerun)
+        select(Batch.id).where(Batch.name == batch.name, Batch.id != batch.id).order_by(Batch.id)
+    ).all()
     receipt = session.get(Receipt, batch.id)
     rows = session.execute(
         select(Job, FileHash)
@@ -65,6 +74,7 @@ def batch_receipt(session: Session, spec: str) -> list[dict[str, Any]]:
     return [
         {
             "batch": {"id": batch.id, "name": batch.name, "folder": batch.folder},
+            "same_name": list(namesakes),
             "state": batch.state.value,
             "flowcapture_folder_id": batch.project_id,
             "receipt": (
@@ -98,14 +108,15 @@ def _why_no_receipt(batch: Batch, rows: Sequence[tuple[Job, FileHash | None]]) -
 
 
 def render(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "no such batch"
     (row,) = rows
     batch = row["batch"]
     lines = [
         f"batch {batch['id']} {batch['name']!r} (folder {batch['folder']}, {row['state']}) "
         f"into Flow Capture folder {row['flowcapture_folder_id']}"
     ]
+    if row["same_name"]:
+        ids = ", ".join(map(str, row["same_name"]))
+        lines.append(f"  (other batches named {batch['name']!r}: {ids}; `watchd receipt ID`)")
     for f in row["files"]:
         hashes = " ".join(f"{k}={v}" for k, v in sorted(f["hashes"].items())) or "not hashed"
         check = f"verified {f['verified']}" if f["verified"] else "unchecked"

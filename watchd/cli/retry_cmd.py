@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     if bool(args.jobs) == bool(args.failed):
-        print("watchd retry: give job ids or --failed (not both)", file=sys.stderr)
+        what = "not both" if args.jobs else "e.g. watchd retry 12 15, or watchd retry --failed"
+        print(f"watchd retry: give job ids or --failed ({what})", file=sys.stderr)
         return 2
     jobs = None if args.failed else list(args.jobs)
 
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.failed and not result.retried:
         print("no failed files to retry")
     else:
-        print(f"retrying {len(result.retried)} job(s): {' '.join(map(str, result.retried)) or '-'}")
+        if result.retried:
+            print(f"retrying {len(result.retried)} job(s): {' '.join(map(str, result.retried))}")
         for job_id, reason in sorted(result.refused.items()):
             print(f"job {job_id}: not retried: {reason}", file=sys.stderr)
     if result.retried:

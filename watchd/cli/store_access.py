@@ -108,12 +108,20 @@ def run_listing(
     command: str,
     query: Callable[[Session], list[dict[str, Any]]],
     render: Callable[[list[dict[str, Any]]], str],
+    *,
+    none_found: str | None = None,
 ) -> int:
-    """Run a read-only listing command: rows as JSON (--json) or rendered text."""
+    """Run a read-only listing command: rows as JSON (--json) or rendered text.
+
+    ``none_found``: no rows is an error, said so (exit 1): a thing asked for by name.
+    """
     outcome = in_database(args, command, query, write=False)
     if isinstance(outcome, int):
         return outcome
     config, rows = outcome
+    if not rows and none_found is not None:
+        print(f"watchd {command}: {none_found}", file=sys.stderr)
+        return 1
     print(json.dumps(rows, indent=2) if args.json else render(rows))
     if daemon_pid(config.state_dir) is None:
         print("note: watchd is not running; this is the state it left", file=sys.stderr)

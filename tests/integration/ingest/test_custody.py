@@ -167,8 +167,9 @@ def test_watchd_receipt_prints_files_hashes_and_asset_ids(core, pristine, capsys
     assert row["receipt"]["state"] == "written"
     assert sorted(f["asset_id"] for f in row["files"]) == sorted(a["id"] for a in core.assets())
     assert all(set(f["hashes"]) == {"xxh64", "md5"} for f in row["files"])
-    assert main(["receipt", "no-such-batch", "--config", str(config)]) == 0
-    assert "no such batch" in capsys.readouterr().out
+    assert row["same_name"] == []
+    assert main(["receipt", "no-such-batch", "--config", str(config)]) == 1
+    assert "no batch 'no-such-batch' (`watchd batches`" in capsys.readouterr().err
 
 
 def test_watchd_receipt_says_why_a_batch_has_no_receipt(core, pristine, capsys):

@@ -1,4 +1,5 @@
-from watchd.cli.jobs_cmd import render_jobs
+from watchd.cli.jobs_cmd import _cancel_text, render_jobs
+from watchd.store.operator_actions import Cancelled, CancelOutcome
 
 
 def row(job: int, node: str | None) -> dict[str, object]:
@@ -17,3 +18,10 @@ def test_jobs_held_by_nodes_show_which_node_works_on_them():
 
 def test_a_single_node_listing_has_no_node_column():
     assert "NODE" not in render_jobs([row(1, None)])
+
+
+def test_a_cancel_that_cancelled_nothing_says_only_why():
+    done = Cancelled(1, CancelOutcome.FINISHED, state="done")
+    assert _cancel_text([done]) == "job 1: already done, nothing to cancel"
+    both = _cancel_text([Cancelled(2, CancelOutcome.CANCELLED), done])
+    assert both.splitlines()[0] == "cancelled 1 job(s): 2"
