@@ -46,10 +46,11 @@ def test_throttle_pauses_and_frees_an_upload_in_flight_and_status_shows_the_cap(
     assert freed.returncode == 0, freed.stderr
     wait_until(lambda: site.all_done(1), 30, "the upload finished once the cap was lifted")
     shown = watchd("status", *config)
-    assert "Uploads: cap unlimited (watchd throttle until" in shown.stdout
+    assert "Uploads: unlimited (watchd throttle until" in shown.stdout
 
     cleared = watchd("throttle", "--clear", *config)
     assert cleared.returncode == 0, cleared.stderr
     assert "Uploads: cap 512KiB/s" in cleared.stdout or "cap 524288B/s" in cleared.stdout
+    assert "(transfer.bandwidth)" in cleared.stdout, "the config's one cap: no schedule, no zone"
     assert site.stop() == 0
     assert "upload paused (watchd throttle)" in site.log()

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 LOCALTIME = Path("/etc/localtime")
 SCHEDULE = "schedule"
+CONFIGURED = "transfer.bandwidth"  # one cap, at all times: the config's, with no schedule
 OPERATOR = "watchd throttle"
 
 
@@ -109,7 +110,7 @@ class BandwidthControl:
             in_force = self._schedule.at(now, self._zone)
             rate = in_force.rate
             detail = {
-                "source": SCHEDULE,
+                "source": SCHEDULE if in_force.next_change else CONFIGURED,
                 "until": in_force.next_change,
                 "next_change": in_force.next_change,
                 "entry": in_force.entry.text,
@@ -136,7 +137,7 @@ class BandwidthControl:
     def _log_change(self, rate: int | None, detail: dict[str, Any]) -> None:
         text = summary(describe_rate(rate), detail)
         if text != self._logged:
-            if self._logged is not None or rate is not None or detail["source"] != SCHEDULE:
+            if self._logged is not None or rate is not None or detail["source"] == OPERATOR:
                 log.info("upload %s", text)
             self._logged = text
 
@@ -149,7 +150,7 @@ def worth_showing(report: dict[str, Any]) -> bool:
 
 def summary(cap: str, detail: dict[str, Any]) -> str:
     """Return e.g. 'cap 20MB/s (schedule until Mon 19:00)' for logs and STATUS=."""
-    head = "paused" if cap == "paused" else f"cap {cap}"
+    head = cap if cap in ("paused", "unlimited") else f"cap {cap}"
     until = f" until {detail['until']}" if detail.get("until") else ""
     return f"{head} ({detail['source']}{until})"
 
@@ -161,9 +162,10 @@ def _clock_time(timestamp: float, zone: tzinfo | None) -> str:
 def bandwidth_line(report: dict[str, Any]) -> str:
     """Return e.g. 'Uploads: cap 20MB/s (schedule until Wed 19:00, Europe/London)'."""
     text = summary(report["cap"], report)
-    text = text[:-1] + f", {report['timezone']})"
+    if report.get("source") != CONFIGURED:  # (a time of day is read in this zone)
+        text = text[:-1] + f", {report['timezone']})"
     if report.get("source") == OPERATOR:
-        text += "; `watchd throttle --clear` returns to the schedule"
+        text += "; `watchd throttle --clear` returns to transfer.bandwidth"
     for name, cap in report.get("folders", {}).items():
         text += f"; folder {name}: {cap}"
     return f"Uploads: {text}"

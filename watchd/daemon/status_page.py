@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from watchd.base.names import printable
+from watchd.daemon.bandwidth_control import CONFIGURED
 from watchd.daemon.transfer_view import duration_text, eta_seconds, percent, rate_text
 from watchd.store.database import Database
 from watchd.store.leases import nodes
@@ -152,10 +153,11 @@ def _bandwidth(cap: dict[str, Any] | None) -> str:
     if not cap:
         return ""
     until = f" until {_e(cap['until'])}" if cap.get("until") else ""
+    zone = "" if cap.get("source") == CONFIGURED else f", {_e(cap['timezone'])}"
     folders = "".join(f"; folder {_e(n)}: {_e(c)}" for n, c in (cap.get("folders") or {}).items())
     return (
         f'<p id="bandwidth">Uploads: <b>{_e(cap["cap"])}</b> '
-        f"({_e(cap['source'])}{until}, {_e(cap['timezone'])}){folders}</p>"
+        f"({_e(cap['source'])}{until}{zone}){folders}</p>"
     )
 
 
