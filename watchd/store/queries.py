@@ -86,11 +86,15 @@ def open_batches(session: Session) -> list[dict[str, Any]]:
     return _batch_rows(session, Batch.state.in_([BatchState.OPEN, BatchState.CLOSING]), None)
 
 
+ERROR_STATES = (JobState.WAITING, JobState.FAILED, JobState.CANCELLED)
+
+
 def recent_errors(session: Session, limit: int = RECENT_ERRORS) -> list[dict[str, Any]]:
-    """Return the latest jobs that carry an error (waiting, failed or cancelled)."""
+    """Return the latest jobs that carry an error (waiting, failed or cancelled: one
+    going again keeps its last error, for `watchd jobs`, but it is no problem now)."""
     jobs = session.scalars(
         select(Job)
-        .where(Job.last_error.is_not(None))
+        .where(Job.last_error.is_not(None), Job.state.in_(ERROR_STATES))
         .order_by(Job.updated_at.desc(), Job.id.desc())
         .limit(limit)
     )
