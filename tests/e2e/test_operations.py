@@ -41,6 +41,8 @@ def test_sigterm_mid_upload_stops_quickly_and_a_restart_resumes_without_resendin
     assert asset["etag"] == multipart_etag(data)
     puts = site.snapshot()["part_puts"][job["key"]]
     assert all(puts[str(n)] == 1 for n in committed), (committed, puts)
+    assert f"upload resumed: file={drop / 'big.mov'} job={job['id']} batch='dailies'" in site.log()
+    assert f"parts already sent {len(committed)} of 6" in site.log()
 
 
 def test_status_reports_folders_counts_and_json_and_exit_codes(site):

@@ -180,7 +180,18 @@ class UploadStep:
             # Hashed while it settled: checked before anything is sent (a mismatch sends
             # nothing; the upload is not even started).
             hashes, checked = self._verify_now(job, stop, None), True
-        upload = self._init(job, stop) if job.upload_id is None else OpenUpload.of(job, self.db)
+        if job.upload_id is None:
+            upload = self._init(job, stop)
+        else:
+            upload = OpenUpload.of(job, self.db)
+            log.info(
+                "upload resumed: file=%s job=%d batch=%r parts already sent %d of %d",
+                job.path,
+                job.id,
+                job.batch.name if job.batch else None,
+                len(upload.etags),
+                len(upload.parts),
+            )
         started = self.clock.monotonic()
         unsaved: list[PartResult] = []  # accepted parts not committed yet (a one-part file)
         # Otherwise the custody check of a file in several parts (one sequential read and
