@@ -13,9 +13,10 @@ from watchd.store.queries import list_batches
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "batches",
-        help="list batches (open, closing, closed), newest first",
+        help="list batches (open, closing, closed, empty), newest first",
         description="List batches, newest first: open ones still take files, closing ones "
-        "wait for /complete/upload to be accepted.",
+        "wait for /complete/upload to be accepted, closed ones were accepted, empty ones "
+        "closed with no file uploaded (their files were cancelled or failed).",
     )
     add_config_argument(parser)
     parser.add_argument("--limit", type=int, default=30, help="at most this many (default 30)")

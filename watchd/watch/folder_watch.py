@@ -295,7 +295,7 @@ class FolderWatch:
         self.status.problems, self._scan_problems = self._scan_problems, None
         self.status.last_scan_files = count
         log.info(
-            "scan: folder=%s files=%d settling=%d handed_over=%d problems=%d in %.1fs",
+            "scan: folder=%s files=%d settling=%d queued=%d problems=%d in %.1fs",
             self.settings.name,
             count,
             len(self.tracker),
