@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.harness import MIB, multipart_etag, wait_until, write_file
+from tests.e2e.harness import MIB, multipart_etag, wait_until, watchd, write_file
 
 
 def test_dropped_files_land_once_in_their_batches_tagged_and_byte_identical(site):
@@ -75,6 +75,8 @@ def test_move_to_archives_with_the_relative_path_after_the_asset_is_done(site, t
     wait_until(lambda: site.all_done(1), 40, "the file done")
     assert (archive / "Day 1" / "clip.mov").read_bytes() == data
     assert not (drop / "Day 1" / "clip.mov").exists()
+    listing = watchd("jobs", "--config", str(site.config_path))
+    assert f"moved to {archive / 'Day 1' / 'clip.mov'}" in listing.stdout  # where it is now
 
 
 def test_a_file_written_in_pieces_for_20_seconds_is_uploaded_once_complete(site):

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from watchd.base.fileversion import SettledFile
+from watchd.base.names import printable
 from watchd.store.models import Batch, BatchState, Job, JobState, Part
 
 RECENT_ERRORS = 10  # how many of the latest errors status shows
@@ -134,6 +135,7 @@ def job_row(job: Job) -> dict[str, Any]:
         if job.next_attempt_at
         else None,
         "error": job.last_error,
+        "archived_to": job.archived_to,  # where the source was moved once done
         "note": _note(job),
         "node": job.lease_node,  # the node working on it (several nodes sharing the database)
     }
@@ -144,6 +146,8 @@ def _note(job: Job) -> str | None:
         return "cancelled by an operator after its upload: the source is kept"
     if job.state == JobState.DONE and job.uploaded_at is None:
         return f"already in Flow Capture as asset {job.asset_id}: not uploaded again"
+    if job.archived_to is not None:
+        return f"moved to {printable(job.archived_to)}"
     return None
 
 
