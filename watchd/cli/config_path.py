@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from watchd.config.problems import ConfigError
+from watchd.config.problems import ConfigError, Problem
 
 if TYPE_CHECKING:
     from watchd.config.schema import Config
@@ -69,11 +69,16 @@ def load_for_operator(path: Path) -> Config | None:
     if config is None:
         print(f"watchd: the configuration has problems:\n{ConfigError(problems)}", file=sys.stderr)
         return None
+    warn_of_folders(problems)
+    return config
+
+
+def warn_of_folders(problems: list[Problem]) -> None:
+    """Print the problems of drop folders a command goes on without (see read_config)."""
     if problems:
         print(
             f"watchd: warning: the configuration has problems (a running daemon keeps the "
-            f"configuration it had; this command goes on without what is broken):\n"
+            f"configuration it had; this command goes on without the folders at fault):\n"
             f"{ConfigError(problems)}",
             file=sys.stderr,
         )
-    return config

@@ -20,6 +20,7 @@ from watchd.base.clock import SYSTEM_CLOCK
 from watchd.base.fileversion import Fingerprint, SettledFile
 from watchd.base.stop import StopToken
 from watchd.cli.api_access import CommandError
+from watchd.cli.config_path import warn_of_folders
 from watchd.cli.upload_files import SourceFile, Sources
 from watchd.cli.upload_output import UploadProgressBoard
 from watchd.config.database_secret import database_password_file
@@ -97,9 +98,10 @@ def _database(args: argparse.Namespace) -> Database:
         # Only here: the config's schema (pydantic) is a tenth of a second of imports.
         from watchd.config.loader import read_config  # noqa: PLC0415
 
-        config, problems = read_config(args.config)  # (its drop folders do not matter here)
+        config, problems = read_config(args.config)
         if config is None:
             raise ConfigError(problems)
+        warn_of_folders(problems)  # (its drop folders do not matter here)
         if config.database is not None:
             return Database(config.database, password_file=database_password_file(config))
         return _in_state_dir(config.state_dir)

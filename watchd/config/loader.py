@@ -79,11 +79,18 @@ def read_config(path: Path) -> tuple[Config | None, list[Problem]]:
     """Return (the config with its valid drop folders, the problems of its files).
 
     For commands that only need the main file (the state, the daemon's files):
-    the config is None only when the main file cannot be used. This machine's
-    problems are not looked for. Never raises ConfigError.
+    the config is None when the main file has any problem outside its drop
+    folders (a repeated key, say, is not half taken: it may name another state
+    folder than the daemon's). Problems of drop folders, inline or in their
+    own files, leave the config with the sound ones. This machine's problems
+    are not looked for. Never raises ConfigError.
     """
     read = _read(path)
-    return read.config, _sorted(read.problems)
+    main = Path(os.path.abspath(path))
+    problems = _sorted(read.problems)
+    if any(p.file == main and not p.key.startswith("folders") for p in problems):
+        return None, problems
+    return read.config, problems
 
 
 @dataclass

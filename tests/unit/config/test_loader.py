@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from watchd.config import load_config
+from watchd.config.loader import read_config
 from watchd.config.units import parse_size
 
 
@@ -267,3 +268,21 @@ def test_relative_paths_resolve_against_the_config_file_not_the_working_dir(cfg,
     config = load_config(Path(cfg.main))
     assert config.folders[0].path == cfg.root / "drop" / "x"
     assert config.folders[0].name == "x"
+
+
+def test_commands_on_the_state_get_the_sound_folders_but_never_half_a_main_file(cfg):
+    # A broken drop folder file leaves the rest usable (the operator is not locked out of
+    # a running daemon); any problem of the main file itself (here: a repeated key, which
+    # could name another state folder than the daemon's) gives no config at all.
+    good, bad = cfg.drop("good"), cfg.drop("bad")
+    cfg.write_main("")
+    cfg.write_folder("good.yaml", f"path: {good}\nproject_id: 1\n")
+    cfg.write_folder("bad.yaml", f"path: {bad}\nproject_id: 1\nsetle: 5s\n")
+    config, problems = read_config(cfg.main)
+    assert config is not None and [f.name for f in config.folders] == ["good"]
+    assert [p.file.name for p in problems] == ["bad.yaml"]
+
+    cfg.write_main("state_dir: elsewhere\n")  # (the head already gives state_dir)
+    config, problems = read_config(cfg.main)
+    assert config is None
+    assert any(p.key == "state_dir" and "repeated key" in p.message for p in problems)
