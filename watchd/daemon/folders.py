@@ -32,7 +32,7 @@ from watchd.ingest.policy import DELETE, FolderPolicy
 from watchd.ingest.projects import ProjectResolutionError, ProjectResolver
 from watchd.ingest.queueing import (
     BatchRule,
-    batch_name,
+    batch_names,
     follow_rename,
     known_versions,
     queue_in,
@@ -400,22 +400,19 @@ class FolderSet:
         with self._lock:
             return {**self._removed_policies, **self._policies}
 
-    def arriving(self, name: str) -> set[str]:
-        """The batches that files still being written in folder ``name`` would join now:
-        their batch waits for them, however long its idle time is over. A file that
-        has not changed for longer than the idle and settle times (a stalled copy,
-        a file held open) holds none."""
+    def arriving(self, name: str) -> dict[str, str]:
+        """The batches that files still being written in folder ``name`` would join now,
+        each with one such file: their batch waits for them (batches.py). A file that
+        has not changed for longer than the idle and settle times together (a stalled
+        copy, a file held open) holds none."""
         with self._lock:
             watch = self._watches.get(name)
             policy = self._policies.get(name)
         if watch is None or policy is None:
-            return set()
-        within = max(policy.batch_idle_seconds, watch.settings.settle_seconds) + TICK_SECONDS
-        now = self.clock.now()
-        return {
-            batch_name(policy.batch_template, name, path, now)
-            for path in watch.being_written(within)
-        }
+            return {}
+        settle = watch.settings.settle_seconds
+        writing = watch.being_written(policy.batch_idle_seconds + settle + TICK_SECONDS)
+        return batch_names(policy.batch_template, name, writing, self.clock.now())
 
     def rescan_all(self) -> None:
         with self._lock:

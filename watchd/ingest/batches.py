@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 import logging
 import random
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from watchd.base.clock import CLOCK_SLACK, SYSTEM_CLOCK, Clock
 from watchd.base.events import Event, EventKind, EventSink, ignore_events
 from watchd.base.stop import StopToken
+from watchd.config.units import format_duration
 from watchd.failpoints import failpoint
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import (
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 
 # Members in these states still hold their batch open.
 ACTIVE_STATES = (JobState.QUEUED, JobState.UPLOADING, JobState.WAITING)
+HOLD_MAX_SECONDS = 3600.0  # longest a batch past its idle time waits for a file being written
 UNCERTAIN_CLOSE_PATIENCE_SECONDS = 180.0  # wait for a lost close's members to be listed
 UNCERTAIN_CLOSE_POLL_SECONDS = 5.0  # how often the listing is searched meanwhile
 
@@ -110,9 +112,11 @@ class BatchCloser:
         self.clock = clock
         self.rng = rng or random.Random()
         self.presence = AssetPresence(client, clock.monotonic)
-        # By folder name: the batches files still being written will join (set by the
-        # daemon, which watches them): such a batch stays open for them.
-        self.arriving: Callable[[str], Collection[str]] = lambda _folder: ()
+        # By folder name: the batches files still being written will join, each with one
+        # such file (set by the daemon, which watches them): such a batch stays open for
+        # them, up to HOLD_MAX_SECONDS past its idle time.
+        self.arriving: Callable[[str], Mapping[str, str]] = lambda _folder: {}
+        self._held: set[int] = set()  # batches said (once) to stay open for a file
 
     def run_once(self, clock_set_back: bool = False) -> int:
         """Mark ready batches closing and send the due ones; return how many closed.
@@ -130,6 +134,19 @@ class BatchCloser:
         return closed
 
     def _mark_closing(self, now: datetime) -> None:
+        with self.db.reading() as session:
+            candidates = session.execute(
+                select(Batch.folder, Batch.last_file_at).where(Batch.state == BatchState.OPEN)
+            ).all()
+        folders = {
+            folder
+            for folder, last in candidates
+            if (idle := self.idle_seconds(folder)) is not None
+            and (last > now + CLOCK_SLACK or now - last >= timedelta(seconds=idle))
+        }
+        if not folders:
+            return  # nothing past its idle time (nor from before the clock went back)
+        arriving = {folder: self.arriving(folder) for folder in folders}  # (outside the lock)
         with self.db.transaction() as session:
             for batch in session.scalars(select(Batch).where(Batch.state == BatchState.OPEN)):
                 idle = self.idle_seconds(batch.folder)
@@ -156,11 +173,32 @@ class BatchCloser:
                     .where(Job.batch_id == batch.id, Job.state.in_(ACTIVE_STATES))
                     .limit(1)
                 )
-                if busy is None and batch.name in self.arriving(batch.folder):
-                    log.debug("batch=%r stays open: a file for it is being written", batch.name)
-                elif busy is None:
-                    batch.state = BatchState.CLOSING
-                    batch.next_attempt_at = now
+                if busy is not None or self._held_open(batch, arriving, now, idle):
+                    continue
+                batch.state = BatchState.CLOSING
+                batch.next_attempt_at = now
+
+    def _held_open(
+        self, batch: Batch, arriving: Mapping[str, Mapping[str, str]], now: datetime, idle: float
+    ) -> bool:
+        """Does a file still being written hold ``batch`` open (and it has not waited
+        HOLD_MAX_SECONDS past its idle time for it yet)?"""
+        writing = arriving.get(batch.folder, {}).get(batch.name)
+        waited = now - batch.last_file_at
+        if writing is None or waited >= timedelta(seconds=idle + HOLD_MAX_SECONDS):
+            self._held.discard(batch.id)
+            return False
+        if batch.id not in self._held:
+            self._held.add(batch.id)
+            log.info(
+                "batch stays open: folder=%s batch=%r file=%s is still being written and will "
+                "join it (the batch closes once it has, or in %s at the latest)",
+                batch.folder,
+                batch.name,
+                writing,
+                format_duration(HOLD_MAX_SECONDS),
+            )
+        return True
 
     def _due(self, now: datetime, clock_set_back: bool) -> list[int]:
         """Closing batches due for a try, of the folders this closer serves."""

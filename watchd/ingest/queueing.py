@@ -261,6 +261,13 @@ def batch_name(template: str, folder: str, relpath: str, now: datetime) -> str:
     return render_batch_name(template, BatchNameValues(folder, subdir, date, _host()))
 
 
+def batch_names(template: str, folder: str, relpaths: list[str], now: datetime) -> dict[str, str]:
+    """The batches files at ``relpaths`` of ``folder`` would join at ``now``, each with one
+    of its files (the name is worked out once per subfolder, however many files)."""
+    by_subdir = {_subdir(relpath): relpath for relpath in relpaths}
+    return {batch_name(template, folder, path, now): path for path in by_subdir.values()}
+
+
 @functools.lru_cache(maxsize=1)
 def _host() -> str:
     """The machine's short name, for {host} in batch names."""

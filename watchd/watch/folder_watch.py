@@ -202,8 +202,8 @@ class FolderWatch:
     def being_written(self, within: float) -> list[str]:
         """Return the settling files that changed in the last ``within`` seconds, as
         paths below the root."""
-        root = str(self.root)
-        return [os.path.relpath(path, root) for path in self.tracker.changed_within(within)]
+        cut = len(str(self.root)) + 1  # (tracked paths are below the resolved root)
+        return [path[cut:] for path in self.tracker.changed_within(within)]
 
     def _check_health(self) -> bool:
         health, message = check_root(self.root, was_mount=self._was_mount)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,30 +35,35 @@ class SettleTracker:
 
     Candidates are kept in the order their current wait began, so the ones
     due for a second look are always at the front: a folder of 100,000 files
-    costs each file two looks, not one per tick.
+    costs each file two looks, not one per tick. The watch's thread alone changes
+    it; another may read it (``pending``, ``changed_within``) under its lock, which
+    each change holds too (a path moved to the back is never seen missing).
     """
 
     def __init__(self, settle_seconds: float, clock: Callable[[], float]):
         self.settle_seconds = settle_seconds
         self._clock = clock
         self._seen: dict[str, _Observation] = {}
+        self._lock = threading.Lock()
 
     def observe(self, path: str, fingerprint: Fingerprint) -> bool:
         """Record a check of ``path``; return True once it has been unchanged long enough."""
         now = self._clock()
         seen = self._seen.get(path)
         if seen is None or seen.fingerprint != fingerprint:
-            self._seen.pop(path, None)  # to the back: its wait begins now
-            self._seen[path] = _Observation(fingerprint, now, now)
+            with self._lock:
+                self._seen.pop(path, None)  # to the back: its wait begins now
+                self._seen[path] = _Observation(fingerprint, now, now)
             return False  # settled needs two consecutive checks that agree
         return now - seen.since >= self.settle_seconds
 
     def restart(self, path: str) -> None:
         """Start the wait again (the file turned out to be open for writing)."""
-        seen = self._seen.pop(path, None)
-        if seen is not None:
-            seen.since = self._clock()
-            self._seen[path] = seen
+        with self._lock:
+            seen = self._seen.pop(path, None)
+            if seen is not None:
+                seen.since = self._clock()
+                self._seen[path] = seen
 
     def due(self) -> list[str]:
         """Return the paths whose wait is over (they need their second look), oldest first."""
@@ -71,17 +77,20 @@ class SettleTracker:
 
     def forget(self, path: str) -> None:
         """Stop tracking ``path`` (queued, gone, or filtered out)."""
-        self._seen.pop(path, None)
+        with self._lock:
+            self._seen.pop(path, None)
 
     def pending(self) -> list[str]:
         """Return the paths still settling."""
-        return list(self._seen)
+        with self._lock:
+            return list(self._seen)
 
     def changed_within(self, seconds: float) -> list[str]:
         """Return the paths still settling whose size or time changed in the last
         ``seconds`` (a file held open without a change for longer is not counted)."""
         since = self._clock() - seconds
-        return [path for path, seen in list(self._seen.items()) if seen.changed >= since]
+        with self._lock:
+            return [path for path, seen in self._seen.items() if seen.changed >= since]
 
     def __len__(self) -> int:
         return len(self._seen)
