@@ -9,8 +9,16 @@ import sys
 import threading
 from pathlib import Path
 
+import yaml
+
 from tests.e2e.harness import wait_until
 from tests.e2e.test_status_page import free_port
+
+
+def ports_of_demo_in(config: Path) -> tuple[int]:
+    """The emulator port a demo config names."""
+    url = yaml.safe_load(config.read_text())["flowcapture"]["url"]
+    return (int(url.rsplit(":", 1)[1].rstrip("/")),)
 
 
 class Demo:
@@ -69,7 +77,25 @@ def test_a_second_start_carries_on_with_the_config_as_edited_and_no_second_sampl
         threading.Event().wait(4)  # (a sample would have been dropped 2 s after the start)
         assert list((base / "drop" / "Day01").iterdir()) == []
         assert config.read_text().count("settle: 4s") == 1, "the edit kept"
-        assert not (base / "watchd.yaml.bak").exists()
+        assert list(base.glob("*.bak")) == []
+        again = subprocess.run(
+            [sys.executable, "-m", "watchd", "demo", "--dir", str(base)],
+            check=False, capture_output=True, text=True, timeout=30, cwd=base.parent,
+        )  # fmt: skip
+        assert again.returncode == 1 and "a demo already runs in" in again.stderr
     finally:
         assert second.stop() == 0
     assert log.read_text().count("uploaded: file=") == 1
+
+    with socket.socket() as taken:  # the emulator's port is someone else's now
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (past TIME_WAIT)
+        taken.bind(("127.0.0.1", api))
+        taken.listen()
+        moved = Demo(base, api, s3, status)
+        assert moved.stop() == 0
+    (backup,) = base.glob("watchd.yaml.*.bak")
+    assert backup.read_text().count("settle: 4s") == 1, "the edited config kept aside"
+    assert f"127.0.0.1:{api}" not in config.read_text()
+    back = Demo(base, *ports_of_demo_in(config), s3, status)  # its new port is used again
+    assert back.stop() == 0
+    assert list(base.glob("*.bak")) == [backup], "kept: it names the emulator's port"

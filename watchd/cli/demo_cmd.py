@@ -13,20 +13,26 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import sys
 import threading
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
 from watchd.config import load_config
+from watchd.config.problems import ConfigError
 from watchd.daemon.app import Daemon
 from watchd.daemon.logs import configure_logging
+from watchd.daemon.runtime_files import daemon_pid
 from watchd.emulator import Emulator
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_API_KEY = "demo-api-key"  # the emulator's built-in demo user; not a real secret
 SAMPLE_BYTES = 12 * 1024 * 1024  # big enough for three 5 MiB parts
 SAMPLE_DELAY_SECONDS = 2.0  # let the daemon start before the sample arrives
+DEFAULT_API_PORT = 8700  # the emulator's (the README's examples use it)
 STATUS_PORT = 9464  # the status page and /metrics (any free port when taken)
 
 CONFIG_TEMPLATE = """\
@@ -61,7 +67,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "./watchd-demo/drop. Drop files there and watch them upload. Ctrl-C stops both.",
     )
     parser.add_argument("--dir", type=Path, default=Path("watchd-demo"), help="demo folder")
-    parser.add_argument("--port", type=int, default=8700, help="emulator API port")
+    parser.add_argument(
+        "--port", type=int, help="emulator API port (default: the config's, or 8700)"
+    )
     parser.add_argument("--s3-port", type=int, default=8701, help="emulator object store port")
     parser.add_argument(
         "--status-port", type=int, default=STATUS_PORT, help="status page and /metrics port"
@@ -74,17 +82,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     base: Path = args.dir.resolve()
-    first = not (base / "watchd.yaml").exists()
+    running = daemon_pid(base / "state")
+    if running is not None:
+        print(f"watchd demo: a demo already runs in {base} (pid {running})", file=sys.stderr)
+        return 1
+    config_path = base / "watchd.yaml"
+    first = not config_path.exists()
+    port = args.port or _configured_port(config_path) or DEFAULT_API_PORT
     emulator = Emulator(
         data_dir=base / "emulator",
-        api_port=_free_port(args.port),
+        api_port=_free_port(port),
         s3_port=_free_port(args.s3_port),
         faults={"processing_delay_s": 2.0},
     )
     emulator.start()
     try:
-        config_path = _write_site(base, emulator.api_url, args.status_port)
-        config = load_config(config_path)
+        _write_site(base, emulator.api_url, args.status_port)
+        try:
+            config = load_config(config_path)
+        except ConfigError as exc:  # (edited by hand)
+            print(f"watchd demo: the configuration has problems:\n{exc}", file=sys.stderr)
+            return 2
         configure_logging(config.log.level, config.log.file, config.log.format)
         daemon = Daemon(config_path, config)
         daemon.start()
@@ -118,7 +136,7 @@ def _free_port(port: int) -> int:
 
 def _write_site(base: Path, api_url: str, status_port: int) -> Path:
     """Make the demo folder; return its config, written unless one is there already for
-    an emulator at ``api_url`` (one for other ports is kept as watchd.yaml.bak)."""
+    an emulator at ``api_url`` (one for another port is kept, renamed with the time)."""
     for sub in ("drop", "uploaded", "state"):
         (base / sub).mkdir(parents=True, exist_ok=True)
     key = base / "api_key"
@@ -128,7 +146,7 @@ def _write_site(base: Path, api_url: str, status_port: int) -> Path:
     if config_path.exists():
         if _names_emulator(config_path, api_url):
             return config_path  # (as the user left it)
-        backup = config_path.with_name("watchd.yaml.bak")
+        backup = config_path.with_name(f"watchd.yaml.{time.strftime('%Y%m%d-%H%M%S')}.bak")
         config_path.replace(backup)
         print(
             f"the emulator runs on other ports this time: {config_path} written anew "
@@ -146,13 +164,31 @@ def _write_site(base: Path, api_url: str, status_port: int) -> Path:
 def _names_emulator(config_path: Path, api_url: str) -> bool:
     """Does the demo config at ``config_path`` use the emulator at ``api_url``? (One
     broken by hand counts as yes: it is kept, and loading it says what is wrong.)"""
+    url = _configured_url(config_path, broken="")
+    return url is not None and (url == "" or url.rstrip("/") == api_url.rstrip("/"))
+
+
+def _configured_port(config_path: Path) -> int | None:
+    """The emulator port an existing demo config names (so a restart keeps it), if any."""
+    url = _configured_url(config_path, broken="")
+    try:
+        return urlsplit(url).port if url else None
+    except ValueError:  # (a port out of range, edited by hand)
+        return None
+
+
+def _configured_url(config_path: Path, *, broken: str) -> str | None:
+    """The ``flowcapture.url`` of a demo config: None if there is none, ``broken`` if
+    the file cannot be read as YAML."""
     try:
         data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return True
+        return broken
     service = data.get("flowcapture") if isinstance(data, dict) else None
     url = service.get("url") if isinstance(service, dict) else None
-    return isinstance(url, str) and url.rstrip("/") == api_url.rstrip("/")
+    return url if isinstance(url, str) else None
 
 
 def _drop_sample(drop: Path) -> None:
