@@ -15,17 +15,18 @@ from tests.e2e.harness import wait_until
 from tests.e2e.test_status_page import free_port
 
 
-def ports_of_demo_in(config: Path) -> tuple[int]:
+def ports_of_demo_in(config: Path) -> int:
     """The emulator port a demo config names."""
     url = yaml.safe_load(config.read_text())["flowcapture"]["url"]
-    return (int(url.rsplit(":", 1)[1].rstrip("/")),)
+    return int(url.rsplit(":", 1)[1].rstrip("/"))
 
 
 class Demo:
     """A `watchd demo` process; its output is collected line by line."""
 
-    def __init__(self, base: Path, *ports: int):
-        options = zip(("--port", "--s3-port", "--status-port"), map(str, ports), strict=True)
+    def __init__(self, base: Path, *ports: int | None):
+        names = ("--port", "--s3-port", "--status-port")
+        options = [(n, str(p)) for n, p in zip(names, ports, strict=True) if p is not None]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "watchd", "demo", "--dir", str(base)]
             + [word for pair in options for word in pair],
@@ -96,6 +97,8 @@ def test_a_second_start_carries_on_with_the_config_as_edited_and_no_second_sampl
     (backup,) = base.glob("watchd.yaml.*.bak")
     assert backup.read_text().count("settle: 4s") == 1, "the edited config kept aside"
     assert f"127.0.0.1:{api}" not in config.read_text()
-    back = Demo(base, *ports_of_demo_in(config), s3, status)  # its new port is used again
+    moved_to = ports_of_demo_in(config)
+    back = Demo(base, None, s3, status)  # no --port: the one its config names is used again
+    assert f"Flow Capture emulator: http://127.0.0.1:{moved_to}" in back.output
     assert back.stop() == 0
     assert list(base.glob("*.bak")) == [backup], "kept: it names the emulator's port"

@@ -11,6 +11,7 @@ daemon, then the emulator.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import socket
 import sys
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     config_path = base / "watchd.yaml"
     first = not config_path.exists()
-    port = args.port or _configured_port(config_path) or DEFAULT_API_PORT
+    port = args.port if args.port is not None else _configured_port(config_path)
     emulator = Emulator(
         data_dir=base / "emulator",
         api_port=_free_port(port),
@@ -146,7 +147,12 @@ def _write_site(base: Path, api_url: str, status_port: int) -> Path:
     if config_path.exists():
         if _names_emulator(config_path, api_url):
             return config_path  # (as the user left it)
-        backup = config_path.with_name(f"watchd.yaml.{time.strftime('%Y%m%d-%H%M%S')}.bak")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        backup = config_path.with_name(f"watchd.yaml.{stamp}.bak")
+        for n in itertools.count(1):
+            if not backup.exists():
+                break
+            backup = config_path.with_name(f"watchd.yaml.{stamp}-{n}.bak")
         config_path.replace(backup)
         print(
             f"the emulator runs on other ports this time: {config_path} written anew "
@@ -168,13 +174,16 @@ def _names_emulator(config_path: Path, api_url: str) -> bool:
     return url is not None and (url == "" or url.rstrip("/") == api_url.rstrip("/"))
 
 
-def _configured_port(config_path: Path) -> int | None:
-    """The emulator port an existing demo config names (so a restart keeps it), if any."""
+def _configured_port(config_path: Path) -> int:
+    """The emulator port an existing demo config names on this machine (so a restart
+    keeps it), else the default."""
     url = _configured_url(config_path, broken="")
     try:
-        return urlsplit(url).port if url else None
+        parts = urlsplit(url) if url else None
+        port = parts.port if parts and parts.hostname in ("127.0.0.1", "localhost") else None
     except ValueError:  # (a port out of range, edited by hand)
-        return None
+        port = None
+    return port or DEFAULT_API_PORT
 
 
 def _configured_url(config_path: Path, *, broken: str) -> str | None:

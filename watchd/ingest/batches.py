@@ -145,6 +145,7 @@ class BatchCloser:
             and (last > now + CLOCK_SLACK or now - last >= timedelta(seconds=idle))
         }
         if not folders:
+            self._held.clear()  # (none is held open now)
             return  # nothing past its idle time (nor from before the clock went back)
         arriving = {folder: self.arriving(folder) for folder in folders}  # (outside the lock)
         with self.db.transaction() as session:
@@ -190,13 +191,14 @@ class BatchCloser:
             return False
         if batch.id not in self._held:
             self._held.add(batch.id)
+            left = timedelta(seconds=idle + HOLD_MAX_SECONDS) - waited
             log.info(
                 "batch stays open: folder=%s batch=%r file=%s is still being written and will "
                 "join it (the batch closes once it has, or in %s at the latest)",
                 batch.folder,
                 batch.name,
                 writing,
-                format_duration(HOLD_MAX_SECONDS),
+                format_duration(round(left.total_seconds())),
             )
         return True
 

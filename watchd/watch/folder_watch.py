@@ -202,7 +202,7 @@ class FolderWatch:
     def being_written(self, within: float) -> list[str]:
         """Return the settling files that changed in the last ``within`` seconds, as
         paths below the root."""
-        cut = len(str(self.root)) + 1  # (tracked paths are below the resolved root)
+        cut = len(os.path.join(str(self.root), ""))  # (tracked paths are below the root)
         return [path[cut:] for path in self.tracker.changed_within(within)]
 
     def _check_health(self) -> bool:

@@ -29,7 +29,7 @@ def test_a_batch_stays_open_for_a_file_still_being_written_and_closes_after_it(c
     said = [r.getMessage() for r in caplog.records if "batch stays open" in r.getMessage()]
     assert said == [
         "batch stays open: folder=dailies batch='Roll1' file=Roll1/A002.mov is still being "
-        "written and will join it (the batch closes once it has, or in 1h at the latest)"
+        "written and will join it (the batch closes once it has, or in 51m at the latest)"
     ], "said once"
     arriving["dailies"] = {"Roll2": "Roll2/B001.mov"}  # what is written now goes elsewhere
     assert core.close_batches() == 1
