@@ -37,7 +37,12 @@ class Demo:
         )
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
-        wait_until(lambda: "watchd demo is running." in self.output, 30, "the demo running")
+        try:
+            wait_until(lambda: "watchd demo is running." in self.output, 30, "the demo running")
+        except BaseException:
+            self.process.kill()  # (no demo left behind by a failed test)
+            self.process.wait(10)
+            raise
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -92,13 +97,14 @@ def test_a_second_start_carries_on_with_the_config_as_edited_and_no_second_sampl
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (past TIME_WAIT)
         taken.bind(("127.0.0.1", api))
         taken.listen()
-        moved = Demo(base, api, s3, status)
-        assert moved.stop() == 0
+        assert Demo(base, api, s3, status).stop() == 0
     (backup,) = base.glob("watchd.yaml.*.bak")
     assert backup.read_text().count("settle: 4s") == 1, "the edited config kept aside"
     assert f"127.0.0.1:{api}" not in config.read_text()
     moved_to = ports_of_demo_in(config)
     back = Demo(base, None, s3, status)  # no --port: the one its config names is used again
-    assert f"Flow Capture emulator: http://127.0.0.1:{moved_to}" in back.output
-    assert back.stop() == 0
+    try:
+        assert f"Flow Capture emulator: http://127.0.0.1:{moved_to}" in back.output
+    finally:
+        assert back.stop() == 0
     assert list(base.glob("*.bak")) == [backup], "kept: it names the emulator's port"
