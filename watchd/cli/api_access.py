@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from watchd.cli.config_path import add_config_argument, warn_of_folders
+from watchd.cli.config_path import add_config_argument, config_for_operator
 from watchd.config.problems import ConfigError
 from watchd.config.secrets import ApiKeyError, read_api_key
 from watchd.flowcapture import wire
@@ -107,13 +107,7 @@ def make_client(args: argparse.Namespace, pool_size: int = 8) -> FlowCaptureClie
             f"no config at {path}: give --config FILE, set $WATCHD_CONFIG, "
             f"or use --email with ${API_KEY_ENV}"
         )
-    from watchd.config.loader import read_config  # noqa: PLC0415 - pydantic only for a config
-
-    config, problems = read_config(path)
-    if config is None:
-        raise ConfigError(problems)
-    warn_of_folders(problems)  # (a broken drop folder file does not stop this command)
-    settings = config.flowcapture
+    settings = config_for_operator(path).flowcapture  # (a broken drop folder does not stop it)
     return FlowCaptureClient(
         settings.email, read_api_key(settings), args.url or settings.url, pool_size=pool_size
     )

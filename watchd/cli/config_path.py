@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from watchd.config.problems import ConfigError, Problem
+from watchd.config.problems import ConfigError
 
 if TYPE_CHECKING:
     from watchd.config.schema import Config
@@ -51,30 +51,34 @@ def load_or_report(path: Path) -> Config | None:
     try:
         return load_config(path)
     except ConfigError as exc:
-        print(f"watchd: the configuration has problems:\n{exc}", file=sys.stderr)
+        _report(exc)
         return None
 
 
 def load_for_operator(path: Path) -> Config | None:
-    """Load the config for a command that works on the state (status, jobs, retry, db...).
+    """``config_for_operator(path)``; on problems of the main file print them all to
+    stderr and return None."""
+    try:
+        return config_for_operator(path)
+    except ConfigError as exc:
+        _report(exc)
+        return None
+
+
+def config_for_operator(path: Path) -> Config:
+    """Load the config for a command that works on the state or the API (status, jobs,
+    retry, db, the API commands, `watchd upload --config`).
 
     A broken drop folder file must not lock the operator out of a daemon still
     running on the configuration it loaded before: its problems are printed as
-    a warning and the folders that are sound are kept. Returns None (the
-    problems printed) only when the main file itself cannot be used.
+    a warning and the folders that are sound are kept. Raises ConfigError only
+    when the main file itself cannot be used.
     """
     from watchd.config.loader import read_config  # noqa: PLC0415 - pydantic only for a config
 
     config, problems = read_config(path)
     if config is None:
-        print(f"watchd: the configuration has problems:\n{ConfigError(problems)}", file=sys.stderr)
-        return None
-    warn_of_folders(problems)
-    return config
-
-
-def warn_of_folders(problems: list[Problem]) -> None:
-    """Print the problems of drop folders a command goes on without (see read_config)."""
+        raise ConfigError(problems)
     if problems:
         print(
             f"watchd: warning: the configuration has problems (a running daemon keeps the "
@@ -82,3 +86,8 @@ def warn_of_folders(problems: list[Problem]) -> None:
             f"{ConfigError(problems)}",
             file=sys.stderr,
         )
+    return config
+
+
+def _report(exc: ConfigError) -> None:
+    print(f"watchd: the configuration has problems:\n{exc}", file=sys.stderr)

@@ -20,11 +20,10 @@ from watchd.base.clock import SYSTEM_CLOCK
 from watchd.base.fileversion import Fingerprint, SettledFile
 from watchd.base.stop import StopToken
 from watchd.cli.api_access import CommandError
-from watchd.cli.config_path import warn_of_folders
+from watchd.cli.config_path import config_for_operator
 from watchd.cli.upload_files import SourceFile, Sources
 from watchd.cli.upload_output import UploadProgressBoard
 from watchd.config.database_secret import database_password_file
-from watchd.config.problems import ConfigError
 from watchd.daemon.runtime_files import state_folder_error
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.failures import RetryPolicy
@@ -95,13 +94,7 @@ def _database(args: argparse.Namespace) -> Database:
     if args.state_dir is not None:
         return _in_state_dir(args.state_dir)
     if not args.email and args.config.exists():
-        # Only here: the config's schema (pydantic) is a tenth of a second of imports.
-        from watchd.config.loader import read_config  # noqa: PLC0415
-
-        config, problems = read_config(args.config)
-        if config is None:
-            raise ConfigError(problems)
-        warn_of_folders(problems)  # (its drop folders do not matter here)
+        config = config_for_operator(args.config)  # (its drop folders do not matter here)
         if config.database is not None:
             return Database(config.database, password_file=database_password_file(config))
         return _in_state_dir(config.state_dir)
