@@ -14,7 +14,7 @@ from watchd.cli.config_path import add_config_argument
 from watchd.cli.store_access import in_database, note_daemon, run_listing
 from watchd.store.models import JobState
 from watchd.store.operator_actions import Cancelled, CancelOutcome, cancel_job
-from watchd.store.queries import list_jobs
+from watchd.store.queries import ERROR_STATES, list_jobs
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,7 +63,7 @@ def render_jobs(rows: list[dict[str, Any]]) -> str:
             f"{row['job']:>6}  {row['state']:<10} {row['size']:>10}  {node}"
             f"{printable(row['batch'] or '-')[:16]:<16} {printable(row['file'])}"
         )
-        if row["error"] and row["state"] in ("waiting", "failed", "cancelled"):
+        if row["error"] and row["state"] in ERROR_STATES:  # (a problem now)
             lines.append(f"{'':>8}{printable(row['error'])}")
         if row.get("note"):
             lines.append(f"{'':>8}{row['note']}")

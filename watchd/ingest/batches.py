@@ -86,6 +86,11 @@ class Member:
         return self.asset_id is None
 
 
+def _quiet_for(seconds: float, last_file_at: datetime, now: datetime) -> bool:
+    """Has no file joined a batch for ``seconds`` by ``now``?"""
+    return now - last_file_at >= timedelta(seconds=seconds)
+
+
 class BatchCloser:
     """Finds batches ready to close and closes them."""
 
@@ -142,7 +147,7 @@ class BatchCloser:
             folder
             for folder, last in candidates
             if (idle := self.idle_seconds(folder)) is not None
-            and (last > now + CLOCK_SLACK or now - last >= timedelta(seconds=idle))
+            and (last > now + CLOCK_SLACK or _quiet_for(idle, last, now))
         }
         if not folders:
             self._held.clear()  # (none is held open now)
@@ -161,13 +166,11 @@ class BatchCloser:
                         batch.last_file_at.isoformat(timespec="seconds"),
                     )
                     batch.last_file_at = now
-                if now - batch.last_file_at < timedelta(seconds=idle):
+                if not _quiet_for(idle, batch.last_file_at, now):
                     continue
                 lock_folder_queue(session, batch.folder)  # no file joins it meanwhile (shared)
                 session.refresh(batch)
-                if batch.state != BatchState.OPEN or now - batch.last_file_at < timedelta(
-                    seconds=idle
-                ):
+                if batch.state != BatchState.OPEN or not _quiet_for(idle, batch.last_file_at, now):
                     continue
                 busy = session.scalar(
                     select(Job.id)
@@ -185,13 +188,12 @@ class BatchCloser:
         """Does a file still being written hold ``batch`` open (and it has not waited
         HOLD_MAX_SECONDS past its idle time for it yet)?"""
         writing = arriving.get(batch.folder, {}).get(batch.name)
-        waited = now - batch.last_file_at
-        if writing is None or waited >= timedelta(seconds=idle + HOLD_MAX_SECONDS):
+        if writing is None or _quiet_for(idle + HOLD_MAX_SECONDS, batch.last_file_at, now):
             self._held.discard(batch.id)
             return False
         if batch.id not in self._held:
             self._held.add(batch.id)
-            left = timedelta(seconds=idle + HOLD_MAX_SECONDS) - waited
+            left = batch.last_file_at + timedelta(seconds=idle + HOLD_MAX_SECONDS) - now
             log.info(
                 "batch stays open: folder=%s batch=%r file=%s is still being written and will "
                 "join it (the batch closes once it has, or in %s at the latest)",
