@@ -34,6 +34,7 @@ DEMO_API_KEY = "demo-api-key"  # the emulator's built-in demo user; not a real s
 SAMPLE_BYTES = 12 * 1024 * 1024  # big enough for three 5 MiB parts
 SAMPLE_DELAY_SECONDS = 2.0  # let the daemon start before the sample arrives
 DEFAULT_API_PORT = 8700  # the emulator's (the README's examples use it)
+UNREADABLE = ""  # the url of a demo config that cannot be read as YAML
 STATUS_PORT = 9464  # the status page and /metrics (any free port when taken)
 
 CONFIG_TEMPLATE = """\
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     )
     emulator.start()
     try:
-        _write_site(base, emulator.api_url, args.status_port)
+        _write_site(config_path, emulator.api_url, args.status_port)
         try:
             config = load_config(config_path)
         except ConfigError as exc:  # (edited by hand)
@@ -135,18 +136,19 @@ def _free_port(port: int) -> int:
     return port
 
 
-def _write_site(base: Path, api_url: str, status_port: int) -> Path:
-    """Make the demo folder; return its config, written unless one is there already for
-    an emulator at ``api_url`` (one for another port is kept, renamed with the time)."""
+def _write_site(config_path: Path, api_url: str, status_port: int) -> None:
+    """Make the demo folder around ``config_path``; write the config unless one is there
+    already for an emulator at ``api_url`` (one for another port is kept, renamed with
+    the time)."""
+    base = config_path.parent
     for sub in ("drop", "uploaded", "state"):
         (base / sub).mkdir(parents=True, exist_ok=True)
     key = base / "api_key"
     key.write_text(DEMO_API_KEY + "\n")
     key.chmod(0o600)
-    config_path = base / "watchd.yaml"
     if config_path.exists():
         if _names_emulator(config_path, api_url):
-            return config_path  # (as the user left it)
+            return  # (as the user left it)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         backup = config_path.with_name(f"watchd.yaml.{stamp}.bak")
         for n in itertools.count(1):
@@ -164,20 +166,19 @@ def _write_site(base: Path, api_url: str, status_port: int) -> Path:
             api_url=api_url, email=DEMO_EMAIL, status_port=_free_port(status_port)
         )
     )
-    return config_path
 
 
 def _names_emulator(config_path: Path, api_url: str) -> bool:
     """Does the demo config at ``config_path`` use the emulator at ``api_url``? (One
     broken by hand counts as yes: it is kept, and loading it says what is wrong.)"""
-    url = _configured_url(config_path, broken="")
-    return url is not None and (url == "" or url.rstrip("/") == api_url.rstrip("/"))
+    url = _configured_url(config_path)
+    return url is not None and (url == UNREADABLE or url.rstrip("/") == api_url.rstrip("/"))
 
 
 def _configured_port(config_path: Path) -> int:
     """The emulator port an existing demo config names on this machine (so a restart
     keeps it), else the default."""
-    url = _configured_url(config_path, broken="")
+    url = _configured_url(config_path)
     try:
         parts = urlsplit(url) if url else None
         port = parts.port if parts and parts.hostname in ("127.0.0.1", "localhost") else None
@@ -186,15 +187,15 @@ def _configured_port(config_path: Path) -> int:
     return port or DEFAULT_API_PORT
 
 
-def _configured_url(config_path: Path, *, broken: str) -> str | None:
-    """The ``flowcapture.url`` of a demo config: None if there is none, ``broken`` if
+def _configured_url(config_path: Path) -> str | None:
+    """The ``flowcapture.url`` of a demo config: None if there is none, UNREADABLE if
     the file cannot be read as YAML."""
     try:
         data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return broken
+        return UNREADABLE
     service = data.get("flowcapture") if isinstance(data, dict) else None
     url = service.get("url") if isinstance(service, dict) else None
     return url if isinstance(url, str) else None
