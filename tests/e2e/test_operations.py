@@ -148,7 +148,9 @@ def test_a_permanent_failure_is_reported_and_retry_sends_it_again(site):
     site.start()
     write_file(drop / "refused.mov", MIB)
     wait_until(lambda: site.states() == ["failed"], 40, "the job failed")
-    assert "failed: file=" in site.log() and "`watchd retry 1` tries again" in site.log()
+    # the state is committed before the line is written: wait for the line, then check it
+    wait_until(lambda: "failed: file=" in site.log(), 10, "the failure logged")
+    assert "`watchd retry 1` tries again" in site.log()
     status = json.loads(watchd("status", "--config", str(site.config_path), "--json").stdout)
     assert status["recent_errors"][0]["state"] == "failed"
     assert watchd("status", "--config", str(site.config_path)).returncode == 1
