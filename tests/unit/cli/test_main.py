@@ -101,3 +101,21 @@ def test_a_groups_options_may_come_before_or_after_its_action(monkeypatch, argv,
     assert str(args.config) == config
     if json is not None:
         assert args.json is json
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage", "unknown"),
+    [
+        (["jobs", "--sate", "failed"], "usage: watchd jobs ", "--sate failed"),
+        (["db", "check", "--bogus"], "usage: watchd db check ", "--bogus"),
+        (["--bogus"], "usage: watchd ", "--bogus"),
+    ],
+)
+def test_an_unknown_option_shows_the_usage_of_the_command_it_was_given_to(
+    argv, usage, unknown, capsys
+):
+    with pytest.raises(SystemExit) as exit_:
+        main.main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage) and f"error: unrecognized arguments: {unknown}\n" in err
