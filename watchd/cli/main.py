@@ -154,7 +154,9 @@ def _run_command(argv: Sequence[str] | None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+def _innermost(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> argparse.ArgumentParser:
     """Return the parser of the (sub)command ``args`` was parsed with: ``watchd db check``'s."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
