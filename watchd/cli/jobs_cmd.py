@@ -12,6 +12,7 @@ from watchd.base.clock import SYSTEM_CLOCK
 from watchd.base.names import printable
 from watchd.cli.config_path import add_config_argument
 from watchd.cli.store_access import in_database, note_daemon, run_listing
+from watchd.config import Config
 from watchd.store.models import JobState
 from watchd.store.operator_actions import Cancelled, CancelOutcome, cancel_job
 from watchd.store.queries import ERROR_STATES, list_jobs
@@ -48,7 +49,17 @@ def run_jobs(args: argparse.Namespace) -> int:
         "jobs",
         lambda session: list_jobs(session, state=args.state, folder=args.folder, limit=args.limit),
         render_jobs,
+        none_found=lambda config: _unknown_folder(config, args.folder),
     )
+
+
+def _unknown_folder(config: Config, folder: str | None) -> str | None:
+    """A ``--folder`` that names no drop folder of the config (and no job's): a typo."""
+    names = [f.name for f in config.folders]
+    if folder is None or folder in names:
+        return None
+    known = ", ".join(names) if names else "none"
+    return f"no drop folder named {folder!r} in the configuration (its folders: {known})"
 
 
 def render_jobs(rows: list[dict[str, Any]]) -> str:

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         "receipt",
         lambda session: batch_receipt(session, args.batch),
         render,
-        none_found=f"no batch {args.batch!r} (`watchd batches` lists them)",
+        none_found=lambda _config: f"no batch {args.batch!r} (`watchd batches` lists them)",
     )
 
 

@@ -109,18 +109,20 @@ def run_listing(
     query: Callable[[Session], list[dict[str, Any]]],
     render: Callable[[list[dict[str, Any]]], str],
     *,
-    none_found: str | None = None,
+    none_found: Callable[[Config], str | None] | None = None,
 ) -> int:
     """Run a read-only listing command: rows as JSON (--json) or rendered text.
 
-    ``none_found``: no rows is an error, said so (exit 1): a thing asked for by name.
+    ``none_found``: when there are no rows, what is wrong, if anything (then said,
+    exit 1): a thing asked for by name that is not there.
     """
     outcome = in_database(args, command, query, write=False)
     if isinstance(outcome, int):
         return outcome
     config, rows = outcome
-    if not rows and none_found is not None:
-        print(f"watchd {command}: {none_found}", file=sys.stderr)
+    problem = none_found(config) if not rows and none_found is not None else None
+    if problem is not None:
+        print(f"watchd {command}: {problem}", file=sys.stderr)
         return 1
     print(json.dumps(rows, indent=2) if args.json else render(rows))
     if daemon_pid(config.state_dir) is None:

@@ -215,3 +215,18 @@ def test_status_shows_the_damage_in_its_report_and_exits_1(site, capsys):
     report = json.loads(out)
     assert code == 1
     assert report["database"].startswith(f"the state database {site.database} is damaged")
+
+
+def test_jobs_of_a_folder_the_config_does_not_name_is_an_error_not_an_empty_list(
+    site, capsys, tmp_path
+):
+    (tmp_path / "drop").mkdir()
+    site.configure(folders=[{"name": "cart", "path": str(tmp_path / "drop"), "project_id": 7}])
+    make_database(site.state, jobs=3)  # jobs of a folder "dailies", since taken out
+    code, out, err = site(capsys, "jobs", "--folder", "crat")
+    assert code == 1 and out == ""
+    assert "no drop folder named 'crat' in the configuration (its folders: cart)" in err
+    code, out, _ = site(capsys, "jobs", "--folder", "cart")
+    assert code == 0 and out == "no jobs\n", "a folder of the config with no jobs yet"
+    code, out, _ = site(capsys, "jobs", "--folder", "dailies")
+    assert code == 0 and len(out.splitlines()) == 4, "a folder taken out still has its jobs"
