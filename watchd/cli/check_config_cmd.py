@@ -16,6 +16,7 @@ from pathlib import Path
 
 from watchd.cli.database_check import check_database
 from watchd.config import FolderConfig
+from watchd.config.checks import nearest_existing
 from watchd.config.loader import check_config
 from watchd.config.problems import UNKNOWN_ORIGIN, Problem
 from watchd.config.schema import Config
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         return _report(problems)
     if database:
         print(database)
-    for note in custody_notes(config) + mount_notes(config):
+    for note in custody_notes(config) + archive_notes(config) + mount_notes(config):
         print(f"note: {note}")
     names = ", ".join(_outcome(f, resolved, args.online) for f in config.folders)
     count = len(config.folders)
@@ -100,6 +101,16 @@ def custody_notes(config: Config) -> list[str]:
         if folder.verify == "off"
         and folder.after_upload.action != "keep"
         and not folder.allow_unverified_delete
+    ]
+
+
+def archive_notes(config: Config) -> list[str]:
+    """Archive folders that do not exist yet: fine (watchd makes them), unless a typo."""
+    return [
+        f"folder {folder.name}: after_upload.move_to {folder.archive} does not exist yet; "
+        f"watchd will create it in {nearest_existing(folder.archive)} at the first move"
+        for folder in config.folders
+        if folder.archive is not None and not folder.archive.exists()
     ]
 
 

@@ -78,7 +78,7 @@ def write_access_problem(folder: FolderConfig) -> str | None:
 
 
 def _nearest_existing_or_self(path: Path) -> Path:
-    return path if path.exists() else _nearest_existing(path)
+    return path if path.exists() else nearest_existing(path)
 
 
 def check_state_dir(config: Config) -> list[Problem]:
@@ -126,12 +126,13 @@ def _dir_problems(path: Path, what: str) -> Iterator[str]:
         elif not os.access(path, os.W_OK | os.X_OK):
             yield f"{what} directory {path} is not writable by this user"
         return
-    parent = _nearest_existing(path)
+    parent = nearest_existing(path)
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         yield f"{what} directory {path} does not exist and cannot be created in {parent}"
 
 
-def _nearest_existing(path: Path) -> Path:
+def nearest_existing(path: Path) -> Path:
+    """Return the closest of ``path``'s parents that exists (the root at worst)."""
     for candidate in path.parents:
         if candidate.exists():
             return candidate

@@ -96,6 +96,25 @@ def test_verify_off_with_delete_is_a_note_naming_the_folder_not_a_problem(cfg, c
     assert len(out) == 2 and out[1].startswith("OK: 2 folders")
 
 
+def test_an_archive_folder_not_there_yet_is_a_note_saying_where_it_will_be_made(cfg, capsys):
+    archive = cfg.root / "archve" / "day1"  # perhaps a typo: the user should see it
+    made = cfg.drop("made")
+    cfg.write_main(
+        "folders:\n"
+        f"  - {{name: cards, path: {cfg.drop('cards')}, project_id: 1,"
+        f" after_upload: {{move_to: {archive}}}}}\n"
+        f"  - {{name: ok, path: {cfg.drop('ok')}, project_id: 1,"
+        f" after_upload: {{move_to: {made}}}}}\n"
+    )
+    assert run("--config", str(cfg.main)) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"note: folder cards: after_upload.move_to {archive} does not exist yet; "
+        f"watchd will create it in {cfg.root} at the first move",
+        "OK: 2 folders (cards, ok)",
+    ]
+    assert not archive.parent.exists(), "checking creates nothing"
+
+
 def test_a_folder_on_a_network_mount_that_does_not_poll_is_a_note(cfg, capsys, monkeypatch):
     drop = cfg.drop("nas")
     kind = mounts.mount_type(drop)
