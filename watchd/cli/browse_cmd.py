@@ -117,6 +117,8 @@ def run_assets(args: argparse.Namespace) -> int:
         return 0
     if not assets:
         print("no assets")
+        return 0
+    print(f"{'ID':>8}  {'UUID':<36}  {'BATCH':<20} {'SIZE':>12}  NAME")
     for asset in assets:
         size = asset.extra.get("size", "")
         batch = asset.batch_name or "-"

@@ -26,6 +26,11 @@ def test_assets_by_folder_path_and_batch(cli, uploaded):
     rows = cli.json("assets", "Demo Production/Dailies", "--batch", "B1")
     assert [(a["id"], a["uuid"]) for a in rows] == [(asset_id, ident)]
     assert cli.json("assets", "Demo Production/Dailies", "--batch", "other") == []
+    code, out, _ = cli("assets", "Demo Production/Dailies", "--batch", "B1")
+    header, row = out.splitlines()
+    assert code == 0 and header.split() == ["ID", "UUID", "BATCH", "SIZE", "NAME"]
+    assert row.split()[:3] == [str(asset_id), ident, "B1"]
+    assert cli("assets", "Demo Production/Dailies", "--batch", "other")[1] == "no assets\n"
 
 
 def test_a_folder_the_user_cannot_see_is_a_clear_error(cli):
