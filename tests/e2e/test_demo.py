@@ -71,6 +71,7 @@ def test_a_second_start_carries_on_with_the_config_as_edited_and_no_second_sampl
             written = config.read_text()
             assert f"127.0.0.1:{status}" not in written and "127.0.0.1:0" not in written
             assert "status page:           http://127.0.0.1:None" not in first.output
+            assert f"note: the status page is not on port {status}: " in first.output
             wait_until(lambda: "done: file=" in log.read_text(), 60, "the sample clip done")
         finally:
             assert first.stop() == 0
@@ -79,6 +80,7 @@ def test_a_second_start_carries_on_with_the_config_as_edited_and_no_second_sampl
     second = Demo(base, api, s3, status)
     try:
         assert "sample clip arrives" not in second.output
+        assert f"not on port {status}: {config} has metrics.listen: 127.0.0.1:" in second.output
         wait_until(lambda: log.read_text().count(" running: ") >= 2, 30, "the second daemon up")
         threading.Event().wait(4)  # (a sample would have been dropped 2 s after the start)
         assert list((base / "drop" / "Day01").iterdir()) == []

@@ -74,7 +74,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--s3-port", type=int, default=8701, help="emulator object store port")
     parser.add_argument(
-        "--status-port", type=int, default=STATUS_PORT, help="status page and /metrics port"
+        "--status-port",
+        type=int,
+        help=f"status page and /metrics port of a new demo config (default {STATUS_PORT})",
     )
     parser.add_argument(
         "--no-sample", action="store_true", help="do not drop a sample clip at the first start"
@@ -99,12 +101,16 @@ def run(args: argparse.Namespace) -> int:
     )
     emulator.start()
     try:
-        _write_site(config_path, emulator.api_url, args.status_port)
+        _write_site(config_path, emulator.api_url, args.status_port or STATUS_PORT)
         try:
             config = load_config(config_path)
         except ConfigError as exc:  # (edited by hand)
             print(f"watchd demo: the configuration has problems:\n{exc}", file=sys.stderr)
             return 2
+        if args.status_port is not None:
+            _note_status_port(
+                config_path, config.metrics.listen if config.metrics else None, args.status_port
+            )
         configure_logging(config.log.level, config.log.file, config.log.format)
         daemon = Daemon(config_path, config)
         daemon.start()
@@ -118,6 +124,18 @@ def run(args: argparse.Namespace) -> int:
         emulator.stop()
     print("\nDemo stopped. Run it again to carry on where it left off.")
     return 0
+
+
+def _note_status_port(config_path: Path, listen: str | None, asked: int) -> None:
+    """Say so when the status page is not on the ``--status-port`` asked for."""
+    if listen is not None and listen.rpartition(":")[2] == str(asked):
+        return
+    print(
+        f"note: the status page is not on port {asked}: {config_path} has metrics.listen: "
+        f"{listen or 'off'} (the port was taken, or the config was kept as you left it: "
+        "edit it there)",
+        flush=True,
+    )
 
 
 def _free_port(port: int) -> int:
