@@ -110,3 +110,33 @@ def test_a_second_start_carries_on_with_the_config_as_edited_and_no_second_sampl
     finally:
         assert back.stop() == 0
     assert list(base.glob("*.bak")) == [backup], "kept: it names the emulator's port"
+
+
+def test_two_demos_started_at_the_same_instant_leave_one_running_and_the_config_alone(tmp_path):
+    base = tmp_path / "watchd-demo"
+    command = [sys.executable, "-m", "watchd", "demo", "--dir", str(base), "--no-sample"]
+    ports = ["--port", str(free_port()), "--s3-port", str(free_port())]
+    both = [
+        subprocess.Popen(
+            command + ports,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=tmp_path,
+        )
+        for _ in range(2)
+    ]
+    try:
+        wait_until(lambda: any(p.poll() is not None for p in both), 30, "one demo refused")
+        (refused,) = [p for p in both if p.poll() is not None]
+        (running,) = [p for p in both if p is not refused]
+        assert refused.returncode == 1
+        assert "a demo already runs in" in (refused.stdout.read() if refused.stdout else "")
+        config = base / "watchd.yaml"
+        wait_until(config.exists, 30, "the running demo's config")
+        assert list(base.glob("*.bak")) == [], "the refused one wrote no config"
+        assert running.poll() is None, "the other demo runs on"
+    finally:
+        for process in both:
+            process.send_signal(signal.SIGINT)
+        assert [p.wait(30) for p in both].count(1) == 1

@@ -11,6 +11,7 @@ daemon, then the emulator.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import itertools
 import os
 import socket
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 import yaml
@@ -35,6 +37,7 @@ SAMPLE_BYTES = 12 * 1024 * 1024  # big enough for three 5 MiB parts
 SAMPLE_DELAY_SECONDS = 2.0  # let the daemon start before the sample arrives
 DEFAULT_API_PORT = 8700  # the emulator's (the README's examples use it)
 UNREADABLE = ""  # the url of a demo config that cannot be read as YAML
+DEMO_LOCK = ".demo.lock"  # held by the running demo (see _demo_lock)
 STATUS_PORT = 9464  # the status page and /metrics (any free port when taken)
 
 CONFIG_TEMPLATE = """\
@@ -86,9 +89,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     base: Path = args.dir.resolve()
+    base.mkdir(parents=True, exist_ok=True)
     running = daemon_pid(base / "state")
-    if running is not None:
-        print(f"watchd demo: a demo already runs in {base} (pid {running})", file=sys.stderr)
+    lock = _demo_lock(base) if running is None else None
+    if lock is None:
+        print(
+            f"watchd demo: a demo already runs in {base}"
+            + (f" (pid {running})" if running is not None else ""),
+            file=sys.stderr,
+        )
         return 1
     config_path = base / "watchd.yaml"
     first = not config_path.exists()
@@ -124,6 +133,22 @@ def run(args: argparse.Namespace) -> int:
         emulator.stop()
     print("\nDemo stopped. Run it again to carry on where it left off.")
     return 0
+
+
+def _demo_lock(base: Path) -> IO[str] | None:
+    """Hold ``base``'s demo lock until this process ends; None if another demo holds it.
+
+    Two demos started at the same instant would both find no daemon running yet;
+    the second would then start another emulator on the same data and write the
+    config anew before failing on the daemon's lock.
+    """
+    handle = (base / DEMO_LOCK).open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
 
 
 def _note_status_port(config_path: Path, listen: str | None, asked: int) -> None:
