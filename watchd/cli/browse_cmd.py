@@ -120,7 +120,7 @@ def run_assets(args: argparse.Namespace) -> int:
         return 0
     print(f"{'ID':>8}  {'UUID':<36}  {'BATCH':<20} {'SIZE':>12}  NAME")
     for asset in assets:
-        size = asset.extra.get("size", "")
+        size = asset.size if asset.size is not None else ""
         batch = asset.batch_name or "-"
         print(f"{asset.id:>8}  {asset.uuid or '-':<36}  {batch:<20} {size:>12}  {asset.name}")
     return 0

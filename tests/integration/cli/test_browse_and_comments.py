@@ -22,14 +22,14 @@ def test_folders_as_a_tree_with_ids(cli):
 
 
 def test_assets_by_folder_path_and_batch(cli, uploaded):
-    asset_id, ident, _ = uploaded
+    asset_id, ident, data = uploaded
     rows = cli.json("assets", "Demo Production/Dailies", "--batch", "B1")
     assert [(a["id"], a["uuid"]) for a in rows] == [(asset_id, ident)]
     assert cli.json("assets", "Demo Production/Dailies", "--batch", "other") == []
     code, out, _ = cli("assets", "Demo Production/Dailies", "--batch", "B1")
     header, row = out.splitlines()
     assert code == 0 and header.split() == ["ID", "UUID", "BATCH", "SIZE", "NAME"]
-    assert row.split()[:3] == [str(asset_id), ident, "B1"]
+    assert row.split() == [str(asset_id), ident, "B1", str(len(data)), "A001_012_003.mov"]
     assert cli("assets", "Demo Production/Dailies", "--batch", "other")[1] == "no assets\n"
 
 
