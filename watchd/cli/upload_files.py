@@ -44,7 +44,8 @@ class Sources:
     """The files to upload, in a stable order, and what the filters left out."""
 
     files: list[SourceFile]
-    skipped: int  # files inside named folders that the filters left out
+    skipped: int  # files inside named folders that were left out
+    filtered: bool = False  # --include or --exclude given (else only junk is left out)
 
     @property
     def total_bytes(self) -> int:
@@ -59,6 +60,7 @@ def collect(paths: Sequence[Path], include: Sequence[str], exclude: Sequence[str
     that cannot be read, or a folder with nothing to upload in it.
     """
     wanted = PathFilter(include or ("*",), exclude)
+    filtered = bool(include or exclude)
     found: dict[Path, SourceFile] = {}  # by absolute path: a file named twice goes once
     skipped = 0
     for given in paths:
@@ -70,14 +72,14 @@ def collect(paths: Sequence[Path], include: Sequence[str], exclude: Sequence[str
             if not files:
                 raise UploadSourceError(
                     f"{shown(given)} has no files to upload"
-                    + (f" ({left_out} left out by the filters)" if left_out else "")
+                    + (f" ({left_out_by(left_out, filtered)})" if left_out else "")
                 )
             skipped += left_out
             for file in files:
                 found.setdefault(file.path, file)
         else:
             raise UploadSourceError(f"{shown(given)} is not a file or folder")
-    return Sources(sorted(found.values(), key=lambda f: f.relpath), skipped)
+    return Sources(sorted(found.values(), key=lambda f: f.relpath), skipped, filtered)
 
 
 def _walk(folder: Path, wanted: PathFilter) -> tuple[list[SourceFile], int]:
@@ -112,8 +114,14 @@ def describe(sources: Sources) -> str:
     count = len(sources.files)
     line = f"{count} file{'s' if count != 1 else ''}, {human_size(sources.total_bytes)}"
     if sources.skipped:
-        line += f" ({sources.skipped} left out by the filters)"
+        line += f" ({left_out_by(sources.skipped, sources.filtered)})"
     return line
+
+
+def left_out_by(count: int, filtered: bool) -> str:
+    """Say how many files were left out, and why: junk, hidden, or the user's filters."""
+    why = "hidden, junk or special files" + (", or not matching --include/--exclude" * filtered)
+    return f"{count} left out: {why}"
 
 
 def human_size(size: int) -> str:

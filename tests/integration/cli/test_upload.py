@@ -206,7 +206,8 @@ def test_a_card_folder_goes_up_as_one_batch_of_its_media_counted_first(cli, emul
     )
     assert code == 0, err
     assert err.startswith(
-        "watchd upload: 3 files, 3.1 MB (2 left out by the filters) to Demo Production/Dailies\n"
+        "watchd upload: 3 files, 3.1 MB (2 left out: hidden, junk or special files) "
+        "to Demo Production/Dailies\n"
     )
     calls = emulator.snapshot()["complete_upload_calls"]
     assert len(calls) == 1 and len(calls[0]["keys"]) == 3

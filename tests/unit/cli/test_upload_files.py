@@ -50,6 +50,9 @@ def test_include_and_exclude_globs_apply_to_names_and_to_paths_below_the_folder(
     only_mxf = collect([card], ["*.mxf"], [])
     assert [f.relpath for f in only_mxf.files] == ["A001/CLIPS/C0001.MXF", "A001/CLIPS/C0002.MXF"]
     assert only_mxf.skipped == 4
+    assert describe(only_mxf).endswith(
+        "(4 left out: hidden, junk or special files, or not matching --include/--exclude)"
+    )
     no_first = collect([card], [], ["clips/c0001.*"])
     assert [f.relpath for f in no_first.files] == ["A001/CLIPS/C0002.MXF"]
 
@@ -125,7 +128,10 @@ def test_an_unreadable_folder_stops_before_anything_is_sent(card):
 
 
 def test_the_line_before_the_upload_counts_files_and_bytes(card):
-    assert describe(collect([card], [], [])) == "3 files, 3.0 kB (3 left out by the filters)"
+    assert (
+        describe(collect([card], [], []))
+        == "3 files, 3.0 kB (3 left out: hidden, junk or special files)"
+    )
     assert describe(collect([card / "CLIPS" / "C0002.MXF"], [], [])) == "1 file, 2.0 kB"
     assert [human_size(n) for n in (1, 999, 1500, 2_500_000, 7 * 10**12)] == [
         "1 byte",
