@@ -52,6 +52,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--non-watermarked", action="store_true", help="the non-watermarked file (needs rights)"
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace files already in --dest (by default such an asset is refused, untouched)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -147,6 +152,7 @@ def _download_category(
             category,
             args.dest,
             non_watermarked=args.non_watermarked,
+            overwrite=args.overwrite,
             progress_for=progress_for,
             on_task_progress=lambda text: lines[-1].note(f"processing {text}") if lines else None,
         )

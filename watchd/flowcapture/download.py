@@ -163,6 +163,10 @@ def _announced_total(headers: object, have: int) -> int | None:
 ProgressFor = Callable[[Path], Progress | None]  # a progress callback for each file's path
 
 
+class DestinationExistsError(FlowCaptureError):
+    """A file to download would replace one already there (nothing was fetched)."""
+
+
 def download_files(
     client: FlowCaptureClient,
     asset_id: int,
@@ -170,6 +174,7 @@ def download_files(
     dest_dir: Path,
     *,
     non_watermarked: bool = False,
+    overwrite: bool = False,
     progress_for: ProgressFor | None = None,
     on_task_progress: TaskProgress | None = None,
     poll_seconds: float = TASK_POLL_SECONDS,
@@ -180,17 +185,27 @@ def download_files(
     ``successful_processes`` is fetched, at the place its ``path`` names below
     ``dest_dir`` (see :func:`local_path`). Returns the final paths in the
     server's order. Raises NotFoundError (with the server's reason) when the
-    download could not start, or the error that stopped it.
+    download could not start, DestinationExistsError before anything is
+    fetched when a file is already where one would go (unless ``overwrite``),
+    or the error that stopped it.
     """
     tasks = _start(client, asset_id, category, non_watermarked)
-    paths: list[Path] = []
+    dests: list[Path] = []
     for task in tasks:
+        dests.append(_unused(dest_dir / local_path(task, f"asset-{asset_id}-{category}"), dests))
+    there = [dest for dest in dests if dest.exists() or dest.is_symlink()]
+    if there and not overwrite:
+        raise DestinationExistsError(
+            f"{', '.join(map(str, there))} already there: not replaced "
+            "(--overwrite replaces it, or choose another --dest)"
+        )
+    paths: list[Path] = []
+    for task, dest in zip(tasks, dests, strict=True):
 
         def fresh_url(task: DownloadTask = task) -> str:
             again = _start(client, asset_id, category, non_watermarked)
             return wait_for_url(client, _same_file(again, task), poll_seconds=poll_seconds)
 
-        dest = _unused(dest_dir / local_path(task, f"asset-{asset_id}-{category}"), paths)
         progress = progress_for(dest) if progress_for is not None else None
         url = wait_for_url(client, task, on_progress=on_task_progress, poll_seconds=poll_seconds)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -205,6 +220,7 @@ def download_asset(
     dest_dir: Path,
     *,
     non_watermarked: bool = False,
+    overwrite: bool = False,
     progress: Progress | None = None,
     on_task_progress: TaskProgress | None = None,
     poll_seconds: float = TASK_POLL_SECONDS,
@@ -216,6 +232,7 @@ def download_asset(
         category,
         dest_dir,
         non_watermarked=non_watermarked,
+        overwrite=overwrite,
         progress_for=(lambda _dest: progress) if progress is not None else None,
         on_task_progress=on_task_progress,
         poll_seconds=poll_seconds,

@@ -18,20 +18,20 @@ def test_the_original_downloads_byte_identical_by_uuid(cli, uploaded, tmp_path):
 
 def test_an_interrupted_download_resumes(cli, uploaded, emulator, tmp_path):
     emulator.set_faults({"rules": [{"endpoint": "s3:GET", "reset": True, "count": 1}]})
-    code, out, _ = cli(
-        "download", str(uploaded[0]), "--category", "ORIGINAL", "--dest", str(tmp_path)
-    )
+    back = tmp_path / "back"  # (tmp_path holds the uploaded source, which is not replaced)
+    code, out, _ = cli("download", str(uploaded[0]), "--category", "ORIGINAL", "--dest", str(back))
     assert code == 0, out
-    assert (tmp_path / "A001_012_003.mov").read_bytes() == uploaded[2]
+    assert (back / "A001_012_003.mov").read_bytes() == uploaded[2]
     assert emulator.snapshot()["requests"]["s3:GET"] == 2
 
 
 def test_a_category_is_named_in_any_case_and_an_unknown_one_lists_those_there_are(
     cli, uploaded, tmp_path
 ):
-    rows = cli.json("download", str(uploaded[0]), "--category", "original", "--dest", str(tmp_path))
+    back = tmp_path / "back"
+    rows = cli.json("download", str(uploaded[0]), "--category", "original", "--dest", str(back))
     assert [r["category"] for r in rows] == ["ORIGINAL"]
-    assert (tmp_path / "A001_012_003.mov").read_bytes() == uploaded[2]
+    assert (back / "A001_012_003.mov").read_bytes() == uploaded[2]
     code, _, err = cli("download", str(uploaded[0]), "--category", "4k", "--dest", str(tmp_path))
     assert code == 1
     assert f"asset {uploaded[0]} 4k: no category '4k' (it has ORIGINAL, 1080p, 480p)" in err
@@ -43,12 +43,13 @@ def test_a_proxy_waits_for_processing(cli, uploaded, tmp_path):
 
 
 def test_per_asset_errors_do_not_stop_the_others(cli, uploaded, tmp_path):
+    back = tmp_path / "back"
     code, _, err = cli(
-        "download", "987654", str(uploaded[0]), "--category", "ORIGINAL", "--dest", str(tmp_path)
+        "download", "987654", str(uploaded[0]), "--category", "ORIGINAL", "--dest", str(back)
     )
     assert code == 1
     assert "asset 987654" in err
-    assert (tmp_path / "A001_012_003.mov").exists()
+    assert (back / "A001_012_003.mov").read_bytes() == uploaded[2]
 
 
 def test_several_categories_and_every_file_of_a_multi_file_original(
@@ -94,3 +95,18 @@ def test_a_playlink_lists_its_categories(cli, uploaded, emulator):
     assert code == 1 and "playlink 999" in err
     code, _, err = cli("download", "--playlink", str(link), "--category", "ORIGINAL")
     assert code == 1 and "only lists" in err
+
+
+def test_a_file_already_in_dest_is_not_replaced_and_the_other_categories_go_on(
+    cli, uploaded, tmp_path
+):
+    source = tmp_path / "A001_012_003.mov"  # the uploaded file itself, where it was
+    code, out, err = cli("download", str(uploaded[0]), "--category", "all", "--dest", str(tmp_path))
+    assert code == 1
+    assert f"ORIGINAL: {source} already there: not replaced (--overwrite replaces it" in err
+    assert source.read_bytes() == uploaded[2]
+    assert sorted(p.name for p in tmp_path.glob("*.mp4")) == [
+        "A001_012_003_1080p.mp4",
+        "A001_012_003_480p.mp4",
+    ]
+    assert str(source) not in out

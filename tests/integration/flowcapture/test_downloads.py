@@ -4,7 +4,7 @@ import uuid
 import pytest
 
 from tests.integration.conftest import folder_id, wait_for
-from watchd.flowcapture.download import PARTIAL_SUFFIX, download_asset
+from watchd.flowcapture.download import PARTIAL_SUFFIX, DestinationExistsError, download_asset
 from watchd.flowcapture.errors import FlowCaptureError
 from watchd.flowcapture.parts import MIB
 from watchd.flowcapture.upload import upload_file
@@ -59,3 +59,19 @@ def test_a_download_of_an_invisible_asset_reports_the_servers_reason(client, tmp
     with pytest.raises(FlowCaptureError) as caught:
         download_asset(client, 987654321, "ORIGINAL", tmp_path)
     assert "987654321" in str(caught.value)
+
+
+def test_a_file_already_at_the_destination_is_left_alone_unless_overwrite(
+    emulator, client, asset, tmp_path
+):
+    asset_id, data = asset
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = out / "proxy_me.mov"
+    mine.write_bytes(b"the user's own take, not this asset")
+    with pytest.raises(DestinationExistsError, match=r"proxy_me\.mov already there: not replaced"):
+        download_asset(client, asset_id, "ORIGINAL", out)
+    assert mine.read_bytes() == b"the user's own take, not this asset"
+    assert emulator.snapshot()["requests"].get("s3:GET", 0) == 0, "nothing fetched"
+    assert download_asset(client, asset_id, "ORIGINAL", out, overwrite=True) == mine
+    assert mine.read_bytes() == data
