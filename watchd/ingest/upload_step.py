@@ -173,6 +173,10 @@ class UploadStep:
         Raises JobLost when an operator cancelled meanwhile (the upload is
         aborted), Stopped, SourceChanged, or the client's and the file's errors.
         """
+        if job.complete_sent_at is not None:
+            resent = self._complete_again(job, stop)
+            if resent is not None:
+                return resent
         check_source(job)
         hashes = None  # what the custody check found, recorded with "complete sent"
         checked = False
@@ -217,10 +221,36 @@ class UploadStep:
             hashes = self._verify_now(job, stop, known)  # raises on a mismatch
         check_source(job)
         asset_id = self._complete(job, upload, etags, unsaved, hashes, stop)
-        seconds = self.clock.monotonic() - started
-        if job.started_at is not None:  # a resumed upload: its whole time, not this run's
-            seconds = max(seconds, (self.clock.now() - job.started_at).total_seconds())
-        return Uploaded(asset_id, seconds)
+        return Uploaded(asset_id, self._seconds_since_start(job, self.clock.monotonic() - started))
+
+    def _seconds_since_start(self, job: Job, this_run: float) -> float:
+        """A resumed upload's whole time (since init), not only this run's."""
+        if job.started_at is None:
+            return this_run
+        return max(this_run, (self.clock.now() - job.started_at).total_seconds())
+
+    def _complete_again(self, job: Job, stop: StopToken) -> Uploaded | None:
+        """Send complete again for a job whose earlier complete got no answer (lost, or the
+        daemon stopped before it was recorded); None if it cannot be (a part not recorded).
+
+        Every part and the custody hashes were committed with "complete sent", so neither
+        the file nor its check is needed: what the service has, or is asked to complete,
+        is the file as it was then. The source may since have changed or gone; that is a
+        new version's business (the watcher queues it), not this upload's, which would
+        otherwise be cancelled now that it can no longer be, and hold its batch for ever.
+        """
+        upload = OpenUpload.of(job, self.db)
+        if len(upload.etags) != len(upload.parts):
+            return None
+        log.info(
+            "complete sent again: file=%s job=%d batch=%r (the earlier one got no answer)",
+            job.path,
+            job.id,
+            job.batch.name if job.batch else None,
+        )
+        etags = [upload.etags[part.number] for part in upload.parts]
+        asset_id = self._complete(job, upload, etags, [], None, stop)
+        return Uploaded(asset_id, self._seconds_since_start(job, 0.0))
 
     def _send_checked(
         self,

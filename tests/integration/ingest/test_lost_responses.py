@@ -149,3 +149,55 @@ def test_a_lost_part_answer_sends_the_part_again_and_lands_once(core):
     job_id = core.queue("A001.mov", 11 * MIB)
     assert core.drive(job_id) == [JobState.DONE]
     assert_landed_once(core, job_id)
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing in the daemon catches it."""
+
+
+def kill():
+    raise Killed()
+
+
+def change(path, how):
+    if how == "deleted":
+        path.unlink()
+    else:
+        path.write_bytes(b"a new take" * 1000)
+
+
+@pytest.mark.parametrize("how", ["deleted", "rewritten"])
+def test_a_file_changed_after_its_complete_was_acted_on_unrecorded_lands_as_it_was_sent(
+    core, caplog, how
+):
+    other = core.queue("Roll1/A001.mov", 6 * MIB)
+    job_id = core.queue("Roll1/A002.mov", 6 * MIB)
+    core.run(other)
+    core.hooks.after("/upload/asset/complete", kill)  # completed; the daemon dies unrecorded
+    with pytest.raises(Killed):
+        core.run(job_id)
+    assert core.job(job_id).complete_sent_at is not None
+    change(core.drop / "Roll1/A002.mov", how)  # while the daemon was down
+    core.hooks.after("/upload/asset/complete", lambda: None)
+    with caplog.at_level(logging.INFO):
+        assert core.drive(other, job_id) == [JobState.DONE, JobState.DONE]
+    assert "complete sent again: file=" in caplog.text
+    assert_landed_once(core, other, job_id)
+    sizes = {a["uuid"]: a["size"] for a in core.assets()}
+    assert sizes[core.job(job_id).uuid] == 6 * MIB, "the version sent, not the new one"
+    (call,) = core.snapshot()["complete_upload_calls"]
+    assert sorted(call["keys"]) == sorted([core.job(other).key, core.job(job_id).key])
+
+
+def test_a_file_rewritten_while_its_unanswered_complete_waits_is_completed_as_sent(core):
+    job_id = core.queue("Roll1/A002.mov", 6 * MIB)
+    core.emulator.set_faults(
+        {"rules": [{"endpoint": "/upload/asset/complete", "reset": True, "count": 4}]}
+    )  # every try of this run unanswered, none acted on
+    core.run(job_id)
+    job = core.job(job_id)
+    assert job.state == JobState.WAITING and job.complete_sent_at is not None
+    change(core.drop / "Roll1/A002.mov", "rewritten")
+    assert core.drive(job_id) == [JobState.DONE]
+    assert_landed_once(core, job_id)
+    assert [a["size"] for a in core.assets()] == [6 * MIB]
