@@ -131,8 +131,14 @@ class JobRunner:
                 if row.batch is None or row.batch.state != BatchState.OPEN:
                     # Its batch closed while it waited (an operator retry): join an open
                     # one now, so complete and /complete/upload name the same batch. While
-                    # this job uploads it holds its batch open.
-                    row.batch = join_batch(session, _settled(row), _rule(folder), now)
+                    # this job uploads it holds its batch open. Not started yet, it goes
+                    # where its folder uploads now (the project may have changed since it
+                    # failed); once init named a project, only a batch of that project
+                    # can close it.
+                    if row.upload_id is None:
+                        row.project_id = folder.project_id
+                    rule = BatchRule(project_id=row.project_id, template=folder.batch_template)
+                    row.batch = join_batch(session, _settled(row), rule, now)
             job = self.load(job.id)
         uploaded = self.upload.run(job, stop)
         with self.db.transaction() as session:
@@ -361,7 +367,3 @@ class JobRunner:
 
 def _settled(job: Job) -> SettledFile:
     return SettledFile(job.folder, Path(job.path), job.relpath, fingerprint_of(job))
-
-
-def _rule(folder: FolderPolicy) -> BatchRule:
-    return BatchRule(project_id=folder.project_id, template=folder.batch_template)
