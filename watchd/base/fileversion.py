@@ -41,3 +41,15 @@ class SettledFile:
     path: Path  # absolute path
     relpath: str  # path below the drop folder, with / separators
     fingerprint: Fingerprint
+
+    @property
+    def root(self) -> str | None:
+        """The drop folder's path as the start of ``path`` (with its last /), if it is one."""
+        return drop_root(str(self.path), self.relpath)
+
+
+def drop_root(path: str, relpath: str) -> str | None:
+    """Return ``path`` without ``relpath`` at its end (the drop folder, with its last /)."""
+    if not relpath or not path.endswith("/" + relpath):
+        return None
+    return path[: len(path) - len(relpath)]

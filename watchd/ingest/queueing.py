@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from watchd.base.fileversion import SettledFile
+from watchd.base.fileversion import SettledFile, drop_root
 from watchd.base.names import display_name, is_plain
 from watchd.config.templates import BatchNameValues, render_batch_name
 from watchd.store.database import Database
@@ -63,20 +63,26 @@ def known_versions(session: Session, files: list[SettledFile]) -> dict[str, Job]
         rows += session.scalars(
             select(Job).where(counts, Job.folder == folder, Job.relpath.in_(relpaths))
         )
-    by_inode: dict[tuple[int, int, int], Job] = {}
+    by_inode: dict[tuple[int, int, int], list[Job]] = {}
     by_path: dict[tuple[str, str, int, int], Job] = {}
     for job in rows:
-        by_inode.setdefault((job.inode, job.size, job.mtime_ns), job)
+        by_inode.setdefault((job.inode, job.size, job.mtime_ns), []).append(job)
         by_path.setdefault((job.folder, job.relpath, job.size, job.mtime_ns), job)
     found = {}
     for file in files:
         fp = file.fingerprint
-        match = by_inode.get((fp.inode, fp.size, fp.mtime_ns)) or by_path.get(
-            (file.folder, file.relpath, fp.size, fp.mtime_ns)
-        )
+        moved = (j for j in by_inode.get((fp.inode, fp.size, fp.mtime_ns), ()) if _here(j, file))
+        match = next(moved, None) or by_path.get((file.folder, file.relpath, fp.size, fp.mtime_ns))
         if match is not None:
             found[str(file.path)] = match
     return found
+
+
+def _here(job: Job, file: SettledFile) -> bool:
+    """Is ``job`` of the drop folder ``file`` is in (by name, or by directory)?"""
+    return job.folder == file.folder or (
+        file.root is not None and drop_root(job.path, job.relpath) == file.root
+    )
 
 
 def follow_rename(session: Session, job: Job, file: SettledFile) -> bool:
@@ -86,7 +92,7 @@ def follow_rename(session: Session, job: Job, file: SettledFile) -> bool:
     the new name; an upload under way keeps the name it started with (its
     parts are kept: nothing is sent twice).
     """
-    if job.state in TERMINAL_JOB_STATES or (job.folder, job.relpath) == (file.folder, file.relpath):
+    if job.state in TERMINAL_JOB_STATES or job.path == str(file.path):
         return False
     if job.inode != file.fingerprint.inode:
         return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, String, and_, bindparam, func, literal, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from watchd.base.fileversion import SettledFile
@@ -18,13 +18,19 @@ RECENT_ERRORS = 10  # how many of the latest errors status shows
 def same_version(file: SettledFile) -> ColumnElement[bool]:
     """Return the condition "a job for this version of this file".
 
-    The same version is the same inode with the same size and mtime (renamed
-    or moved within the folder included), or the same path in the same folder
-    with the same size and mtime (a share mounted again, with new inode or
-    device numbers). The device number is not compared: remounts change it.
+    The same version is the same inode with the same size and mtime in the
+    same drop folder (renamed or moved within the folder included), or the
+    same path in the same folder with the same size and mtime (a share
+    mounted again, with new inode or device numbers). The device number is
+    not compared: remounts change it. "The same drop folder" is the same name
+    or the same directory (a folder renamed in the config); a file moved into
+    another drop folder is that folder's new file, for its Flow Capture folder.
     """
     fp = file.fingerprint
-    same_inode = and_(Job.inode == fp.inode, Job.size == fp.size, Job.mtime_ns == fp.mtime_ns)
+    here = Job.folder == file.folder
+    if file.root is not None:  # (the job's path is its folder's plus its relpath)
+        here = or_(here, Job.path == literal(file.root, String()) + Job.relpath)
+    same_inode = and_(Job.inode == fp.inode, Job.size == fp.size, Job.mtime_ns == fp.mtime_ns, here)
     same_path = and_(
         Job.folder == file.folder,
         Job.relpath == file.relpath,

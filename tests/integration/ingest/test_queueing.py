@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from watchd.base.fileversion import Fingerprint, SettledFile
-from watchd.ingest.queueing import BatchRule, enqueue
+from watchd.ingest.queueing import BatchRule, enqueue, record_known_asset
 
 RULE = BatchRule(project_id=7, template="{subdir}")
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -47,3 +47,28 @@ def test_files_join_the_open_batch_of_their_subfolder(db):
     other = enqueue(db, settled("Roll2/c.mov", inode=3), RULE, NOW)
     assert first and second and other
     assert first.batch_id == second.batch_id != other.batch_id
+
+
+def in_folder(folder, root, relpath, inode=10):
+    return SettledFile(
+        folder, Path(root) / relpath, relpath, Fingerprint(1, inode, size=100, mtime_ns=5)
+    )
+
+
+def test_a_file_moved_into_another_drop_folder_is_that_folders_new_file(db):
+    enqueue(db, in_folder("dailies", "/drop/dailies", "Roll1/a.mov"), RULE, NOW)
+    vfx = BatchRule(project_id=8, template="{subdir}")
+    moved = enqueue(db, in_folder("vfx", "/drop/vfx", "a.mov"), vfx, NOW)
+    assert moved is not None, "the same inode in another drop folder is not skipped"
+    assert (moved.folder, moved.project_id, moved.path) == ("vfx", 8, "/drop/vfx/a.mov")
+    assert record_known_asset(db, in_folder("vfx", "/drop/vfx", "a.mov"), vfx, NOW, 5) is None
+    assert record_known_asset(db, in_folder("edit", "/drop/edit", "a.mov"), vfx, NOW, 5)
+
+
+def test_a_drop_folder_renamed_in_the_config_keeps_its_files_known(db):
+    enqueue(db, in_folder("dailies", "/drop/dailies", "Roll1/a.mov"), RULE, NOW)
+    renamed = in_folder("day-one", "/drop/dailies", "Roll1/a.mov")
+    assert enqueue(db, renamed, RULE, NOW) is None
+    assert record_known_asset(db, renamed, RULE, NOW, 5) is None
+    moved_within = in_folder("day-one", "/drop/dailies", "Roll2/a.mov")
+    assert enqueue(db, moved_within, RULE, NOW) is None
