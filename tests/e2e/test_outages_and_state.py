@@ -113,3 +113,20 @@ def test_a_folder_removed_mid_upload_finishes_that_upload_and_closes_its_batch(s
         lambda: site.states().count("done") == 2, 60, "the cancelled file queued again and done"
     )
     wait_until(lambda: len(site.visible_assets()) == 2, 20, "both listed")
+
+
+def test_a_file_deleted_from_a_folder_removed_mid_upload_is_cancelled_not_waited_for(site):
+    site.emulator.set_faults({"bandwidth_bytes_per_s": 2 * MIB})
+    drop = site.add_folder()
+    site.start()
+    write_file(drop / "big.mov", 24 * MIB)
+    wait_until(lambda: site.jobs() and site.jobs()[0]["upload_id"], 30, "the upload started")
+    site.folders.pop()
+    site.write_config()
+    assert site.process is not None
+    site.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: "stopped watching: folder=dailies" in site.log(), 20, "the reload")
+    (drop / "big.mov").unlink()  # its folder still there: the file is gone, not the share
+    wait_until(lambda: site.states() == ["cancelled"], 40, "the vanished file cancelled")
+    wait_until(lambda: "batch closed empty: folder=dailies" in site.log(), 30, "its batch closed")
+    assert site.snapshot()["uploads"][0]["state"] == "aborted"

@@ -424,8 +424,11 @@ class FolderSet:
         with self._lock:
             watch = self._watches.get(name)
             folder = self._configs.get(name)
+            removed = self._removed_policies.get(name) if folder is None else None
         if watch is None and folder is not None and self.claims.shared:
             return folder.path.is_dir()  # watched by another node: look for it here
+        if removed is not None:  # taken out of the config, its uploads under way finishing
+            return removed.root.is_dir()  # (else its files would wait for it for ever)
         return watch is not None and watch.available()
 
     def watched(self, name: str) -> bool:
