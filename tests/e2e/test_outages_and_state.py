@@ -130,3 +130,30 @@ def test_a_file_deleted_from_a_folder_removed_mid_upload_is_cancelled_not_waited
     wait_until(lambda: site.states() == ["cancelled"], 40, "the vanished file cancelled")
     wait_until(lambda: "batch closed empty: folder=dailies" in site.log(), 30, "its batch closed")
     assert site.snapshot()["uploads"][0]["state"] == "aborted"
+
+
+def test_a_folder_taken_out_while_the_daemon_was_down_is_said_and_its_unstarted_files_cancelled(
+    site,
+):
+    site.emulator.set_faults({"bandwidth_bytes_per_s": 1 * MIB})
+    site.transfer["parallel_files"] = 1
+    drop = site.add_folder()
+    kept = site.add_folder("kept")
+    site.start()
+    write_file(drop / "big.mov", 20 * MIB)
+    wait_until(lambda: site.jobs() and site.jobs()[0]["upload_id"], 30, "the upload begun")
+    write_file(drop / "later.mov", 1 * MIB)
+    wait_until(lambda: len(site.jobs()) == 2, 30, "the second file queued")
+    site.kill()
+    site.folders = [f for f in site.folders if f["name"] != "dailies"]
+    site.emulator.set_faults({"bandwidth_bytes_per_s": None})
+    site.start()
+    wait_until(lambda: site.log().count("running:") == 2, 20, "the restart")
+    assert (
+        "folder dailies is no longer in the configuration: 1 file(s) not started are cancelled "
+        "(queued again if it comes back); 1 begun stay as they are, their batch open, until it "
+        "is put back (or see `watchd jobs --folder dailies`, and `watchd cancel`)"
+    ) in site.log()
+    assert sorted(site.states()) == ["cancelled", "uploading"]
+    write_file(kept / "other.mov", 1 * MIB)
+    wait_until(lambda: "done" in site.states(), 30, "the other folder served")

@@ -202,6 +202,8 @@ class Daemon:
             self.bandwidth.report,
         )
         self.folders.apply(self.config.folders)
+        if not self.claims.shared:
+            self.folders.left_out_at_start()
         self.scheduler = make_scheduler()
         self.periodic = periodic = PeriodicWork(
             self.pipeline,

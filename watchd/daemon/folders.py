@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from watchd.base.clock import SYSTEM_CLOCK, Clock
@@ -40,7 +41,7 @@ from watchd.ingest.queueing import (
 )
 from watchd.store.database import Database
 from watchd.store.leases import Claims, LocalClaims
-from watchd.store.models import Job, JobState
+from watchd.store.models import ACTIVE_JOB_STATES, Job, JobState
 from watchd.store.transitions import move_jobs
 from watchd.watch.folder_watch import (
     TICK_SECONDS,
@@ -243,6 +244,38 @@ class FolderSet:
                 where=(Job.folder == name) & Job.upload_id.is_(None) & Job.uploaded_at.is_(None),
                 last_error=f"its drop folder {name!r} was removed from the configuration",
             )
+
+    def left_out_at_start(self) -> None:
+        """Deal with files of drop folders taken out of the config while the daemon was
+        down, as a reload does with a folder taken out (see ``_remove``) where it can.
+
+        Those not started are cancelled (queued again if the folder comes back). Those
+        begun stay as they are, and their batch open: without the folder's rules (its
+        tags, what to do with the source) they cannot be finished well. Said once, with
+        what to do. Not on a shared queue: another node may serve such a folder.
+        """
+        with self._lock:
+            configured = set(self._configs)
+        with self.db.reading() as session:
+            rows = session.execute(
+                select(Job.folder, func.count(Job.id))
+                .where(Job.state.in_(ACTIVE_JOB_STATES), Job.folder.not_in(configured))
+                .group_by(Job.folder)
+            )
+            left = {folder: count for folder, count in rows}
+        for name, count in sorted(left.items()):
+            cancelled = self._cancel_unstarted(name)
+            said = []
+            if cancelled:
+                said.append(
+                    f"{cancelled} file(s) not started are cancelled (queued again if it comes back)"
+                )
+            if count > cancelled:
+                said.append(
+                    f"{count - cancelled} begun stay as they are, their batch open, until it "
+                    f"is put back (or see `watchd jobs --folder {name}`, and `watchd cancel`)"
+                )
+            log.warning("folder %s is no longer in the configuration: %s", name, "; ".join(said))
 
     def threads(self) -> list[threading.Thread]:
         """The watcher threads (current and removed), for joining against the stop deadline."""
