@@ -27,7 +27,7 @@ from watchd.flowcapture.client import FlowCaptureClient
 from watchd.ingest.failures import FolderUnavailable
 from watchd.ingest.metadata import metadata_for
 from watchd.ingest.policy import DELETE, FolderPolicy
-from watchd.ingest.post_upload import delete_source, move_source, source_unchanged
+from watchd.ingest.post_upload import delete_source, move_source, moved_earlier, source_unchanged
 from watchd.ingest.presence import AssetPresence, Sought
 from watchd.ingest.upload_step import fingerprint_of
 from watchd.store.database import Database
@@ -148,6 +148,8 @@ class FinishStep:
 
     def _post_upload(self, job: Job, folder: FolderPolicy, stop: StopToken) -> str | None:
         source = Path(job.path)
+        if job.source_action_at is not None and not source.exists():
+            return self._done_before_restart(job, folder)
         if not self._claim_source(job):
             log.info(
                 "source kept: file=%s job=%d was cancelled by an operator after its upload",
@@ -171,6 +173,24 @@ class FinishStep:
             return str(moved)
         delete_source(source)
         log.info("deleted after upload: file=%s job=%d", job.path, job.id)
+        return None
+
+    def _done_before_restart(self, job: Job, folder: FolderPolicy) -> str | None:
+        """The post-upload action was begun before a restart and the source is gone: say
+        where it went (the move's end, or the delete, was done but not recorded)."""
+        if folder.move_to is not None:
+            moved = moved_earlier(folder.move_to, job.relpath, fingerprint_of(job))
+            if moved is not None:
+                log.info("moved: file=%s job=%d to=%s (before a restart)", job.path, job.id, moved)
+                return str(moved)
+            log.warning(
+                "source gone since upload, and not found in the archive %s: file=%s job=%d",
+                folder.move_to,
+                job.path,
+                job.id,
+            )
+            return None
+        log.info("deleted after upload: file=%s job=%d (before a restart)", job.path, job.id)
         return None
 
     def _claim_source(self, job: Job) -> bool:

@@ -69,6 +69,27 @@ def move_source(
     return _copy_across(path, wanted, stop)
 
 
+def moved_earlier(archive_root: Path, relpath: str, expected: Fingerprint) -> Path | None:
+    """Return where a move of the file ``expected`` describes landed, if one did.
+
+    For a move done before a restart, whose end was not recorded: the source is
+    gone, and the archive holds it at ``relpath`` or a numbered name. A link
+    keeps the inode; a copy across filesystems keeps the size and the mtime.
+    """
+    wanted = archive_root / relpath
+    for attempt in range(MAX_NAME_SUFFIX):
+        candidate = _free_name(wanted, attempt)
+        try:
+            found = Fingerprint.of(candidate.stat())
+        except FileNotFoundError:
+            return None
+        if found.size == expected.size and (
+            found.inode == expected.inode or found.mtime_ns == expected.mtime_ns
+        ):
+            return candidate
+    return None
+
+
 def _free_name(wanted: Path, attempt: int) -> Path:
     if attempt == 0:
         return wanted
