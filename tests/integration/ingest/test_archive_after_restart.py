@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from tests.integration.ingest.core import MIB
-from watchd.ingest import finish_step
+from watchd.ingest import post_upload
 from watchd.store.models import JobState
 
 
@@ -32,7 +32,9 @@ def test_a_move_done_before_a_restart_is_recorded_where_it_went(
         (archive / "Roll1").mkdir(parents=True)
         (archive / "Roll1" / "A001.mov").write_bytes(b"x" * 6 * MIB)
     job_id = core.queue("Roll1/A001.mov", 6 * MIB)
-    monkeypatch.setattr(finish_step, "move_source", dying_after(finish_step.move_source))
+    monkeypatch.setattr(
+        "watchd.ingest.finish_step.move_source", dying_after(post_upload.move_source)
+    )
     with pytest.raises(Killed):
         core.drive(job_id)
     assert not (core.drop / "Roll1/A001.mov").exists()
@@ -48,7 +50,9 @@ def test_a_move_done_before_a_restart_is_recorded_where_it_went(
 def test_a_delete_done_before_a_restart_is_said_as_done(core, monkeypatch, caplog):
     core.set_folder(after_upload="delete")
     job_id = core.queue("A001.mov", 6 * MIB)
-    monkeypatch.setattr(finish_step, "delete_source", dying_after(finish_step.delete_source))
+    monkeypatch.setattr(
+        "watchd.ingest.finish_step.delete_source", dying_after(post_upload.delete_source)
+    )
     with pytest.raises(Killed):
         core.drive(job_id)
     monkeypatch.undo()
