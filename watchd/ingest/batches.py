@@ -238,10 +238,14 @@ class BatchCloser:
                     raise FlowCaptureError("/complete/upload answered ok=false")
             except BadRequestError as exc:
                 refused = _refused(members, exc)
-                if not refused:
-                    self._retry_later(batch, exc, answered=True)
-                    return 0
-                self._start_over(batch, refused, exc)
+                if refused:
+                    self._start_over(batch, refused, exc)
+                else:  # confirmed uploads the service names as what it will not close
+                    refused = [m for m in members if m.key in str(exc)]
+                    if not refused:
+                        self._retry_later(batch, exc, answered=True)
+                        return 0
+                    self._reject(batch, refused, exc)
                 members = [m for m in members if m not in refused]
                 continue
             except FlowCaptureError as exc:
@@ -357,27 +361,7 @@ class BatchCloser:
 
     def _start_over(self, batch: Batch, refused: list[Member], error: FlowCaptureError) -> None:
         """The close refused these presumed-complete keys: upload those files again."""
-        now = self.clock.now()
-        with self.db.transaction() as session:
-            for member in refused:
-                session.execute(delete(Part).where(Part.job_id == member.job_id))
-                job = session.get_one(Job, member.job_id)
-                cancelled = job.operator_cancelled_at is not None
-                session.execute(
-                    update(Job)
-                    .where(Job.id == member.job_id)
-                    .values(upload_id=None, key=None, part_size=None, complete_sent_at=None)
-                    .execution_options(synchronize_session=False)
-                )
-                move_job(
-                    session,
-                    member.job_id,
-                    JobState.CANCELLED if cancelled else JobState.QUEUED,
-                    allowed=(JobState.UPLOADED,),
-                    now=now,
-                    uploaded_at=None,
-                    last_error=OPERATOR_CANCEL_TEXT if cancelled else None,
-                )
+        self._forget_uploads(refused, None)
         for member in refused:
             log.warning(
                 "batch=%r refused file=%s job=%d (%s): its upload was not completed after "
@@ -387,6 +371,61 @@ class BatchCloser:
                 member.job_id,
                 error,
             )
+
+    def _reject(self, batch: Batch, refused: list[Member], error: FlowCaptureError) -> None:
+        """The close refused these confirmed uploads by name: fail them (a retry uploads them
+        again, afresh) and close the batch without them, rather than hold it for ever."""
+        reason = (
+            f"Flow Capture refused it when its batch {batch.name!r} closed: {redact(str(error))}"
+        )
+        self._forget_uploads(refused, reason)
+        for member in refused:
+            log.error(
+                "failed: file=%s job=%d: %s; the batch closes without it; `watchd retry %d` "
+                "uploads it again",
+                member.path,
+                member.job_id,
+                reason,
+                member.job_id,
+            )
+            self.events(
+                Event(
+                    EventKind.FILE_FAILED,
+                    f"{member.path} failed for good: {reason} "
+                    f"(`watchd retry {member.job_id}` uploads it again)",
+                    folder=batch.folder,
+                    batch=batch.name,
+                    files=1,
+                    errors=(f"{member.path}: {reason}",),
+                )
+            )
+
+    def _forget_uploads(self, members: list[Member], failed: str | None) -> None:
+        """Forget the completed uploads of ``members``: queued to go up again, or ``failed``
+        with that reason (an operator's cancel meanwhile stands either way)."""
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            for member in members:
+                session.execute(delete(Part).where(Part.job_id == member.job_id))
+                job = session.get_one(Job, member.job_id)
+                cancelled = job.operator_cancelled_at is not None
+                session.execute(
+                    update(Job)
+                    .where(Job.id == member.job_id)
+                    .values(upload_id=None, key=None, part_size=None, complete_sent_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+                target = JobState.QUEUED if failed is None else JobState.FAILED
+                move_job(
+                    session,
+                    member.job_id,
+                    JobState.CANCELLED if cancelled else target,
+                    allowed=(JobState.UPLOADED,),
+                    now=now,
+                    uploaded_at=None,
+                    asset_id=None,
+                    last_error=OPERATOR_CANCEL_TEXT if cancelled else failed,
+                )
 
     def _retry_later(self, batch: Batch, error: FlowCaptureError, *, answered: bool) -> None:
         now = self.clock.now()

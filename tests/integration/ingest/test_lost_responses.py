@@ -11,7 +11,7 @@ import pytest
 from tests.integration.conftest import wait_for
 from tests.integration.ingest.core import MIB
 from watchd.ingest import batches
-from watchd.store.models import JobState
+from watchd.store.models import Job, JobState
 
 
 def lose_once(core, endpoint, **fault):
@@ -201,3 +201,22 @@ def test_a_file_rewritten_while_its_unanswered_complete_waits_is_completed_as_se
     assert core.drive(job_id) == [JobState.DONE]
     assert_landed_once(core, job_id)
     assert [a["size"] for a in core.assets()] == [6 * MIB]
+
+
+def test_a_confirmed_upload_the_close_refuses_by_name_fails_and_the_batch_closes_without_it(
+    core, caplog
+):
+    kept = core.queue("Roll1/A001.mov")
+    refused = core.queue("Roll1/A002.mov")
+    with core.db.transaction() as session:  # it goes up into another Flow Capture folder
+        session.get_one(Job, refused).project_id = 1001  # than its batch's (a bug once)
+    with caplog.at_level(logging.INFO):
+        assert core.drive(kept, refused) == [JobState.DONE, JobState.FAILED]
+    listed = wait_for(lambda: [a for a in core.assets() if a["visible"]])
+    assert [a["uuid"] for a in listed] == [core.job(kept).uuid]
+    job = core.job(refused)
+    assert job.upload_id is None and job.key is None, "a retry uploads it afresh"
+    assert "Flow Capture refused it when its batch 'Roll1' closed" in (job.last_error or "")
+    assert f"`watchd retry {refused}` uploads it again" in caplog.text
+    (call, *_) = core.snapshot()["complete_upload_calls"]
+    assert call["keys"] == [core.job(kept).key]
