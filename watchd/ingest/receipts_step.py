@@ -117,10 +117,12 @@ class ReceiptWriter:
         try:
             if folder.receipt != "off":
                 self._manifests(pending)
-                self._sidecar(pending)
             else:
                 state = "off"
-            self._history_follows_media(pending)
+            moved = self._history_follows_media(pending)
+            pending.manifests = [_moved_path(m, moved) for m in pending.manifests]
+            if folder.receipt != "off":
+                self._sidecar(pending)
         except OSError as exc:
             state, detail = "failed", f"{exc.strerror or exc}: {exc.filename or ''}"
             log.error(
@@ -229,7 +231,13 @@ class ReceiptWriter:
     def _manifests(self, pending: BatchReceipt) -> None:
         info = self._info(pending)
         roots = _roots(pending)
-        if pending.folder.receipt == "history":
+        deleted = [r for r in roots if self._history_deleted_with_media(pending.folder, r)]
+        if pending.folder.receipt == "history" and deleted:
+            pending.warnings.append(
+                f"{deleted[0] / HISTORY_DIR} is deleted with its media (after_upload: delete); "
+                "the receipt went to the receipts folder instead"
+            )
+        elif pending.folder.receipt == "history":
             for root in roots:
                 entries = [
                     e
@@ -282,16 +290,26 @@ class ReceiptWriter:
         }
         write_json_file(self._receipt_home(pending) / SIDECAR, document)
 
-    def _history_follows_media(self, pending: BatchReceipt) -> None:
-        """Move or delete a card's ascmhl/ once none of the media it lists is left."""
+    def _history_deleted_with_media(self, folder: FolderPolicy, root: Path) -> bool:
+        """Will the card's ascmhl/ at ``root`` be deleted (a deleting folder, no media left)?"""
+        return folder.move_to is None and folder.after_upload == DELETE and self._media_gone(root)
+
+    def _media_gone(self, root: Path) -> bool:
+        """Is none of the media the card's history at ``root`` lists left?"""
+        if not (root / HISTORY_DIR).is_dir():
+            return False
+        history = self.histories.get(root)
+        return not any((root / rel).exists() for rel in history.files)
+
+    def _history_follows_media(self, pending: BatchReceipt) -> dict[Path, Path]:
+        """Move or delete a card's ascmhl/ once none of the media it lists is left; return
+        where each history moved to (old path -> new)."""
         folder = pending.folder
+        moved: dict[Path, Path] = {}
         if folder.move_to is None and folder.after_upload != DELETE:
-            return
+            return moved
         for root in _roots(pending):
-            if not (root / HISTORY_DIR).is_dir():
-                continue
-            history = self.histories.get(root)
-            if any((root / rel).exists() for rel in history.files):
+            if not self._media_gone(root):
                 continue  # some media stayed (kept, failed, not wanted): so does the history
             if folder.move_to is not None:
                 target = folder.move_to / root.relative_to(folder.root) / HISTORY_DIR
@@ -300,10 +318,21 @@ class ReceiptWriter:
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(root / HISTORY_DIR, target)
+                moved[root / HISTORY_DIR] = target
                 log.info("history moved with its media: %s to=%s", root / HISTORY_DIR, target)
             else:
                 shutil.rmtree(root / HISTORY_DIR)
                 log.info("history deleted with its media: %s", root / HISTORY_DIR)
+        return moved
+
+
+def _moved_path(manifest: str, moved: dict[Path, Path]) -> str:
+    """Where ``manifest`` is now, its history folder having moved (see ``moved``)."""
+    path = Path(manifest)
+    for old, new in moved.items():
+        if path.is_relative_to(old):
+            return str(new / path.relative_to(old))
+    return manifest
 
 
 def _uploaded(pending: BatchReceipt) -> list[tuple[Job, FileHash]]:

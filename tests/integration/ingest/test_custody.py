@@ -93,6 +93,41 @@ def test_a_receipt_in_the_cards_history_is_verified_by_ascmhl(core, pristine):
     assert sorted(p.name[:4] for p in (card / "ascmhl").glob("*.mhl")) == ["0001", "0002", "0003"]
 
 
+def test_a_receipt_for_a_history_deleted_with_its_card_goes_to_the_receipts_folder(core, pristine):
+    core.set_folder(receipt="history", after_upload="delete")
+    card = drop_card(core, pristine)
+    jobs = [queue_existing(core, card / rel) for rel in CARD]
+    assert core.drive(*jobs) == [JobState.DONE, JobState.DONE]
+    assert receipts(core).run_once() == 1
+    assert not (card / "ascmhl").exists(), "the history went with its media"
+    row = receipt_row(core)
+    (manifest,) = (row.manifests or "").splitlines()
+    assert row.state == "written" and Path(manifest).is_file()
+    assert (
+        Path(manifest).parent.parent
+        == core.root / "receipts" / "dailies" / f"{row.batch_id:06d}_A001"
+    )
+    assert "is deleted with its media (after_upload: delete)" in (row.detail or "")
+    sidecar = json.loads(Path(row.sidecar or "").read_text())
+    assert sidecar["manifests"] == [manifest]
+
+
+def test_a_receipt_in_a_history_moved_with_its_card_is_recorded_where_it_went(
+    core, pristine, tmp_path
+):
+    archive = tmp_path / "archive"
+    core.set_folder(receipt="history", move_to=archive)
+    card = drop_card(core, pristine)
+    jobs = [queue_existing(core, card / rel) for rel in CARD]
+    assert core.drive(*jobs) == [JobState.DONE, JobState.DONE]
+    assert receipts(core).run_once() == 1
+    (manifest,) = (receipt_row(core).manifests or "").splitlines()
+    assert Path(manifest).parent == archive / "A001" / "ascmhl" and Path(manifest).is_file()
+    sidecar = json.loads(Path(receipt_row(core).sidecar or "").read_text())
+    assert sidecar["manifests"] == [manifest]
+    ascmhl("diff", archive / "A001")  # the moved history, the receipt in it, still agree
+
+
 def test_a_flipped_byte_fails_for_good_and_the_file_stays(core, pristine):
     core.set_folder(after_upload="delete")
     card = drop_card(core, pristine)
