@@ -119,6 +119,9 @@ def read_history(root: Path) -> History:
     generations.sort(key=lambda g: g.number)
     for listed in chain.keys() - {g.filename for g in generations}:
         raise HistoryError(f"{folder / CHAIN_FILE} lists {listed}, which is missing")
+    for unlisted in [g.filename for g in generations if chain and g.c4 is None]:
+        # (its C4 id cannot be checked: one added by hand could say anything)
+        raise HistoryError(f"{folder / unlisted} is not in {CHAIN_FILE}: added by hand?")
     files: dict[str, dict[str, str]] = {}
     sizes: dict[str, int | None] = {}
     ignore: tuple[str, ...] = ()
@@ -190,7 +193,11 @@ def _parse_generation(
         for child in entry:
             fmt = child.tag.rpartition("}")[2]
             if is_format(fmt) and child.get("action") != "failed" and child.text:
-                hashes[fmt] = child.text.strip().lower() if fmt != "c4" else child.text.strip()
+                # The first generation's hash (the original) stands, as for ascmhl: a later
+                # one that differs does not make a changed file verified.
+                hashes.setdefault(
+                    fmt, child.text.strip().lower() if fmt != "c4" else child.text.strip()
+                )
     return tuple(
         (p.text or "").strip() for p in tree.iter(f"{{{MHL_NS}}}pattern") if (p.text or "").strip()
     )

@@ -80,24 +80,30 @@ def write_generation(
     """
     folder = root / HISTORY_DIR
     folder.mkdir(exist_ok=True)
-    chain = _chain_entries(folder)
     earlier = _generation_with_comment(folder, info.comment)
     if earlier is not None:
-        number, path = earlier
-        if all(listed != path.name for _, listed, _ in chain):
-            chain.append((number, path.name, hash_bytes(path.read_bytes(), "c4")))
-            chain.sort()
-            atomic_write(folder / CHAIN_FILE, _chain_xml(chain))
-        return path
+        add_to_chain(earlier[1])
+        return earlier[1]
     numbers = [int(m.group(1)) for p in folder.iterdir() if (m := GENERATION_RE.match(p.name))]
     number = max(numbers, default=0) + 1
     stamp = info.created.astimezone(UTC).strftime("%Y-%m-%d_%H%M%SZ")
     filename = f"{number:04d}_{safe_name(name)}_{stamp}.mhl"
-    data = _hash_list_xml(entries, info)
-    atomic_write(folder / filename, data)
-    chain.append((number, filename, hash_bytes(data, "c4")))
-    atomic_write(folder / CHAIN_FILE, _chain_xml(chain))
+    atomic_write(folder / filename, _hash_list_xml(entries, info))
+    add_to_chain(folder / filename)
     return folder / filename
+
+
+def add_to_chain(generation: Path) -> None:
+    """List the generation file ``generation`` in its folder's chain file, with its C4 id,
+    unless it is listed already."""
+    chain = _chain_entries(generation.parent)
+    if any(listed == generation.name for _, listed, _ in chain):
+        return
+    match = GENERATION_RE.match(generation.name)
+    number = int(match.group(1)) if match else 0
+    chain.append((number, generation.name, hash_bytes(generation.read_bytes(), "c4")))
+    chain.sort()
+    atomic_write(generation.parent / CHAIN_FILE, _chain_xml(chain))
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:

@@ -1,9 +1,13 @@
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
 import xxhash
 
 from tests.integration.custody.conftest import ascmhl, make_card
 from watchd.custody.check import ChecksumMismatch, check_file, check_folder
 from watchd.custody.history import HistoryCache, HistoryError, history_root_for, read_history
+from watchd.custody.receipts import ReceiptEntry, ReceiptInfo, add_to_chain, write_generation
 
 
 def test_a_history_made_by_ascmhl_lists_each_file_with_its_xxh64(card):
@@ -60,6 +64,38 @@ def test_a_changed_generation_file_is_refused_by_its_c4_in_the_chain(card):
         read_history(card)
 
 
+def corrupt_and_forge(card: Path, chained: bool) -> tuple[Path, Path]:
+    """Flip a byte of a clip and add a generation that records the corrupt clip's hash."""
+    clip = card / "CLIPS/A001C001.mov"
+    data = bytearray(clip.read_bytes())
+    original = xxhash.xxh64(bytes(data)).hexdigest()
+    data[100] ^= 0xFF
+    clip.write_bytes(bytes(data))
+    forged = xxhash.xxh64(bytes(data)).hexdigest()
+    if chained:  # a generation a tool wrote and chained, wrongly "verifying" the copy
+        entry = ReceiptEntry("CLIPS/A001C001.mov", len(data), datetime.now(UTC), {"xxh64": forged})
+        return clip, write_generation(card, "card", [entry], ReceiptInfo("x", "host", "re-hash"))
+    (first,) = (card / "ascmhl").glob("0001_*.mhl")
+    added = card / "ascmhl" / first.name.replace("0001_", "0002_")  # left out of the chain
+    added.write_text(first.read_text().replace(original, forged))
+    return clip, added
+
+
+def test_a_generation_left_out_of_the_chain_is_refused(card):
+    _, added = corrupt_and_forge(card, chained=False)
+    with pytest.raises(HistoryError, match=rf"{added.name} is not in ascmhl_chain.xml"):
+        read_history(card)
+
+
+def test_the_original_hash_stands_against_a_later_generation_that_differs(card):
+    clip, _ = corrupt_and_forge(card, chained=True)
+    history = read_history(card)
+    assert history.latest_number == 2
+    with pytest.raises(ChecksumMismatch):
+        check_file(clip, history)
+    assert ascmhl("create", "-h", "xxh64", card, check=False).returncode != 0, "as ascmhl does"
+
+
 def test_the_nearest_history_up_the_tree_covers_a_file(card, tmp_path):
     nested = card / "CLIPS" / "B"
     (nested / "ascmhl").mkdir(parents=True)  # a nested history (only its folder matters here)
@@ -109,6 +145,7 @@ def test_a_file_renamed_in_a_later_generation_is_known_by_its_new_name(card, mhl
         "</hash></hashes>\n"
         "</hashlist>\n"
     )
+    add_to_chain(generation)
     assert mhl_schema_errors(generation) == []  # as ASC MHL 2.0 writes a rename
     history = read_history(card)
     assert new in history.files and old not in history.files
