@@ -54,8 +54,8 @@ class Aborts:
         with self.db.reading() as session:
             row = session.get_one(Job, job_id)
             upload_id, key, path = row.upload_id, row.key, row.path
-        if upload_id is None or key is None:
-            return True
+        if upload_id is None or key is None or row.uploaded_at is not None:
+            return True  # (completed: by another node that took the job over, say)
         try:
             self.client.upload_abort(
                 UploadSession(upload_id=upload_id, key=key), stop=stop, calls=self.calls
@@ -81,7 +81,7 @@ class Aborts:
         with self.db.transaction() as session:
             forgotten = session.execute(
                 update(Job)
-                .where(Job.id == job_id, Job.upload_id == upload_id)
+                .where(Job.id == job_id, Job.upload_id == upload_id, Job.uploaded_at.is_(None))
                 .values(upload_id=None, key=None, part_size=None, complete_sent_at=None)
                 .execution_options(synchronize_session=False)
             )

@@ -152,16 +152,18 @@ def record_failure(
     policy: RetryPolicy,
     now: datetime,
     rng: random.Random | None = None,
+    running: tuple[JobState, ...] = RUNNING_STATES,
 ) -> Recorded | None:
     """Count a failed attempt: WAITING with a next attempt time, or FAILED.
 
     A failure of the service or the folder (``verdict.scope``) spends no
     attempt: the job waits for the outage to end. Returns None, recording
-    nothing, if the job is no longer running (an operator cancelled it).
+    nothing, if the job is no longer in one of the ``running`` states (an
+    operator cancelled it; another node, taking over, moved it on).
     """
     job = session.get_one(Job, job_id)
     if verdict.scope is not None:
-        return _wait_on_outage(session, job, verdict, now, rng)
+        return _wait_on_outage(session, job, verdict, now, rng, running)
     attempts = job.attempts + 1
     if verdict.retryable and attempts < policy.max_attempts:
         next_at: datetime | None = now + timedelta(
@@ -174,7 +176,7 @@ def record_failure(
         session,
         job_id,
         target,
-        allowed=RUNNING_STATES,
+        allowed=running,
         now=now,
         attempts=attempts,
         last_error=verdict.reason,
@@ -184,7 +186,12 @@ def record_failure(
 
 
 def _wait_on_outage(
-    session: Session, job: Job, verdict: Verdict, now: datetime, rng: random.Random | None
+    session: Session,
+    job: Job,
+    verdict: Verdict,
+    now: datetime,
+    rng: random.Random | None,
+    running: tuple[JobState, ...],
 ) -> Recorded | None:
     if verdict.retry_after is not None:  # the service said when: then, spread a little
         delay = verdict.retry_after * (rng or random).uniform(1.0, RETRY_AFTER_SPREAD)
@@ -196,7 +203,7 @@ def _wait_on_outage(
         session,
         job.id,
         JobState.WAITING,
-        allowed=RUNNING_STATES,
+        allowed=running,
         now=now,
         last_error=verdict.reason,
         next_attempt_at=next_at,

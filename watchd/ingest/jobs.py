@@ -318,10 +318,14 @@ class JobRunner:
         log.warning("cancelled (%s): file=%s job=%d: %s", verb, job.path, job.id, reason)
 
     def _fail(self, job: Job, error: Exception) -> None:
-        verdict = judge(error, ingesting=job.state == JobState.INGESTING)
+        ingesting = job.state == JobState.INGESTING
+        verdict = judge(error, ingesting=ingesting)
+        # Only from the states this run moves the job through: a job another node moved
+        # on meanwhile (a lease lost while this one was frozen) is not failed here.
+        running = (JobState.INGESTING,) if ingesting else (JobState.QUEUED, JobState.UPLOADING)
         with self.db.transaction() as session:
             recorded = record_failure(
-                session, job.id, verdict, self.retry(), self.clock.now(), self.rng
+                session, job.id, verdict, self.retry(), self.clock.now(), self.rng, running
             )
         if recorded is None:
             self.aborts.abort(job.id)  # cancelled meanwhile; the sweep retries a failed abort

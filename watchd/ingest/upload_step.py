@@ -57,7 +57,7 @@ from watchd.store.database import Database
 from watchd.store.models import FileHash, Job, JobState, Part
 from watchd.store.operator_actions import OPERATOR_CANCEL_TEXT
 from watchd.store.queries import part_rows
-from watchd.store.transitions import move_job
+from watchd.store.transitions import COMPLETE_NOT_SENT, move_job
 
 log = logging.getLogger(__name__)
 
@@ -489,6 +489,14 @@ class UploadStep:
             taken.enter_context(holding(self.budgets.calls, 1, stop))
             if not self._record_complete_sent(job, unsaved, hashes):
                 taken.close()  # the slot back first: the abort takes one of its own
+                if self._completed_elsewhere(job.id):
+                    log.warning(
+                        "complete of file=%s job=%d was sent by another node meanwhile (this "
+                        "one lost the job's lease); left to it",
+                        job.path,
+                        job.id,
+                    )
+                    raise JobLost(f"job {job.id}: another node sent its complete meanwhile")
                 self._back_off(job, "before complete")
             failpoint("upload:before-complete")
             first_slot = taken.pop_all()  # (given back when the first try ends)
@@ -549,9 +557,18 @@ class UploadStep:
                 None,
                 allowed=(JobState.UPLOADING,),
                 now=self.clock.now(),
+                # a first send: not if another node (taking over) sent one meanwhile
+                when=COMPLETE_NOT_SENT if job.complete_sent_at is None else None,
                 complete_sent_at=self.clock.now(),
             )
         return ours
+
+    def _completed_elsewhere(self, job_id: int) -> bool:
+        """Has another node (that took the job over) sent complete? Its upload is not ours
+        to abort then."""
+        with self.db.reading() as session:
+            row = session.get_one(Job, job_id)
+            return row.complete_sent_at is not None or row.uploaded_at is not None
 
     def _log_presumed(self, job: Job) -> None:
         log.warning(
@@ -583,21 +600,26 @@ class UploadStep:
         raise JobLost(f"job {job.id} was moved elsewhere {where}")
 
     def start_over(self, job_id: int) -> None:
-        """Forget the job's multipart upload (it no longer exists); the next try starts afresh."""
+        """Forget the job's multipart upload (it no longer exists); the next try starts afresh.
+
+        Only a job still queued or uploading: one moved on meanwhile (by another node
+        that took it over and completed it) keeps its upload, which its batch needs.
+        """
         with self.db.transaction() as session:
+            if not move_job(
+                session,
+                job_id,
+                JobState.QUEUED,
+                allowed=(JobState.QUEUED, JobState.UPLOADING),
+                now=self.clock.now(),
+            ):
+                return
             session.connection().execute(_FORGET_PARTS, {"b_job_id": job_id})
             session.execute(
                 update(Job)
                 .where(Job.id == job_id)
                 .values(upload_id=None, key=None, part_size=None, complete_sent_at=None)
                 .execution_options(synchronize_session=False)
-            )
-            move_job(
-                session,
-                job_id,
-                JobState.QUEUED,
-                allowed=(JobState.QUEUED, JobState.UPLOADING),
-                now=self.clock.now(),
             )
 
 
