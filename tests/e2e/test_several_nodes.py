@@ -6,6 +6,7 @@ Leases are 3 s here (30 s by default), so failovers take seconds.
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -184,3 +185,30 @@ def test_postgresql_restarted_mid_run_both_nodes_recover(tmp_path, make_pg_serve
     wait_until(lambda: a.all_done(30), 120, "every file done after the restart")
     landed_once(a, [n.split("/")[1] for n in first + second])
     assert a.process.poll() is None and b.process.poll() is None, "both nodes still running"
+
+
+def test_a_standby_nodes_edit_of_a_shared_folder_cancels_none_of_the_watchers_files(
+    tmp_path, pg_url, make_node
+):
+    shared = tmp_path / "nas" / "dailies"
+    a, b = make_node("bay-1", pg_url), make_node("bay-2", pg_url)
+    for node in (a, b):
+        node.share_folder(shared)
+        node.transfer["parallel_files"] = 1
+    a.emulator.set_faults({"bandwidth_bytes_per_s": 2 * MIB})
+    a.start()
+    wait_until(lambda: "folder lease taken: folder=dailies" in a.log(), 30, "bay-1 watching")
+    b.start()
+    wait_until(lambda: "running" in b.log(), 30, "bay-2 running")
+    names = [f"C{n:02d}.mov" for n in range(4)]
+    for name in names:
+        write_file(shared / "Roll1" / name, 4 * MIB)
+    wait_until(lambda: len(a.jobs()) == 4, 30, "the files queued")
+    b.folders[0]["metadata"] = {"tags": ["dailies"]}  # the operator's edit, on the standby
+    b.write_config()
+    assert b.process is not None
+    b.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: "stopped serving: folder=dailies" in b.log(), 20, "the reload")
+    a.emulator.set_faults({"bandwidth_bytes_per_s": None})
+    wait_until(lambda: [j["state"] for j in a.jobs()] == ["done"] * 4, 60, "every file done")
+    landed_once(a, names)

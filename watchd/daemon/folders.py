@@ -218,13 +218,20 @@ class FolderSet:
 
     def _remove(self, name: str) -> None:
         with self._lock:
+            # On a shared queue only the node holding the folder's lease serves it: another
+            # node's edit or removal must not cancel the files that node queued (its
+            # watcher, which knows them, would never queue them again).
+            serving = name in self._watches or not self.claims.shared
             self._configs.pop(name, None)
             policy = self._policies.pop(name, None)
-            if policy is not None:
+            if policy is not None and serving:
                 self._removed_policies[name] = policy
             self._unresolved.pop(name, None)
             self._read_only.pop(name, None)
         self._unwatch(name)
+        if not serving:
+            log.info("stopped serving: folder=%s (another node watches it)", name)
+            return
         dropped = self._cancel_unstarted(name)
         log.info(
             "stopped watching: folder=%s; uploads under way finish and open batches close, "

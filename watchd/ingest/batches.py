@@ -227,9 +227,13 @@ class BatchCloser:
             earlier = self._earlier_close(batch, members)
             if earlier != Earlier.SEND_AGAIN:
                 return 1 if earlier == Earlier.ACTED_ON else 0
+        sent = batch.close_sent_at
         while members:
             failpoint("batch:before-complete-upload")
-            self._mark_sent(batch_id)
+            sent = self._mark_sent(batch_id, sent)
+            if sent is None:
+                log.debug("batch=%r: another closer is sending it", batch.name)
+                return 0
             try:
                 accepted = self.client.complete_upload(
                     batch.project_id, [m.key for m in members], batch.name, stop=self.stop
@@ -340,9 +344,25 @@ class BatchCloser:
             )
         return Earlier.UNKNOWN_YET
 
-    def _mark_sent(self, batch_id: int) -> None:
+    def _mark_sent(self, batch_id: int, before: datetime | None) -> datetime | None:
+        """Record the close as sent now, if its "sent" mark is still ``before``: return the
+        new mark, or None when another closer (a node that took the folder over) changed it
+        meanwhile, so only one sends."""
+        now = self.clock.now()
         with self.db.transaction() as session:
-            session.get_one(Batch, batch_id).close_sent_at = self.clock.now()
+            claimed = session.execute(
+                update(Batch)
+                .where(
+                    Batch.id == batch_id,
+                    Batch.state == BatchState.CLOSING,
+                    Batch.close_sent_at.is_(None)
+                    if before is None
+                    else Batch.close_sent_at == before,
+                )
+                .values(close_sent_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        return now if getattr(claimed, "rowcount", 0) == 1 else None
 
     def _finish(self, batch_id: int, state: BatchState, members: list[Member]) -> None:
         now = self.clock.now()

@@ -10,6 +10,7 @@ from pathlib import Path
 from tests.integration.ingest.core import MIB, CallHooks, Core, FakeClock
 from watchd.base.stop import StopToken
 from watchd.flowcapture.client import FlowCaptureClient
+from watchd.ingest import batches
 from watchd.store.leases import SharedClaims
 from watchd.store.models import JobState
 
@@ -80,3 +81,28 @@ def test_a_node_frozen_before_recording_its_complete_sends_none_and_aborts_nothi
     a.run(job_id)
     assert a.requests("/upload/asset/complete") == 1, "only the node that took it over"
     assert_closed_with_it(a, job_id)
+
+
+def test_two_closers_of_one_batch_send_one_complete_upload(core, monkeypatch):
+    job_id = core.queue("Roll1/A001.mov", 1 * MIB)
+    core.run(job_id)
+    closer = core.pipeline.closer
+    (batch_id,) = {core.job(job_id).batch_id}
+    other: list[int] = []
+    started = False
+
+    def the_other_closer_first(name: str) -> None:
+        # A second closer (the node that took the folder over) read the batch too, before
+        # this one marked it sent, and goes first.
+        nonlocal started
+        if name == "batch:before-complete-upload" and not started:
+            started = True
+            other.append(closer._close(batch_id))
+
+    core.clock.advance(10)
+    closer._mark_closing(core.clock.now())
+    monkeypatch.setattr(batches, "failpoint", the_other_closer_first)
+    assert closer._close(batch_id) == 0
+    assert other == [1]
+    assert len(core.snapshot()["complete_upload_calls"]) == 1
+    assert core.job(job_id).state == JobState.INGESTING
