@@ -136,3 +136,30 @@ def test_a_batch_waits_for_a_file_of_it_still_being_copied(site):
     wait_until(lambda: site.all_done(2), 60, "both done")
     assert len({j["batch_id"] for j in site.jobs()}) == 1, "one batch for the card"
     assert site.snapshot()["requests"]["/complete/upload"] == 1
+
+
+def test_a_file_copied_with_pauses_longer_than_settle_lands_once_whole(site):
+    # A copy that stalls for longer than the settle time: each stall looks complete, and
+    # that much is uploaded. The batch stays open while the file grows; at its close the
+    # versions the file outgrew are left out, and only the whole file goes in.
+    drop = site.add_folder(settle="1s", batch={"name": "{subdir}", "idle": "2s"})
+    site.start()
+    wait_until(lambda: "running" in site.log(), 20, "the daemon running")
+    target = drop / "Day22" / "V022.mov"
+    target.parent.mkdir()
+    written = bytearray()
+    for n in range(4):
+        piece = bytes([n]) * MIB
+        with target.open("ab") as out:
+            out.write(piece)
+        written += piece
+        if n < 3:
+            wait_until(lambda n=n: len(site.jobs()) > n, 20, "this much queued (a stall)")
+    wait_until(lambda: "done" in site.states(), 60, "the whole file done")
+    wait_until(site.visible_assets, 10, "the asset processed")
+    (asset,) = site.visible_assets()
+    assert asset["size"] == len(written) and asset["etag"] == multipart_etag(bytes(written))
+    states = site.states()
+    assert states.count("done") == 1 and set(states) <= {"done", "cancelled"}
+    assert site.snapshot()["requests"]["/complete/upload"] == 1
+    assert "superseded: file=" in site.log()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from watchd.base.clock import CLOCK_SLACK, SYSTEM_CLOCK, Clock
 from watchd.base.events import Event, EventKind, EventSink, ignore_events
+from watchd.base.fileversion import Fingerprint
 from watchd.base.stop import StopToken
 from watchd.config.units import format_duration
 from watchd.failpoints import failpoint
@@ -79,11 +81,24 @@ class Member:
     asset_id: int | None  # None: complete's answer was lost
     path: str
     filename: str
+    sent: Fingerprint  # the version uploaded
 
     @property
     def presumed(self) -> bool:
         """True when complete's answer was lost (no asset id yet)."""
         return self.asset_id is None
+
+    def superseded(self) -> str | None:
+        """How its file changed since the version uploaded, if it did (None: it did not,
+        or it cannot be seen: gone, a share not mounted). Such a version, uploaded while
+        the file was still being written with pauses (or copied again), is not the file."""
+        try:
+            now = Fingerprint.of(os.stat(self.path))
+        except OSError:
+            return None
+        if now.same_version(self.sent):
+            return None
+        return f"{self.sent.size} bytes when uploaded, {now.size} now"
 
 
 def _quiet_for(seconds: float, last_file_at: datetime, now: datetime) -> bool:
@@ -227,6 +242,8 @@ class BatchCloser:
             earlier = self._earlier_close(batch, members)
             if earlier != Earlier.SEND_AGAIN:
                 return 1 if earlier == Earlier.ACTED_ON else 0
+        elif members:
+            members = self._without_superseded(batch, members)
         sent = batch.close_sent_at
         while members:
             failpoint("batch:before-complete-upload")
@@ -392,6 +409,37 @@ class BatchCloser:
                 error,
             )
 
+    def _without_superseded(self, batch: Batch, members: list[Member]) -> list[Member]:
+        """Leave out of the close the members whose file changed after their upload: a
+        newer version (queued when it settles) goes up instead, and the batch gets the
+        file once, as it ends up. Their uploads are never put into Flow Capture."""
+        changed = {m.job_id: why for m in members if (why := m.superseded()) is not None}
+        if not changed:
+            return members
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            for job_id, why in changed.items():
+                move_job(
+                    session,
+                    job_id,
+                    JobState.CANCELLED,
+                    allowed=(JobState.UPLOADED,),
+                    now=now,
+                    last_error=f"superseded: the file changed after its upload ({why}), "
+                    "before its batch closed; its new version goes up instead",
+                )
+        for member in members:
+            if member.job_id in changed:
+                log.warning(
+                    "superseded: file=%s job=%d changed after its upload (%s), before its "
+                    "batch closed: left out of batch=%r; its new version goes up instead",
+                    member.path,
+                    member.job_id,
+                    changed[member.job_id],
+                    batch.name,
+                )
+        return [m for m in members if m.job_id not in changed]
+
     def _reject(self, batch: Batch, refused: list[Member], error: FlowCaptureError) -> None:
         """The close refused these confirmed uploads by name: fail them (a retry uploads them
         again, afresh) and close the batch without them, rather than hold it for ever."""
@@ -470,13 +518,24 @@ class BatchCloser:
 
 def _members(session: Session, batch_id: int) -> list[Member]:
     rows = session.execute(
-        select(Job.id, Job.key, Job.uuid, Job.asset_id, Job.path, Job.filename)
+        select(
+            Job.id,
+            Job.key,
+            Job.uuid,
+            Job.asset_id,
+            Job.path,
+            Job.filename,
+            Job.device,
+            Job.inode,
+            Job.size,
+            Job.mtime_ns,
+        )
         .where(Job.batch_id == batch_id, Job.state == JobState.UPLOADED, Job.key.is_not(None))
         .order_by(Job.id)
     )
     return [
-        Member(job_id, key or "", uuid, asset_id, path, filename)
-        for job_id, key, uuid, asset_id, path, filename in rows
+        Member(job_id, key or "", uuid, asset_id, path, name, Fingerprint(dev, ino, size, mtime))
+        for job_id, key, uuid, asset_id, path, name, dev, ino, size, mtime in rows
     ]
 
 
