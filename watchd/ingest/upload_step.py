@@ -101,6 +101,14 @@ def check_source(job: Job) -> None:
         )
 
 
+def _unchanged(job: Job) -> bool:
+    """Is the file still there, the version that was queued?"""
+    try:
+        return Fingerprint.of(Path(job.path).stat()).same_version(fingerprint_of(job))
+    except OSError:
+        return False
+
+
 def _check_failed(job: Job, failure: BaseException) -> None:
     """The custody check of ``job`` failed: raise SourceChanged if the file was rewritten
     meanwhile (its new version is queued again, not failed as a corrupt copy). A stop is
@@ -272,6 +280,7 @@ class UploadStep:
             if failure is not None:  # what stopped the parts: the check failed
                 _check_failed(job, failure)
                 raise failure from None
+            check_source(job)  # what stopped them: the file changed (see _send_parts)
             raise
         except UploadNotFoundError:
             log.warning(
@@ -432,8 +441,10 @@ class UploadStep:
             self.board.part_sent(result.size, result.seconds)
             if len(planned) == 1:
                 unsaved.append(result)
-            else:
-                self._commit_part(job.id, result, stop)
+                return
+            self._commit_part(job.id, result, stop)
+            if not _unchanged(job):  # no more of a version that is not the file any more
+                sending.stop("the file changed or disappeared while it was sent")
 
         self.board.start(
             job.id,

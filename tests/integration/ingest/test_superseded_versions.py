@@ -45,3 +45,20 @@ def test_a_file_gone_or_unseen_at_the_close_is_not_taken_for_superseded(core):
     assert core.drive(job_id) == [JobState.DONE]
     (call,) = core.snapshot()["complete_upload_calls"]
     assert call["keys"] == [core.job(job_id).key]
+
+
+def test_a_file_that_changes_mid_upload_stops_sending_at_once(core, caplog):
+    job_id = core.queue("Roll1/A001.mov", 40 * MIB)  # eight parts, two at a time
+    source = core.drop / "Roll1/A001.mov"
+
+    def grows() -> None:
+        with source.open("ab") as out:
+            out.write(b"more")
+
+    core.hooks.after("s3:PUT", grows)
+    with caplog.at_level(logging.WARNING):
+        core.run(job_id)
+    assert core.job(job_id).state == JobState.CANCELLED
+    assert "changed since it was queued" in (core.job(job_id).last_error or "")
+    assert core.requests("s3:PUT") <= 3, "the parts in flight finish; no new one starts"
+    assert core.uploads("aborted") and not core.uploads("open")
