@@ -11,7 +11,7 @@ import pytest
 from tests.integration.conftest import wait_for
 from tests.integration.ingest.core import MIB
 from watchd.ingest import batches
-from watchd.store.models import Job, JobState
+from watchd.store.models import BatchState, Job, JobState
 
 
 def lose_once(core, endpoint, **fault):
@@ -166,30 +166,49 @@ def change(path, how):
         path.write_bytes(b"a new take" * 1000)
 
 
-@pytest.mark.parametrize("how", ["deleted", "rewritten"])
-def test_a_file_changed_after_its_complete_was_acted_on_unrecorded_lands_as_it_was_sent(
-    core, caplog, how
-):
+def kill_after_its_complete(core):
+    """Two files of a batch; the second's complete is acted on, and the daemon dies
+    before it records that. Returns (the other job, this job)."""
     other = core.queue("Roll1/A001.mov", 6 * MIB)
     job_id = core.queue("Roll1/A002.mov", 6 * MIB)
     core.run(other)
-    core.hooks.after("/upload/asset/complete", kill)  # completed; the daemon dies unrecorded
+    core.hooks.after("/upload/asset/complete", kill)
     with pytest.raises(Killed):
         core.run(job_id)
     assert core.job(job_id).complete_sent_at is not None
-    change(core.drop / "Roll1/A002.mov", how)  # while the daemon was down
     core.hooks.after("/upload/asset/complete", lambda: None)
+    return other, job_id
+
+
+def test_a_file_deleted_after_its_complete_was_acted_on_unrecorded_lands_as_it_was_sent(
+    core, caplog
+):
+    other, job_id = kill_after_its_complete(core)
+    change(core.drop / "Roll1/A002.mov", "deleted")  # while the daemon was down
     with caplog.at_level(logging.INFO):
         assert core.drive(other, job_id) == [JobState.DONE, JobState.DONE]
     assert "complete sent again: file=" in caplog.text
     assert_landed_once(core, other, job_id)
     sizes = {a["uuid"]: a["size"] for a in core.assets()}
-    assert sizes[core.job(job_id).uuid] == 6 * MIB, "the version sent, not the new one"
+    assert sizes[core.job(job_id).uuid] == 6 * MIB, "the version sent"
     (call,) = core.snapshot()["complete_upload_calls"]
     assert sorted(call["keys"]) == sorted([core.job(other).key, core.job(job_id).key])
 
 
-def test_a_file_rewritten_while_its_unanswered_complete_waits_is_completed_as_sent(core):
+def test_a_file_rewritten_after_its_complete_was_acted_on_unrecorded_is_superseded(core, caplog):
+    # Completed as it was sent (not left spinning, its batch held open for ever); then,
+    # the file having changed before its batch closed, left out of it for the new version.
+    other, job_id = kill_after_its_complete(core)
+    change(core.drop / "Roll1/A002.mov", "rewritten")
+    with caplog.at_level(logging.INFO):
+        assert core.drive(other, job_id) == [JobState.DONE, JobState.CANCELLED]
+    assert "complete sent again: file=" in caplog.text
+    assert "superseded: the file changed after its upload" in (core.job(job_id).last_error or "")
+    (call,) = core.snapshot()["complete_upload_calls"]
+    assert call["keys"] == [core.job(other).key]
+
+
+def test_a_file_rewritten_while_its_unanswered_complete_waits_ends_superseded_not_stuck(core):
     job_id = core.queue("Roll1/A002.mov", 6 * MIB)
     core.emulator.set_faults(
         {"rules": [{"endpoint": "/upload/asset/complete", "reset": True, "count": 4}]}
@@ -198,9 +217,9 @@ def test_a_file_rewritten_while_its_unanswered_complete_waits_is_completed_as_se
     job = core.job(job_id)
     assert job.state == JobState.WAITING and job.complete_sent_at is not None
     change(core.drop / "Roll1/A002.mov", "rewritten")
-    assert core.drive(job_id) == [JobState.DONE]
-    assert_landed_once(core, job_id)
-    assert [a["size"] for a in core.assets()] == [6 * MIB]
+    assert core.drive(job_id) == [JobState.CANCELLED]
+    assert core.job(job_id).batch.state == BatchState.EMPTY
+    assert core.requests("/upload/asset/complete") == 5, "completed as sent, then left out"
 
 
 def test_a_confirmed_upload_the_close_refuses_by_name_fails_and_the_batch_closes_without_it(
