@@ -72,6 +72,7 @@ class Notifier:
         self.tick_seconds = tick_seconds
         self.rng = rng or random.Random()
         self.thread: threading.Thread | None = None
+        self._started = False  # start() was called: a thread runs once there are targets
         self._pruned_at = 0.0
 
     # --- queueing (any thread) ------------------------------------------------------------
@@ -102,12 +103,18 @@ class Notifier:
         )
         if dropped:
             log.info("notifications: %d queued event(s) of removed targets dropped", dropped)
+        if self._started:
+            self._start_thread()  # targets added to a daemon that started with none
 
     # --- delivering (its own thread) ------------------------------------------------------
 
     def start(self) -> None:
-        """Start the delivery thread (does nothing without targets)."""
-        if not self.targets:
+        """Start the delivery thread (without targets, once a reload brings some)."""
+        self._started = True
+        self._start_thread()
+
+    def _start_thread(self) -> None:
+        if not self.targets or self.thread is not None:
             return
         self.thread = threading.Thread(target=self._loop, name="notify", daemon=True)
         self.thread.start()

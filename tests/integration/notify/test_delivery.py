@@ -152,6 +152,23 @@ def test_queueing_an_event_does_not_wait_for_a_hanging_webhook(db):
     assert len(hook.posts) == 1
 
 
+def test_targets_a_reload_adds_to_a_daemon_started_without_any_are_delivered_to(db):
+    with WebhookReceiver() as hook:
+        n = notifier(db, [], FakeClock(), tick_seconds=0.02)
+        n.start()  # no targets: no thread yet
+        assert n.thread is None
+        built, _ = build_targets([webhook(hook.url("/hook"), every="0s")])
+        n.replace_targets(built)
+        n.event(failed("/drop/A001.mov", 1))
+        deadline = time.monotonic() + 5
+        while not hook.posts and time.monotonic() < deadline:
+            time.sleep(0.02)
+        n.stop.stop("test over")
+        assert n.thread is not None
+        n.thread.join(5)
+    assert len(hook.posts) == 1, "delivered while running, not only at the stop"
+
+
 def test_watchd_notify_test_reports_per_target(db):
     with socket.socket() as spare:
         spare.bind(("127.0.0.1", 0))
