@@ -155,8 +155,9 @@ def test_queueing_an_event_does_not_wait_for_a_hanging_webhook(db):
 def test_targets_a_reload_adds_to_a_daemon_started_without_any_are_delivered_to(db):
     with WebhookReceiver() as hook:
         n = notifier(db, [], FakeClock(), tick_seconds=0.02)
-        n.start()  # no targets: no thread yet
-        assert n.thread is None
+        n.start()
+        before = n.thread
+        assert before is None, "no targets: no thread yet"
         built, _ = build_targets([webhook(hook.url("/hook"), every="0s")])
         n.replace_targets(built)
         n.event(failed("/drop/A001.mov", 1))
