@@ -105,3 +105,19 @@ def test_an_empty_placeholder_is_not_uploaded_and_the_grown_file_is_once(site):
     (asset,) = site.snapshot()["assets"]
     assert asset["size"] == 2_000_000
     assert site.log().count("skipped (empty)") == 1
+
+
+def test_a_subfolder_whose_name_is_not_utf8_still_uploads_its_files_in_a_clean_batch(site):
+    drop = site.add_folder(metadata={"from_path": "(?P<roll>[^/]+)/"})
+    bad_dir = os.path.join(os.fsencode(drop), b"Roll\xff\x1b[31m1")
+    os.mkdir(bad_dir)
+    with open(os.path.join(bad_dir, b"A001.mov"), "wb") as handle:
+        handle.write(os.urandom(40_000))
+    site.start()
+    wait_until(lambda: site.all_done(1), 60, "the file done")
+    (call,) = site.snapshot()["complete_upload_calls"]
+    assert call["batch_name"] == "Roll\ufffd[31m1"
+    wait_until(site.visible_assets, 10, "the asset processed")
+    (asset,) = site.visible_assets()
+    assert asset["metadata"] == {"roll": "Roll\ufffd[31m1"}
+    assert "cannot be taken" not in site.log() and "Traceback" not in site.log()

@@ -54,11 +54,16 @@ def shown(text: str | PurePath) -> str:
 
 def display_name(name: str) -> str:
     """Return the name to show in Flow Capture for a file called ``name``."""
-    if name.isprintable():  # the common case: nothing to replace or drop
-        return name.strip() or "unnamed"
-    decoded = os.fsencode(name).decode("utf-8", "replace")
-    cleaned = "".join(c for c in decoded if not _is_control(c)).strip()
-    return cleaned or "unnamed"
+    return plain_text(name).strip() or "unnamed"
+
+
+def plain_text(text: str) -> str:
+    """Return ``text`` (from a path) fit to send or write out: bytes that were not UTF-8
+    become U+FFFD, control characters are dropped."""
+    if text.isprintable():  # the common case: nothing to replace or drop
+        return text
+    decoded = os.fsencode(text).decode("utf-8", "replace")
+    return "".join(c for c in decoded if not _is_control(c))
 
 
 def is_plain(name: str) -> bool:

@@ -11,6 +11,8 @@ import datetime as dt
 import string
 from dataclasses import dataclass
 
+from watchd.base.names import plain_text
+
 PLACEHOLDERS = ("folder", "subdir", "date", "host")
 DEFAULT_DATE_FORMAT = "%Y-%m-%d"
 MAX_BATCH_NAME_CHARS = 200  # long enough for any sane name; catches runaway templates
@@ -71,5 +73,6 @@ def render_batch_name(template: str, values: BatchNameValues) -> str:
             out.append(values.date.strftime(spec or DEFAULT_DATE_FORMAT))
         elif name is not None:
             out.append(str(getattr(values, name)))
-    name = " ".join("".join(out).split())  # no leading, trailing or doubled spaces
+    # From paths: what is not text is dropped; no leading, trailing or doubled spaces.
+    name = " ".join(plain_text("".join(out)).split())
     return name[:MAX_BATCH_NAME_CHARS] or values.folder

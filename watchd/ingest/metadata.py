@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from watchd.base.names import plain_text
+
 
 @dataclass(frozen=True)
 class AssetMetadata:
@@ -36,5 +38,6 @@ def metadata_for(
     if from_path:
         match = re.search(from_path, relpath)
         if match:
-            values.update({k: v for k, v in match.groupdict().items() if v is not None})
+            found = match.groupdict().items()
+            values.update({k: plain_text(v) for k, v in found if v is not None})
     return AssetMetadata(tags=list(tags), values=values)
