@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from watchd.base.events import Event, EventKind
+from watchd.base.names import printable
 
 MAX_TEXT_LINES = 20  # lines of text before "... and N more"
 MAX_LISTED_EVENTS = 200  # structured events in one message
@@ -74,9 +75,9 @@ def compose(events: list[Event], node: str) -> Message:
     kind = next(iter(kinds)).value if len(kinds) == 1 else "digest"
     folders = {e.folder for e in events if e.folder}
     batches = {e.batch for e in events if e.batch}
-    errors = [err for e in events for err in e.errors]
+    errors = [printable(err) for e in events for err in e.errors]
     done = [e for e in events if e.kind == EventKind.BATCH_DONE]
-    lines = [line(e) for e in events]
+    lines = [printable(line(e)) for e in events]  # a name's newline forges no line, no header
     if len(lines) > MAX_TEXT_LINES:
         lines = [*lines[: MAX_TEXT_LINES - 1], f"... and {len(lines) - MAX_TEXT_LINES + 1} more"]
     head = f"watchd on {node}"
@@ -86,7 +87,7 @@ def compose(events: list[Event], node: str) -> Message:
         subject = f"{head}: {len(events)} events ({', '.join(sorted(k.value for k in kinds))})"
     text = "\n".join([f"*{head}*", *lines])
     body: dict[str, Any] = {
-        "text": text,
+        "text": slack_escaped(text),
         "event": kind,
         "node": node,
         "folder": next(iter(folders)) if len(folders) == 1 else None,
@@ -99,3 +100,9 @@ def compose(events: list[Event], node: str) -> Message:
         "events_total": len(events),
     }
     return Message(subject[:200], text, body)
+
+
+def slack_escaped(text: str) -> str:
+    """Return ``text`` with the three characters Slack reads as markup escaped, so a file
+    name cannot ping a channel (``<!channel>``) or disguise a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

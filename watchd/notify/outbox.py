@@ -165,6 +165,10 @@ class Notifier:
         except DeliveryError as exc:
             self._failed(target, ids, max(a for _i, _p, a in rows) + 1, str(exc))
             return 0
+        except Exception as exc:  # noqa: BLE001 - one bad message must not stop the others
+            error = redact(f"{type(exc).__name__}: {exc}")
+            self._failed(target, ids, max(a for _i, _p, a in rows) + 1, error)
+            return 0
         outbox.mark_sent(self.db, ids, self.clock.now())
         log.info("notification sent: %s, %d event(s)", target.name, len(ids))
         return 1

@@ -21,8 +21,9 @@ from watchd.base.events import Event, EventKind
 from watchd.base.stop import StopToken
 from watchd.config.notify_schema import NotifyTarget
 from watchd.config.notify_secrets import PasswordError, read_smtp_password
+from watchd.notify.messages import Message
 from watchd.notify.outbox import Notifier, RetryRule, send_test
-from watchd.notify.targets import build_targets
+from watchd.notify.targets import Target, build_targets
 from watchd.store.models import Notification
 
 SECRET_PATH = "/services/T000/B000/s3cretTOKENxyz"
@@ -168,6 +169,36 @@ def test_targets_a_reload_adds_to_a_daemon_started_without_any_are_delivered_to(
         assert n.thread is not None
         n.thread.join(5)
     assert len(hook.posts) == 1, "delivered while running, not only at the stop"
+
+
+HOSTILE = "/drop/Day01/<!channel> <https://evil.example|re-login>\nBatch 'Day01' done.mov"
+
+
+def test_a_hostile_file_name_forges_no_line_header_or_slack_markup(db):
+    clock = FakeClock()
+    sent: list[Message] = []
+    boom = Target("boom", "boom", 0, frozenset({"file_failed"}), fail_with(ValueError("bad")))
+    kept = Target("kept", "kept", 0, frozenset({"file_failed"}), lambda m, _t: sent.append(m))
+    n = Notifier(db, "bay-1", [boom, kept], clock, StopToken(), retry=FAST_RETRY)
+    n.event(failed(HOSTILE, 1))
+    assert n.deliver_due() == 1, "the target whose sender raised does not stop the other"
+    (message,) = sent
+    assert "\n" not in message.subject and message.text.count("\n") == 1
+    assert "&lt;!channel&gt;" in message.body["text"] and "<!channel>" not in message.body["text"]
+    (row,) = [r for r in db_rows(db) if r.target == "boom"]
+    assert row.attempts == 1 and "ValueError: bad" in (row.last_error or "")
+
+
+def fail_with(error: Exception):
+    def send(_message: Message, _timeout: float) -> None:
+        raise error
+
+    return send
+
+
+def db_rows(db) -> list[Notification]:
+    with db.reading() as session:
+        return list(session.scalars(select(Notification)))
 
 
 def test_watchd_notify_test_reports_per_target(db):
