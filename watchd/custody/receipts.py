@@ -112,6 +112,15 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
     atomic_write(path, (json.dumps(document, indent=2, sort_keys=False) + "\n").encode())
 
 
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> bool:
+    """Can ``text`` be written in an XML 1.0 document (no control characters, no bytes
+    that were not UTF-8)?"""
+    return _NOT_XML.search(text) is None
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
@@ -122,16 +131,17 @@ def _hash_list_xml(entries: Sequence[ReceiptEntry], info: ReceiptInfo) -> bytes:
     ET.SubElement(creator, "creationdate").text = _iso(info.created)
     ET.SubElement(creator, "hostname").text = info.hostname
     ET.SubElement(creator, "tool", {"version": info.tool_version}).text = "watchd"
-    ET.SubElement(creator, "comment").text = info.comment
+    ET.SubElement(creator, "comment").text = _NOT_XML.sub("", info.comment)
     process = ET.SubElement(root, "processinfo")
     ET.SubElement(process, "process").text = info.process
     if info.ignore:
         ignore = ET.SubElement(process, "ignore")
         for pattern in info.ignore:
             ET.SubElement(ignore, "pattern").text = pattern
-    if entries:
+    listed = [entry for entry in entries if xml_safe(entry.relpath)]  # (callers say so)
+    if listed:
         hashes = ET.SubElement(root, "hashes")
-        for entry in entries:
+        for entry in listed:
             _hash_element(hashes, entry, info.created)
     ET.indent(root, space="  ")
     body: bytes = ET.tostring(root, encoding="utf-8")

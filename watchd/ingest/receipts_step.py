@@ -25,8 +25,15 @@ from sqlalchemy import exists, select
 
 import watchd
 from watchd.base.clock import SYSTEM_CLOCK, Clock
+from watchd.base.names import printable
 from watchd.custody.history import HISTORY_DIR, HistoryCache, HistoryError
-from watchd.custody.receipts import ReceiptEntry, ReceiptInfo, safe_name, write_generation
+from watchd.custody.receipts import (
+    ReceiptEntry,
+    ReceiptInfo,
+    safe_name,
+    write_generation,
+    xml_safe,
+)
 from watchd.custody.receipts import write_json as write_json_file
 from watchd.failpoints import failpoint
 from watchd.ingest.policy import DELETE, FolderPolicy
@@ -193,6 +200,8 @@ class ReceiptWriter:
             )
 
     def _entries(self, pending: BatchReceipt, base: Path) -> list[ReceiptEntry]:
+        """The receipt's entries, one per uploaded file, in their order (a name XML cannot
+        hold is left out of the MHL by write_generation: said here, once)."""
         entries = []
         for job, fh in _uploaded(pending):
             source = Path(fh.history_root or "") / (fh.history_relpath or "")
@@ -206,6 +215,13 @@ class ReceiptWriter:
                     verified=frozenset([fh.verified_format]) if fh.verified_format else frozenset(),
                 )
             )
+            unfit = (
+                f"{printable(entries[-1].relpath)} is not in the ASC MHL receipt: its name "
+                "holds characters XML cannot (control characters, bytes that are not UTF-8); "
+                "receipt.json lists it"
+            )
+            if not xml_safe(entries[-1].relpath) and unfit not in pending.warnings:
+                pending.warnings.append(unfit)
         return entries
 
     def _info(self, pending: BatchReceipt) -> ReceiptInfo:

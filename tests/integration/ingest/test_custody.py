@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,26 @@ def test_a_receipt_in_a_history_moved_with_its_card_is_recorded_where_it_went(
     sidecar = json.loads(Path(receipt_row(core).sidecar or "").read_text())
     assert sidecar["manifests"] == [manifest]
     ascmhl("diff", archive / "A001")  # the moved history, the receipt in it, still agree
+
+
+def test_a_name_xml_cannot_hold_is_left_out_of_the_mhl_and_said_the_receipt_still_valid(
+    core, pristine
+):
+    card = drop_card(core, pristine)
+    late = card / "CLIPS" / "late\x1b[31m.mov"
+    late.write_bytes(b"added after the offload" * 100)
+    jobs = [queue_existing(core, card / rel) for rel in CARD] + [queue_existing(core, late)]
+    assert core.drive(*jobs) == [JobState.DONE] * 3
+    assert receipts(core).run_once() == 1
+    row = receipt_row(core)
+    (manifest,) = (row.manifests or "").splitlines()
+    ascmhl("info", Path(manifest).parent.parent)  # the reference tool reads it
+    ns = {"m": "urn:ASC:MHL:v2.0"}
+    listed = [p.text for p in ET.parse(manifest).getroot().iterfind(".//m:path", ns)]
+    assert sorted(listed) == sorted(CARD), "the card's files, relative to its folder"
+    assert "CLIPS/late\\u001b[31m.mov is not in the ASC MHL receipt" in (row.detail or "")
+    sidecar = json.loads(Path(row.sidecar or "").read_text())
+    assert "A001/CLIPS/late\x1b[31m.mov" in [f["path"] for f in sidecar["files"]]
 
 
 def test_a_flipped_byte_fails_for_good_and_the_file_stays(core, pristine):
