@@ -142,7 +142,7 @@ def test_a_name_xml_cannot_hold_is_left_out_of_the_mhl_and_said_the_receipt_stil
     (manifest,) = (row.manifests or "").splitlines()
     ascmhl("info", Path(manifest).parent.parent)  # the reference tool reads it
     ns = {"m": "urn:ASC:MHL:v2.0"}
-    listed = [p.text for p in ET.parse(manifest).getroot().iterfind(".//m:path", ns)]
+    listed = [p.text or "" for p in ET.parse(manifest).getroot().iterfind(".//m:path", ns)]
     assert sorted(listed) == sorted(CARD), "the card's files, relative to its folder"
     assert "CLIPS/late\\u001b[31m.mov is not in the ASC MHL receipt" in (row.detail or "")
     sidecar = json.loads(Path(row.sidecar or "").read_text())
