@@ -64,7 +64,7 @@ def test_a_clock_set_back_while_the_daemon_was_down_is_caught_up_at_its_start(
     site.emulator.set_faults({"rules": [{"endpoint": "/upload/asset/init", "status": 503}]})
     site.start(env=env)
     write_file(drop / "Roll1" / "A001.mov", MIB)
-    wait_until(lambda: site.states() == ["waiting"], 30, "the file waiting for a retry")
+    wait_until(lambda: site.states() == ["waiting"], 60, "the file waiting for a retry")
     assert site.stop() == 0
     offset.write_text("-2h\n")  # corrected at boot, before watchd started again
     site.emulator.set_faults({"rules": []})

@@ -160,10 +160,9 @@ def test_a_file_copied_with_pauses_longer_than_settle_lands_once_whole(site):
     wait_until(site.visible_assets, 10, "the asset processed")
     (asset,) = site.visible_assets()
     assert asset["size"] == len(written) and asset["etag"] == multipart_etag(bytes(written))
-    states = site.states()
-    assert states.count("done") == 1 and set(states) <= {"done", "cancelled"}
+    # Each stalled piece was cancelled: while it went out, or at the close (superseded).
+    assert sorted(site.states()) == ["cancelled"] * 3 + ["done"]
     assert site.snapshot()["requests"]["/complete/upload"] == 1
-    assert "superseded: file=" in site.log()
 
 
 def jobs_at_least(site, count: int) -> bool:
