@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from watchd.base.names import printable
 from watchd.cli.config_path import add_config_argument
 from watchd.cli.store_access import run_listing
 from watchd.store.queries import list_batches
@@ -36,9 +37,9 @@ def render(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'ID':>5}  {'STATE':<8} {'FILES':>5}  {'FOLDER':<14} NAME"]
     for row in rows:
         lines.append(
-            f"{row['id']:>5}  {row['state']:<8} {row['files']:>5}  {row['folder'][:14]:<14} "
-            f"{row['name']}"
+            f"{row['id']:>5}  {row['state']:<8} {row['files']:>5}  "
+            f"{printable(row['folder'])[:14]:<14} {printable(row['name'])}"
         )
         if row["last_error"]:
-            lines.append(f"{'':>7}last error: {row['last_error']}")
+            lines.append(f"{'':>7}last error: {printable(row['last_error'])}")
     return "\n".join(lines)

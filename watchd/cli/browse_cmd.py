@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections import defaultdict
 
+from watchd.base.names import printable
 from watchd.cli.api_access import (
     CommandError,
     add_api_arguments,
@@ -54,7 +55,7 @@ def run_productions(args: argparse.Namespace) -> int:
         print_json([g.to_dict() for g in groups])
     else:
         for group in groups:
-            print(f"{group.id:>8}  {group.name}")
+            print(f"{group.id:>8}  {printable(group.name)}")
     return 0
 
 
@@ -68,10 +69,10 @@ def run_folders(args: argparse.Namespace) -> int:
     if args.json:
         print_json([{**f.to_dict(), "path": paths.get(f.id)} for f in folders])
     elif args.tree:
-        print("\n".join(tree_lines(groups, folders)))
+        print("\n".join(printable(line) for line in tree_lines(groups, folders)))
     else:
         for folder in sorted(folders, key=lambda f: paths.get(f.id, "")):
-            print(f"{folder.id:>8}  {paths.get(folder.id, folder.name)}")
+            print(f"{folder.id:>8}  {printable(paths.get(folder.id, folder.name))}")
     return 0
 
 
@@ -121,6 +122,7 @@ def run_assets(args: argparse.Namespace) -> int:
     print(f"{'ID':>8}  {'UUID':<36}  {'BATCH':<20} {'SIZE':>12}  NAME")
     for asset in assets:
         size = asset.size if asset.size is not None else ""
-        batch = asset.batch_name or "-"
-        print(f"{asset.id:>8}  {asset.uuid or '-':<36}  {batch:<20} {size:>12}  {asset.name}")
+        batch = printable(asset.batch_name or "-")
+        name = printable(asset.name)
+        print(f"{asset.id:>8}  {printable(asset.uuid or '-'):<36}  {batch:<20} {size:>12}  {name}")
     return 0

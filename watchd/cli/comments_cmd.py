@@ -6,6 +6,7 @@ import argparse
 import re
 from collections import defaultdict
 
+from watchd.base.names import printable
 from watchd.cli.api_access import (
     CommandError,
     add_api_arguments,
@@ -101,14 +102,17 @@ def thread_lines(comments: list[Comment]) -> list[str]:
 
 
 def _line(comment: Comment) -> str:
-    who = " ".join(filter(None, [comment.user_first_name, comment.user_last_name])) or "?"
+    names = [comment.user_first_name, comment.user_last_name]
+    who = printable(" ".join(filter(None, names))) or "?"
     at = (
         f" @{comment.marker_time:.2f}s"
         if comment.has_marker and comment.marker_time is not None
         else ""
     )
     color = f" {comment.color}" if comment.color else ""
-    return f"[{comment.id}] {who}{at}{color}: {comment.description}"
+    # Another user's text: its lines kept (indented), nothing that would drive the terminal.
+    text = "\n    ".join(printable(part) for part in comment.description.split("\n"))
+    return f"[{comment.id}] {who}{at}{printable(color)}: {text}"
 
 
 @reports_failures

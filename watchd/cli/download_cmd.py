@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from watchd.base.names import printable
 from watchd.cli.api_access import (
     CommandError,
     add_api_arguments,
@@ -142,7 +143,7 @@ def _download_category(
     def progress_for(dest: Path) -> Progress:
         if lines:
             lines[-1].finish("done")
-        lines.append(ProgressLine(f"asset {asset_id} {category} {dest.name}"))
+        lines.append(ProgressLine(f"asset {asset_id} {printable(category)} {printable(dest.name)}"))
         return lines[-1].update
 
     try:
@@ -165,6 +166,6 @@ def _download_category(
     files = [{"path": str(path), "size": path.stat().st_size} for path in paths]
     if not args.json:
         for file in files:
-            print(f"{file['path']} ({file['size']} bytes)")
+            print(f"{printable(str(file['path']))} ({file['size']} bytes)")
     first = files[0]
     return {"asset": asset_id, "category": category, **first, "files": files}

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from watchd.base.names import printable
 from watchd.cli.config_path import add_config_argument
 from watchd.cli.store_access import run_listing
 from watchd.ingest.policy import UPLOAD_FOLDER_PREFIX
@@ -121,18 +122,18 @@ def render(rows: list[dict[str, Any]]) -> str:
         hashes = " ".join(f"{k}={v}" for k, v in sorted(f["hashes"].items())) or "not hashed"
         check = f"verified {f['verified']}" if f["verified"] else "unchecked"
         lines.append(
-            f"  {f['state']:<9} {f['path']}  size={f['size']} asset={f['asset_id']} "
+            f"  {f['state']:<9} {printable(f['path'])}  size={f['size']} asset={f['asset_id']} "
             f"{check} {hashes}"
         )
         if f["last_error"]:
-            lines.append(f"            {f['last_error']}")
+            lines.append(f"            {printable(f['last_error'])}")
     receipt = row["receipt"]
     if receipt is None:
         lines.append(f"receipt: {row['receipt_note']}")
     else:
         lines.append(f"receipt: {receipt['state']}")
-        lines += [f"  manifest: {m}" for m in receipt["manifests"]]
+        lines += [f"  manifest: {printable(m)}" for m in receipt["manifests"]]
         if receipt["sidecar"]:
             lines.append(f"  asset ids: {receipt['sidecar']}")
-        lines += [f"  warning: {w}" for w in receipt["warnings"]]
+        lines += [f"  warning: {printable(w)}" for w in receipt["warnings"]]
     return "\n".join(lines)

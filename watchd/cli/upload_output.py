@@ -12,6 +12,7 @@ import shlex
 import sys
 import threading
 
+from watchd.base.names import printable
 from watchd.cli.api_access import print_json
 from watchd.cli.progress import ProgressLine
 from watchd.config.units import format_duration
@@ -36,7 +37,7 @@ def show_outcome(
         for row in done:
             where = "processing in Flow Capture" if not row["listed"] else "listed"
             print(
-                f"{row['file']}: asset {row['asset_id']} (uuid {row['uuid']}) "
+                f"{printable(str(row['file']))}: asset {row['asset_id']} (uuid {row['uuid']}) "
                 f"in batch {row['batch']!r}, {where}"
             )
         if done and missing is None:
@@ -46,7 +47,8 @@ def show_outcome(
             )
     for row in rows:
         if row["state"] != "done":
-            print(f"watchd upload: {row['file']}: {row['error'] or row['state']}", file=sys.stderr)
+            problem = printable(str(row["error"] or row["state"]))
+            print(f"watchd upload: {printable(str(row['file']))}: {problem}", file=sys.stderr)
     if missing and wait_seconds is not None:
         print(
             f"watchd upload: {len(missing)} of {len(done)} asset(s) not listed after "

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from watchd.base.names import plain_text
 from watchd.flowcapture.backoff import backoff_seconds
 from watchd.flowcapture.client import FlowCaptureClient
 from watchd.flowcapture.errors import (
@@ -285,7 +286,7 @@ def local_path(task: DownloadTask, fallback_name: str) -> Path:
 
 def safe_filename(name: str) -> str:
     """Return ``name`` reduced to a single path component that is safe to create."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    base = plain_text(name).replace("\\", "/").rsplit("/", 1)[-1].strip()
     if base in ("", ".", ".."):
         return "download"
     return base

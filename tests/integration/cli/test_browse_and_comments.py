@@ -1,6 +1,9 @@
-from tests.integration.conftest import VIEWER_API_KEY
+import uuid
+
+from tests.integration.conftest import VIEWER_API_KEY, folder_id, wait_for
 from watchd.cli.main import main
 from watchd.config import load_config
+from watchd.flowcapture.upload import upload_file
 
 
 def test_productions_lists_only_what_the_user_sees(cli):
@@ -117,3 +120,26 @@ def test_the_printed_samples_load_as_a_valid_config(tmp_path, capsys):
     (tmp_path / "watchd.yaml").write_text(main_text)  # folders_dir: folders.d, beside it
     config = load_config(tmp_path / "watchd.yaml")
     assert [f.name for f in config.folders] == ["dailies"]
+
+
+def test_text_from_other_users_cannot_drive_the_terminal(cli, uploaded, client, tmp_path):
+    _, ident, _ = uploaded
+    hostile = "\x1b[2K\r\x1b]0;PWNED\x07fine\nsecond line"
+    client.transport.call(
+        "/create/comment", {"asset_id": ident, "description": hostile}, client._current_token()
+    )
+    code, out, _ = cli("comments", ident)
+    assert code == 0 and "\x1b" not in out and "\x07" not in out and "\r" not in out
+    assert "\\u001b]0;PWNED\\u0007fine\n    second line" in out, "its lines kept, indented"
+    dailies = folder_id(client, "Dailies")
+    source = tmp_path / "evil\x1b[31m.mov"
+    source.write_bytes(b"x" * 1000)
+    batch = "B\x1b]0;X\x07"
+    result = upload_file(
+        client, source, project_id=dailies, uuid=str(uuid.uuid4()), batch_name=batch
+    )
+    client.complete_upload(dailies, [result.upload.key], batch_name=batch)
+    wait_for(lambda: len(client.get_assets(dailies)) == 2)
+    code, out, _ = cli("assets", "Demo Production/Dailies")
+    assert code == 0 and "\x1b" not in out and "\x07" not in out
+    assert "B\\u001b]0;X\\u0007" in out
