@@ -162,7 +162,8 @@ class ReceiptWriter:
     # --- what goes in ---------------------------------------------------------------------
 
     def _report(self, pending: BatchReceipt) -> None:
-        """Warn (once per batch) of listed files gone missing and of unlisted files."""
+        """Warn (once per batch) of listed files gone missing, of files not uploaded (a
+        checksum mismatch, say) and of unlisted files."""
         uploaded = {Path(job.path) for job, _ in pending.members}
         for root in _roots(pending):
             try:
@@ -181,10 +182,20 @@ class ReceiptWriter:
                     f"nor uploaded: {', '.join(missing[:20])}{' ...' if len(missing) > 20 else ''}"
                 )
                 pending.warnings.append(text)
+        done = {job.relpath for job, _ in pending.members if job.state == JobState.DONE}
+        left = [
+            f"{job.relpath} ({job.state.value}: {job.last_error or 'no reason recorded'})"
+            for job, _ in pending.members
+            if job.state != JobState.DONE and job.relpath not in done  # (not a former version)
+        ]
+        if left:
+            pending.warnings.append(
+                f"{len(left)} file(s) of this batch not uploaded: " + "; ".join(left[:20])
+            )
         unlisted = [
             job.relpath
             for job, fh in pending.members
-            if fh is not None and fh.verified_format is None
+            if fh is not None and fh.verified_format is None and job.state == JobState.DONE
         ]
         if unlisted:
             pending.warnings.append(

@@ -149,6 +149,23 @@ def test_a_name_xml_cannot_hold_is_left_out_of_the_mhl_and_said_the_receipt_stil
     assert "A001/CLIPS/late\x1b[31m.mov" in [f["path"] for f in sidecar["files"]]
 
 
+def test_the_receipt_of_a_card_names_the_clip_that_failed_its_checksum(core, pristine):
+    card = drop_card(core, pristine)
+    clip = card / "CLIPS/C001.mov"
+    data = bytearray(clip.read_bytes())
+    data[4242] ^= 0xFF
+    clip.write_bytes(bytes(data))
+    jobs = [queue_existing(core, card / rel) for rel in CARD]
+    assert core.drive(*jobs) == [JobState.FAILED, JobState.DONE]
+    assert receipts(core).run_once() == 1
+    row = receipt_row(core)
+    said = "1 file(s) of this batch not uploaded: A001/CLIPS/C001.mov (failed: checksum mismatch"
+    assert said in (row.detail or "")
+    sidecar = json.loads(Path(row.sidecar or "").read_text())
+    assert any(w.startswith(said) for w in sidecar["warnings"])
+    assert "not in their offload history" not in (row.detail or "")
+
+
 def test_a_flipped_byte_fails_for_good_and_the_file_stays(core, pristine):
     core.set_folder(after_upload="delete")
     card = drop_card(core, pristine)
