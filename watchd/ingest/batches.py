@@ -507,12 +507,24 @@ class BatchCloser:
             row.last_error = redact(str(error))
             if answered:  # the service answered: it did not act on the close
                 row.close_sent_at = None
+        if answered:
+            log.warning(
+                "batch close failed, retrying in %.0fs: folder=%s batch=%r: %s",
+                delay,
+                batch.folder,
+                batch.name,
+                error,
+            )
+            return
         log.warning(
-            "batch close failed, retrying in %.0fs: folder=%s batch=%r: %s",
-            delay,
+            "batch close not confirmed (%s): folder=%s batch=%r; Flow Capture may have acted "
+            "on it: its files are looked for in %.0fs, and it is sent again if none is listed "
+            "%.0fs after it went",
+            error,
             batch.folder,
             batch.name,
-            error,
+            delay,
+            UNCERTAIN_CLOSE_PATIENCE_SECONDS,
         )
 
 

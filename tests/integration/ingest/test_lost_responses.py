@@ -117,13 +117,16 @@ def test_a_lost_batch_close_answer_is_found_in_the_listing_and_not_sent_again(co
     assert not call["repeat"]
 
 
-def test_an_unanswered_batch_close_that_was_not_acted_on_is_sent_again_after_the_wait(core):
+def test_an_unanswered_batch_close_that_was_not_acted_on_is_sent_again_after_the_wait(core, caplog):
     core.emulator.set_faults(
         {"rules": [{"endpoint": "/complete/upload", "status": 502, "count": 1}]}
     )
     job_id = core.queue("Roll1/A001.mov")
     core.run(job_id)
-    core.close_batches()
+    with caplog.at_level(logging.WARNING):
+        core.close_batches()
+    assert "batch close not confirmed (" in caplog.text and "sent again if none" in caplog.text
+    assert "retrying in" not in caplog.text, "it is not simply retried in a few seconds"
     batch = core.job(job_id).batch
     assert batch.state.value == "closing" and batch.close_sent_at is not None
     core.clock.advance(batches.UNCERTAIN_CLOSE_PATIENCE_SECONDS / 2)
