@@ -132,6 +132,16 @@ def test_a_broken_reload_keeps_the_running_configuration(site):
     refused = watchd("check-config", "--config", str(site.config_path))
     assert refused.returncode != 0 and "setle" in refused.stdout + refused.stderr
 
+    def status() -> tuple[int, str]:
+        result = watchd("status", "--config", str(site.config_path))
+        return result.returncode, result.stdout
+
+    shown = wait_until(lambda: "reload refused" in status()[1] and status(), 15, "in status")
+    assert shown[0] == 1 and "running on the configuration from before" in shown[1]
+    site.config_path.write_text(site.config_path.read_text().replace("setle:", "settle:"))
+    site.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reload refused" not in status()[1], 15, "the problem over")
+
 
 def test_run_with_a_bad_config_names_the_file_and_key_and_exits_2(site):
     site.add_folder("dailies", settle="ten seconds")

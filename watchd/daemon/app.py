@@ -365,7 +365,15 @@ class Daemon:
             config = load_config(self.config_path)
         except Exception as exc:  # noqa: BLE001 - any problem keeps the running config
             log.error("reload refused, keeping the running configuration:\n%s", exc)
+            said = str(exc).splitlines() or [type(exc).__name__]
+            more = f" (and {len(said) - 1} more)" if len(said) > 1 else ""
+            self.health.set(
+                "configuration",
+                f"reload refused, running on the configuration from before: {said[0]}{more}; "
+                "`watchd check-config` lists it all",
+            )
             return
+        self.health.set("configuration", None)
         self.transfer = transfer_policy(config)
         self.retry = retry_policy(config)
         self.bandwidth.configure(config)
