@@ -74,9 +74,14 @@ def test_a_full_archive_names_the_archive_leaves_no_partial_and_moves_later(site
         assert [p.name for p in archive.iterdir()] == [], "no hidden partial copy left"
         (job,) = site.jobs()
         assert job["state"] == "waiting" and job["attempts"] == 0
+        said = "health problem: archive dailies: 1 uploaded file(s) wait: moving to the archive"
+        wait_until(lambda: said in site.log(), 30, "the archive a problem of its folder")
+        status = watchd("status", "--config", str(site.config_path))
+        assert status.returncode == 1 and "archive dailies" in status.stdout
         subprocess.run(["mount", "-o", "remount,size=8m", str(archive)], check=True)
         wait_until(lambda: site.all_done(1), 60, "moved once the archive has room")
         assert (archive / "big.mov").exists() and not (drop / "big.mov").exists()
+        wait_until(lambda: "health problem over: archive dailies" in site.log(), 30)
     finally:
         site.stop()
         unmount(archive)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from watchd.base.events import Event, EventKind, EventSink, ignore_events
 from watchd.store.database import Database
-from watchd.store.queries import job_counts
+from watchd.store.queries import archive_waits, job_counts
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class HealthBoard:
 def _folder(problem_name: str) -> str | None:
     """Return the drop folder a problem is about ("folder X", "files X"), else None."""
     kind, _, folder = problem_name.partition(" ")
-    return folder if kind in ("folder", "files") and folder else None
+    return folder if kind in ("folder", "files", "archive") and folder else None
 
 
 def refresh_health(
@@ -109,14 +109,27 @@ def _files_problem(problems: list[dict[str, str]]) -> str:
 
 
 def counted_jobs(db: Database, board: HealthBoard) -> dict[str, int]:
-    """Return the jobs per state; a database failure becomes the "database" problem."""
+    """Return the jobs per state; a database failure becomes the "database" problem.
+
+    Files uploaded but waiting for their archive (full, read-only) are a problem of
+    their folder's ("archive NAME"): the drop folder itself is fine, so nothing else
+    would say so.
+    """
     try:
         with db.reading(display=True) as session:
             counts = job_counts(session)
+            waits = archive_waits(session)
     except SQLAlchemyError as exc:
         board.set("database", f"{type(exc).__name__}: {exc}".splitlines()[0])
         return {}
     board.set("database", None)
+    board.replace_prefix(
+        "archive ",
+        {
+            f"archive {folder}": f"{count} uploaded file(s) wait: {error}"
+            for folder, (count, error) in waits.items()
+        },
+    )
     return counts
 
 

@@ -32,6 +32,7 @@ from watchd.ingest.presence import AssetPresence, Sought
 from watchd.ingest.upload_step import fingerprint_of
 from watchd.store.database import Database
 from watchd.store.models import Job, JobState
+from watchd.store.queries import ARCHIVE_FAILED
 from watchd.store.transitions import NOT_CANCELLED_BY_OPERATOR, move_job
 
 log = logging.getLogger(__name__)
@@ -212,7 +213,7 @@ class FinishStep:
 def _archive_error(archive: Path, error: OSError) -> OSError:
     """Name the archive in a failed move; a full or read-only archive is the folder's outage."""
     text = (
-        f"moving to the archive {archive} failed: {error.strerror or error}; "
+        f"{ARCHIVE_FAILED}{archive} failed: {error.strerror or error}; "
         "the source stays where it is and the move is tried again"
     )
     if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):

@@ -89,6 +89,23 @@ def job_counts(session: Session) -> dict[str, int]:
     return counts
 
 
+ARCHIVE_FAILED = "moving to the archive "  # what a failed move after upload says (a wait)
+
+
+def archive_waits(session: Session) -> dict[str, tuple[int, str]]:
+    """Return, by drop folder, how many done-but-not-moved files wait for their archive
+    (full, read-only, gone) and the latest reason."""
+    rows = session.execute(
+        select(Job.folder, func.count(Job.id), func.max(Job.last_error))
+        .where(Job.state == JobState.WAITING, Job.last_error.contains(ARCHIVE_FAILED))
+        .group_by(Job.folder)
+    )
+    return {
+        folder: (count, (error or "")[(error or "").find(ARCHIVE_FAILED) :])
+        for folder, count, error in rows
+    }
+
+
 def open_batches(session: Session) -> list[dict[str, Any]]:
     """Return the batches not closed yet, with their member counts."""
     return _batch_rows(session, Batch.state.in_([BatchState.OPEN, BatchState.CLOSING]), None)
