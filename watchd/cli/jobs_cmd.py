@@ -31,11 +31,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     cancel = subparsers.add_parser(
         "cancel",
-        help="cancel files that are not finished (the source file is left alone)",
+        help="cancel files that are not finished, or dismiss failed ones (the source file "
+        "is left alone)",
         description="Cancel jobs that are not finished: the daemon stops sending them within "
         "a second and aborts their multipart uploads; the file is not queued again until it "
         "changes or `watchd retry` is run. A file already uploaded cannot be taken back: it "
-        "is still closed into its batch, but its source is neither moved nor deleted.",
+        "is still closed into its batch, but its source is neither moved nor deleted. A "
+        "failed file is dismissed the same way: cancelled, it no longer counts as a problem "
+        "in `watchd status`.",
     )
     add_config_argument(cancel)
     cancel.add_argument("jobs", nargs="+", type=int, metavar="JOB")

@@ -59,6 +59,16 @@ def cancel_job(session: Session, job_id: int, now: datetime) -> Cancelled:
     if job is None:
         return Cancelled(job_id, CancelOutcome.UNKNOWN)
     batch = job.batch.name if job.batch else None
+    if job.state == JobState.FAILED and move_job(
+        session,
+        job_id,
+        JobState.CANCELLED,
+        allowed=(JobState.FAILED,),
+        now=now,
+        operator_cancelled_at=now,
+        last_error=f"{OPERATOR_CANCEL_TEXT} after it failed: {job.last_error or '-'}",
+    ):  # dismissed: no longer a problem (`watchd status`), until it is retried or changes
+        return Cancelled(job_id, CancelOutcome.CANCELLED, JobState.CANCELLED.value, None, batch)
     if job.state in TERMINAL_JOB_STATES:
         return Cancelled(job_id, CancelOutcome.FINISHED, job.state.value, job.asset_id, batch)
     if move_job(

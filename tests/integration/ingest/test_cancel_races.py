@@ -165,3 +165,17 @@ def test_retry_refuses_a_cancelled_job_whose_file_is_already_queued_again(core):
     again = enqueue(core.db, settled, BatchRule(1000, "{subdir}"), core.clock.now())
     assert again is not None
     assert core.retry(job_id) == []
+
+
+def test_a_failed_file_is_dismissed_by_a_cancel_and_can_still_be_retried(core):
+    core.emulator.set_faults({"rules": [{"endpoint": "/upload/asset/init", "status": 403}]})
+    job_id = core.queue("A001.mov", 1 * MIB)
+    assert core.drive(job_id) == [JobState.FAILED]
+    refused = core.job(job_id).last_error
+    assert core.cancel(job_id).outcome == CancelOutcome.CANCELLED
+    job = core.job(job_id)
+    assert job.state == JobState.CANCELLED and job.operator_cancelled_at is not None
+    assert job.last_error == f"cancelled by an operator after it failed: {refused}"
+    core.emulator.set_faults({"rules": []})
+    assert core.retry(job_id) == [job_id]
+    assert core.drive(job_id) == [JobState.DONE]
