@@ -165,7 +165,8 @@ def render(report: dict[str, Any], state_dir: Path) -> str:
     if counts:
         lines += [
             "",
-            "Files: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "none yet",
+            "Files: "
+            + (", ".join(f"{n} {state}" for state, n in counts.items() if n) or "none yet"),
         ]
     if report["transfers"]:
         lines += ["", "Uploading:"]

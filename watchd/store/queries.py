@@ -171,6 +171,8 @@ def _note(job: Job) -> str | None:
         return f"already in Flow Capture as asset {job.asset_id}: not uploaded again"
     if job.archived_to is not None:
         return f"moved to {printable(job.archived_to)}"
+    if job.state == JobState.WAITING and job.uploaded_at is not None and not job.last_error:
+        return "uploaded: waiting for Flow Capture to process it and list the asset"
     return None
 
 

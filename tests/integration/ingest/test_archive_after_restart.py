@@ -8,6 +8,7 @@ import pytest
 from tests.integration.ingest.core import MIB
 from watchd.ingest import post_upload
 from watchd.store.models import JobState
+from watchd.store.queries import list_jobs
 
 
 class Killed(BaseException):
@@ -60,3 +61,16 @@ def test_a_delete_done_before_a_restart_is_said_as_done(core, monkeypatch, caplo
         assert core.drive(job_id) == [JobState.DONE]
     assert "deleted after upload: file=" in caplog.text and "(before a restart)" in caplog.text
     assert "changed or gone" not in caplog.text
+
+
+def test_a_file_waiting_for_flow_capture_to_process_it_says_so_in_watchd_jobs(core, tmp_path):
+    core.set_folder(move_to=tmp_path / "archive")
+    core.emulator.set_faults({"processing_delay_s": 60.0})
+    job_id = core.queue("A001.mov", 1 * MIB)
+    for _ in range(3):
+        core.step(job_id)
+        core.clock.advance(10)
+    with core.db.reading() as session:
+        (row,) = list_jobs(session)
+    assert row["state"] == "waiting" and row["error"] is None
+    assert row["note"] == "uploaded: waiting for Flow Capture to process it and list the asset"
