@@ -101,8 +101,10 @@ def _default_note(field: FieldInfo) -> str:
     """Return " (default: X)" when the sample shows an example instead of a set default."""
     if not field.examples or field.is_required() or field.default_factory is not None:
         return ""
-    if field.default is None or _is_commented(field):
+    if _is_commented(field):
         return ""
+    if field.default is None:
+        return " (default: none; this sample sets it)"
     return f" (default: {_default_value(field)})"
 
 

@@ -58,3 +58,9 @@ def test_every_key_at_every_depth_has_a_one_line_description():
             if sub is not None and sub.__name__ != "AfterUpload":  # written as one scalar
                 pending.append(sub)
     assert seen > 40
+
+
+def test_a_key_the_sample_sets_but_that_has_no_default_says_so():
+    lines = sample_config().splitlines()
+    at = lines.index("folders_dir: folders.d")
+    assert lines[at - 1].endswith("(default: none; this sample sets it)")
