@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import threading
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -103,7 +103,12 @@ class BandwidthControl:
             rate = override.rate
             detail: dict[str, Any] = {
                 "source": OPERATOR,
-                "until": _clock_time(override.until, self._zone) if override.until else None,
+                "until": _clock_time(override.until, self._zone, now) if override.until else None,
+                "until_at": datetime.fromtimestamp(override.until, UTC).isoformat(
+                    timespec="seconds"
+                )
+                if override.until
+                else None,
                 "next_change": None,
             }
         else:
@@ -155,8 +160,13 @@ def summary(cap: str, detail: dict[str, Any]) -> str:
     return f"{head} ({detail['source']}{until})"
 
 
-def _clock_time(timestamp: float, zone: tzinfo | None) -> str:
-    return datetime.fromtimestamp(timestamp, zone).strftime("%a %H:%M")
+def _clock_time(timestamp: float, zone: tzinfo | None, now: datetime) -> str:
+    """A moment as people read it: its weekday and time within the week ahead, else its
+    date too (a week and more away, a bare weekday names the wrong one)."""
+    moment = datetime.fromtimestamp(timestamp, zone)
+    if moment - now.astimezone(zone) < timedelta(days=6):
+        return moment.strftime("%a %H:%M")
+    return moment.strftime("%a %Y-%m-%d %H:%M")
 
 
 def bandwidth_line(report: dict[str, Any]) -> str:
