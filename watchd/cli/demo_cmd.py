@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from watchd.cli.emulator_cmd import AUTOSAVE_SECONDS
 from watchd.config import load_config
 from watchd.config.problems import ConfigError
 from watchd.daemon.app import Daemon
@@ -107,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         api_port=_free_port(port),
         s3_port=_free_port(args.s3_port),
         faults={"processing_delay_s": 2.0},
+        autosave_seconds=AUTOSAVE_SECONDS,  # (a demo killed keeps what it uploaded)
     )
     emulator.start()
     try:

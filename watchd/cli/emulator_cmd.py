@@ -104,6 +104,9 @@ def initial_faults(args: argparse.Namespace) -> dict[str, Any]:
     return faults
 
 
+AUTOSAVE_SECONDS = 2.0  # state.json written this often (not with --discard): a kill loses little
+
+
 def build(args: argparse.Namespace) -> Emulator | str:
     """Return the configured emulator, or the reason it cannot be built."""
     try:
@@ -111,6 +114,7 @@ def build(args: argparse.Namespace) -> Emulator | str:
         return Emulator(
             args.data, world, host=args.host, api_port=args.port, s3_port=args.s3_port,
             faults=initial_faults(args), discard=args.discard, url_host=args.url_host,
+            autosave_seconds=AUTOSAVE_SECONDS,
         )  # fmt: skip
     except (WorldError, FaultConfigError) as exc:
         return str(exc)

@@ -50,13 +50,18 @@ class Emulator:
         discard: bool = False,
         url_host: str | None = None,
         clock: Callable[[], float] = time.time,
+        autosave_seconds: float | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.world = world if world is not None else demo_world()
         self.host = host
         self.url_host = url_host or ("127.0.0.1" if host in _ANY_HOSTS else host)
         self.discard = discard
+        # state.json written this often too, not only at a clean stop: a kill -9 of the
+        # emulator (or of the demo around it) then loses seconds of its state, not all
+        self.autosave_seconds = None if discard else autosave_seconds
         self._ports = (api_port, s3_port)
+        self._save_lock = threading.Lock()  # the autosave and the stop's last save
         self._clock = clock
         self._stop = threading.Event()
         self.faults = Faults(faults)
@@ -113,7 +118,18 @@ class Emulator:
             thread.daemon = True
             thread.start()
             self._threads.append(thread)
+        if self.autosave_seconds:
+            saver = threading.Thread(
+                target=self._autosave, args=(ctx, self.autosave_seconds), name="emulator-save"
+            )
+            saver.daemon = True
+            saver.start()
+            self._threads.append(saver)
         log.info("emulator serving API on %s and S3 on %s", self.api_url, self.s3_url)
+
+    def _autosave(self, ctx: Context, seconds: float) -> None:
+        while not self._stop.wait(seconds):
+            self._save(ctx)
 
     def _serve(self, server: EmulatorHTTPServer, name: str) -> None:
         try:
@@ -186,7 +202,8 @@ class Emulator:
         path = self.data_dir / STATE_FILE
         tmp = path.with_suffix(".json.tmp")
         try:
-            tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-            os.replace(tmp, path)
+            with self._save_lock:
+                tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+                os.replace(tmp, path)
         except OSError:
             log.exception("could not write %s", path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import time
 
 from watchd.emulator import Emulator
 
@@ -92,3 +94,26 @@ def test_discard_mode_checks_digests_but_keeps_no_bytes(tmp_path, api_for):
         assert bad.status_code == 400
     assert not any(p.is_file() for p in (tmp_path / "data" / "objects").rglob("*"))
     assert not any(p.is_file() for p in (tmp_path / "data" / "parts").rglob("*"))
+
+
+def test_with_autosave_a_killed_emulator_keeps_what_it_had_seconds_before(tmp_path, api_for):
+    data = tmp_path / "data"
+    emu = Emulator(data, faults={"processing_delay_s": 0}, autosave_seconds=0.1)
+    emu.start()
+    try:
+        api = api_for(emu)
+        asset = api.uploaded_asset(api.token(), b"kept through a kill")
+        saved = data / "state.json"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (
+            saved.exists() and f'"id": {asset["id"]}' in saved.read_text()
+        ):
+            time.sleep(0.05)
+        copy = tmp_path / "copy"  # the data as a kill -9 now would leave it
+        shutil.copytree(data, copy)
+    finally:
+        emu.stop()
+    with Emulator(copy, faults={"processing_delay_s": 0}) as again:
+        api = api_for(again)
+        [listed] = api.call("/get/assets", api.token(), project_id=api.DAILIES)
+        assert listed["id"] == asset["id"]
