@@ -91,12 +91,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     base: Path = args.dir.resolve()
     base.mkdir(parents=True, exist_ok=True)
-    running = daemon_pid(base / "state")
-    lock = _demo_lock(base) if running is None else None
-    if lock is None:
+    lock = _demo_lock(base)
+    running = daemon_pid(base / "state") if lock is not None else None
+    if lock is None or running is not None:
         print(
             f"watchd demo: a demo already runs in {base}"
-            + (f" (pid {running})" if running is not None else ""),
+            if lock is None
+            else f"watchd demo: a watchd already runs with {base / 'state'} (pid {running}): "
+            "`watchd run` with the demo's config? Stop it first",
             file=sys.stderr,
         )
         return 1
