@@ -43,6 +43,7 @@ from watchd.flowcapture.models import (
     list_of,
 )
 from watchd.flowcapture.redact import register_secret
+from watchd.flowcapture.retry_log import log_retry
 from watchd.flowcapture.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,7 @@ class FlowCaptureClient:
                     self._pause(delay)
                 if not (idempotent and exc.retryable and attempt <= self.retries):
                     raise
-                log.warning("%s failed (%s); trying again in %.1fs", path, exc, delay)
+                log_retry(log, exc, "%s failed (%s); trying again in %.1fs", path, exc, delay)
                 if token is not None:
                     token.sleep(delay)
                 else:

@@ -30,6 +30,7 @@ from watchd.flowcapture.filedata import FileRange, PartData, md5_base64, range_m
 from watchd.flowcapture.models import UploadSession
 from watchd.flowcapture.part_pipeline import PartPipeline
 from watchd.flowcapture.parts import Part, choose_part_size, plan_parts
+from watchd.flowcapture.retry_log import log_retry
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,14 @@ def _send_part(
             if not exc.retryable or attempt >= PART_ATTEMPTS:
                 raise
             delay = _part_retry_delay(exc, attempt)
-            log.warning(
-                "part %d of %s failed (%s); trying again in %.1fs", part.number, path, exc, delay
+            log_retry(
+                log,
+                exc,
+                "part %d of %s failed (%s); trying again in %.1fs",
+                part.number,
+                path,
+                exc,
+                delay,
             )
             if stop is not None:
                 stop.sleep(delay)
