@@ -39,6 +39,7 @@ def render(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"{row['id']:>5}  {row['state']:<8} {row['files']:>5}  "
             f"{printable(row['folder'])[:14]:<14} {printable(row['name'])}"
+            + (f"  (+{row['left_out']} cancelled or failed)" if row.get("left_out") else "")
         )
         if row["last_error"]:
             lines.append(f"{'':>7}last error: {printable(row['last_error'])}")

@@ -196,8 +196,13 @@ def list_batches(session: Session, limit: int = 50) -> list[dict[str, Any]]:
 def _batch_rows(
     session: Session, condition: ColumnElement[bool] | None, limit: int | None
 ) -> list[dict[str, Any]]:
+    left_out = Job.state.in_([JobState.CANCELLED, JobState.FAILED])
     query = (
-        select(Batch, func.count(Job.id))
+        select(
+            Batch,
+            func.count(Job.id).filter(~left_out),  # (a batch without jobs: 0, not NULL)
+            func.count(Job.id).filter(left_out),
+        )
         .outerjoin(Job, Job.batch_id == Batch.id)
         .group_by(Batch.id)
         .order_by(Batch.id.desc())
@@ -213,14 +218,15 @@ def _batch_rows(
             "name": batch.name,
             "project_id": batch.project_id,
             "state": batch.state.value,
-            "files": files,
+            "files": files,  # its files, less those cancelled or failed (not uploaded)
+            "left_out": left,
             "opened_at": batch.opened_at.isoformat(timespec="seconds"),
             "last_file_at": batch.last_file_at.isoformat(timespec="seconds"),
             "closed_at": batch.closed_at.isoformat(timespec="seconds") if batch.closed_at else None,
             "attempts": batch.attempts,
             "last_error": batch.last_error,
         }
-        for batch, files in session.execute(query)
+        for batch, files, left in session.execute(query)
     ]
 
 

@@ -9,9 +9,11 @@ import pytest
 
 from tests.integration.ingest.core import MIB
 from watchd.base.fileversion import Fingerprint, SettledFile
+from watchd.cli.batches_cmd import render
 from watchd.ingest.queueing import BatchRule, enqueue
 from watchd.store.models import JobState
 from watchd.store.operator_actions import CancelOutcome
+from watchd.store.queries import list_batches
 
 
 def assert_cancelled_cleanly(core, job_id, source):
@@ -179,3 +181,14 @@ def test_a_failed_file_is_dismissed_by_a_cancel_and_can_still_be_retried(core):
     core.emulator.set_faults({"rules": []})
     assert core.retry(job_id) == [job_id]
     assert core.drive(job_id) == [JobState.DONE]
+
+
+def test_watchd_batches_counts_the_files_that_went_in_and_says_the_others(core):
+    kept = core.queue("Roll1/A001.mov", 1 * MIB)
+    dropped = core.queue("Roll1/A002.mov", 1 * MIB)
+    core.cancel(dropped)
+    assert core.drive(kept) == [JobState.DONE]
+    with core.db.reading() as session:
+        (row,) = list_batches(session)
+    assert (row["files"], row["left_out"]) == (1, 1)
+    assert render([row]).splitlines()[1].endswith("Roll1  (+1 cancelled or failed)")
