@@ -25,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_config_argument(jobs)
     jobs.add_argument("--state", choices=[s.value for s in JobState], help="only this state")
     jobs.add_argument("--folder", help="only this drop folder (its name)")
-    jobs.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    jobs.add_argument(
+        "--limit", type=_at_least_one, default=50, help="at most this many (default 50)"
+    )
     jobs.add_argument("--json", action="store_true", help="print JSON")
     jobs.set_defaults(func=run_jobs)
 
@@ -44,6 +46,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     cancel.add_argument("jobs", nargs="+", type=int, metavar="JOB")
     cancel.add_argument("--json", action="store_true", help="print JSON")
     cancel.set_defaults(func=run_cancel)
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is fewer than 1")
+    return value
 
 
 def run_jobs(args: argparse.Namespace) -> int:

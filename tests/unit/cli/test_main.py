@@ -119,3 +119,10 @@ def test_an_unknown_option_shows_the_usage_of_the_command_it_was_given_to(
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith(usage) and f"error: unrecognized arguments: {unknown}\n" in err
+
+
+@pytest.mark.parametrize(("limit", "said"), [("0", "0 is fewer than 1"), ("-1", "-1 is fewer")])
+def test_jobs_refuses_a_limit_below_one(limit, said, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main.main(["jobs", "--limit", limit])
+    assert exit_.value.code == 2 and said in capsys.readouterr().err
