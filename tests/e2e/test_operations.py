@@ -201,6 +201,7 @@ def test_jobs_batches_and_cancel_work_while_the_daemon_runs(site):
     assert watchd("cancel", "--config", config, "1").returncode == 1  # already finished
 
     batches = json.loads(watchd("batches", "--config", config, "--json").stdout)
-    assert batches[0]["name"] == "Roll1" and batches[0]["files"] == 1
+    assert batches[0]["name"] == "Roll1"
+    assert (batches[0]["files"], batches[0]["left_out"]) == (0, 1), "its one file cancelled"
     listing = watchd("jobs", "--config", config, "--state", "cancelled")
     assert "cancelled by an operator" in listing.stdout
