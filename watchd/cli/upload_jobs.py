@@ -77,9 +77,9 @@ class UploadState:
     ) -> list[dict[str, object]]:
         """Upload ``sources`` as one batch and return a row per file (see ``_report``)."""
         policy = _policy(args, project_id)
-        job_ids = _jobs_for(self.db, policy, sources.files)
+        job_ids, earlier = _jobs_for(self.db, policy, sources.files)
         _run_all(self.db, client, policy, job_ids, sources.total_bytes, transfer, stop)
-        return _report(self.db, job_ids)
+        return _report(self.db, job_ids, earlier)
 
     def close(self) -> None:
         self.db.close()
@@ -131,8 +131,11 @@ def _policy(args: argparse.Namespace, project_id: int) -> FolderPolicy:
     )
 
 
-def _jobs_for(db: Database, policy: FolderPolicy, sources: list[SourceFile]) -> list[int]:
-    """Return each file's job: resumed if its version is known, else new (one commit)."""
+def _jobs_for(
+    db: Database, policy: FolderPolicy, sources: list[SourceFile]
+) -> tuple[list[int], set[int]]:
+    """Return each file's job: resumed if its version is known, else new (one commit);
+    and those an earlier run had done already."""
     files = [
         SettledFile(policy.name, f.path, f.relpath, Fingerprint.of(f.path.stat())) for f in sources
     ]
@@ -142,6 +145,7 @@ def _jobs_for(db: Database, policy: FolderPolicy, sources: list[SourceFile]) -> 
         found = known_versions(session, files)
         known = [found.get(str(file.path)) for file in files]
         ids = [job.id for job in known if job is not None]
+        earlier = {job.id for job in known if job is not None and job.state == JobState.DONE}
         move_jobs(
             session,
             RESUME,
@@ -165,7 +169,7 @@ def _jobs_for(db: Database, policy: FolderPolicy, sources: list[SourceFile]) -> 
             if queued is None:
                 raise CommandError("a file changed while it was being queued; try again")
             ids.append(queued.job_id)
-        return ids
+        return ids, earlier
 
 
 def _run_all(
@@ -227,7 +231,7 @@ def _in_states(db: Database, job_ids: list[int], *states: JobState) -> list[int]
     return [j for j in job_ids if j in found]
 
 
-def _report(db: Database, job_ids: list[int]) -> list[dict[str, object]]:
+def _report(db: Database, job_ids: list[int], earlier: set[int]) -> list[dict[str, object]]:
     with db.reading() as session:
         jobs = session.scalars(select(Job).where(Job.id.in_(job_ids)).order_by(Job.id))
         return [
@@ -239,6 +243,7 @@ def _report(db: Database, job_ids: list[int]) -> list[dict[str, object]]:
                 "uuid": job.uuid,
                 "batch": job.batch.name if job.batch else None,
                 "error": job.last_error,
+                "earlier": job.id in earlier,  # done by an earlier run: nothing sent now
             }
             for job in jobs
         ]

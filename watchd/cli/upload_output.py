@@ -36,15 +36,20 @@ def show_outcome(
     else:
         for row in done:
             where = "processing in Flow Capture" if not row["listed"] else "listed"
+            if row["earlier"] and not row["listed"]:
+                where = "uploaded by an earlier run"
             print(
                 f"{printable(str(row['file']))}: asset {row['asset_id']} (uuid {row['uuid']}) "
                 f"in batch {row['batch']!r}, {where}"
             )
-        if done and missing is None:
+        sent = [row for row in done if not row["earlier"]]
+        if sent and missing is None:
             print(
-                f"{len(done)} file(s) uploaded and processing in Flow Capture: they are listed "
+                f"{len(sent)} file(s) uploaded and processing in Flow Capture: they are listed "
                 "in the folder when it has finished (--wait waits for that)"
             )
+        if done and not sent:
+            print(f"nothing sent: the {len(done)} file(s) were uploaded by an earlier run")
     for row in rows:
         if row["state"] != "done":
             problem = printable(str(row["error"] or row["state"]))

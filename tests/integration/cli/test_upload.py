@@ -218,6 +218,13 @@ def test_a_card_folder_goes_up_as_one_batch_of_its_media_counted_first(cli, emul
     assert relpaths == ["A001/CLIPS/C0001.MXF", "A001/CLIPS/C0001.XML", "A001/CLIPS/C0002.MXF"]
     assert out.count(", processing in Flow Capture\n") == 3
 
+    code, again, _ = cli(
+        "upload", f"{card}/", "--folder", "Demo Production/Dailies", "--state-dir", str(state)
+    )
+    assert code == 0 and again.count(", uploaded by an earlier run\n") == 3
+    assert again.endswith("nothing sent: the 3 file(s) were uploaded by an earlier run\n")
+    assert len(emulator.snapshot()["complete_upload_calls"]) == 1
+
 
 def test_include_and_exclude_choose_files_of_a_folder(cli, emulator, tmp_path):
     card = make_card(tmp_path)
