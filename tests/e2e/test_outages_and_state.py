@@ -152,7 +152,7 @@ def test_a_folder_taken_out_while_the_daemon_was_down_is_said_and_its_unstarted_
     assert (
         "folder dailies is no longer in the configuration: 1 file(s) not started are cancelled "
         "(queued again if it comes back); 1 begun stay as they are, their batch open, until it "
-        "is put back (or see `watchd jobs --folder dailies`, and `watchd cancel`)"
+        "is put back under that name (`watchd jobs --folder dailies` lists them)"
     ) in site.log()
     assert sorted(site.states()) == ["cancelled", "uploading"]
     write_file(kept / "other.mov", 1 * MIB)

@@ -32,6 +32,15 @@ class Fingerprint:
         """
         return (self.inode, self.size, self.mtime_ns) == (other.inode, other.size, other.mtime_ns)
 
+    def same_content(self, other: Fingerprint) -> bool:
+        """Return True if the file at one path still holds what ``other`` saw there.
+
+        Its size and mtime: a copy that kept its times (``rsync -a`` writes a new
+        file and renames it over) or a share mounted again gives it a new inode,
+        not new bytes.
+        """
+        return (self.size, self.mtime_ns) == (other.size, other.mtime_ns)
+
 
 @dataclass(frozen=True)
 class SettledFile:

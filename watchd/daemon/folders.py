@@ -280,7 +280,7 @@ class FolderSet:
             if count > cancelled:
                 said.append(
                     f"{count - cancelled} begun stay as they are, their batch open, until it "
-                    f"is put back (or see `watchd jobs --folder {name}`, and `watchd cancel`)"
+                    f"is put back under that name (`watchd jobs --folder {name}` lists them)"
                 )
             log.warning("folder %s is no longer in the configuration: %s", name, "; ".join(said))
 

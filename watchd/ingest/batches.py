@@ -96,7 +96,7 @@ class Member:
             now = Fingerprint.of(os.stat(self.path))
         except OSError:
             return None
-        if now.same_version(self.sent):
+        if now.same_content(self.sent):
             return None
         return f"{self.sent.size} bytes when uploaded, {now.size} now"
 
@@ -258,16 +258,20 @@ class BatchCloser:
                 if not accepted:
                     raise FlowCaptureError("/complete/upload answered ok=false")
             except BadRequestError as exc:
-                refused = _refused(members, exc)
-                if refused:
-                    self._start_over(batch, refused, exc)
-                else:  # confirmed uploads the service names as what it will not close
-                    refused = [m for m in members if m.key in str(exc)]
-                    if not refused:
-                        self._retry_later(batch, exc, answered=True)
-                        return 0
-                    self._reject(batch, refused, exc)
-                members = [m for m in members if m not in refused]
+                named = [m for m in members if m.key in str(exc)]
+                # Those named: presumed ones uploaded again, confirmed ones failed. None
+                # named: every presumed member is taken as refused (the confirmed ones were
+                # completed and cannot be the cause); with none presumed, tried again later.
+                restart = [m for m in named if m.presumed] if named else _presumed(members)
+                reject = [m for m in named if not m.presumed]
+                if not restart and not reject:
+                    self._retry_later(batch, exc, answered=True)
+                    return 0
+                if restart:
+                    self._start_over(batch, restart, exc)
+                if reject:
+                    self._reject(batch, reject, exc)
+                members = [m for m in members if m not in restart and m not in reject]
                 continue
             except FlowCaptureError as exc:
                 self._retry_later(batch, exc, answered=not outcome_unknown(exc))
@@ -398,7 +402,7 @@ class BatchCloser:
 
     def _start_over(self, batch: Batch, refused: list[Member], error: FlowCaptureError) -> None:
         """The close refused these presumed-complete keys: upload those files again."""
-        self._forget_uploads(refused, None)
+        self._forget_uploads(refused, JobState.QUEUED, None)
         for member in refused:
             log.warning(
                 "batch=%r refused file=%s job=%d (%s): its upload was not completed after "
@@ -413,19 +417,21 @@ class BatchCloser:
         """Leave out of the close the members whose file changed after their upload: a
         newer version (queued when it settles) goes up instead, and the batch gets the
         file once, as it ends up. Their uploads are never put into Flow Capture."""
-        changed = {m.job_id: why for m in members if (why := m.superseded()) is not None}
+        changed: dict[int, str] = {}
+        for member in members:
+            if self.stop.stopped:  # (a stat of a share that hangs: the stop still ends it)
+                return members
+            why = member.superseded()
+            if why is not None:
+                changed[member.job_id] = why
         if not changed:
             return members
-        now = self.clock.now()
-        with self.db.transaction() as session:
-            for job_id, why in changed.items():
-                move_job(
-                    session,
-                    job_id,
+        for member in members:
+            if member.job_id in changed:  # (a retry uploads it afresh: nothing of it stays)
+                self._forget_uploads(
+                    [member],
                     JobState.CANCELLED,
-                    allowed=(JobState.UPLOADED,),
-                    now=now,
-                    last_error=f"superseded: the file changed after its upload ({why}), "
+                    f"superseded: the file changed after its upload ({changed[member.job_id]}), "
                     "before its batch closed; its new version goes up instead",
                 )
         for member in members:
@@ -446,7 +452,7 @@ class BatchCloser:
         reason = (
             f"Flow Capture refused it when its batch {batch.name!r} closed: {redact(str(error))}"
         )
-        self._forget_uploads(refused, reason)
+        self._forget_uploads(refused, JobState.FAILED, reason)
         for member in refused:
             log.error(
                 "failed: file=%s job=%d: %s; the batch closes without it; `watchd retry %d` "
@@ -468,9 +474,10 @@ class BatchCloser:
                 )
             )
 
-    def _forget_uploads(self, members: list[Member], failed: str | None) -> None:
-        """Forget the completed uploads of ``members``: queued to go up again, or ``failed``
-        with that reason (an operator's cancel meanwhile stands either way)."""
+    def _forget_uploads(self, members: list[Member], target: JobState, reason: str | None) -> None:
+        """Forget the completed uploads of ``members`` and move them to ``target`` (queued to
+        go up again, failed, cancelled) with ``reason`` (an operator's cancel meanwhile
+        stands either way)."""
         now = self.clock.now()
         with self.db.transaction() as session:
             for member in members:
@@ -483,7 +490,6 @@ class BatchCloser:
                     .values(upload_id=None, key=None, part_size=None, complete_sent_at=None)
                     .execution_options(synchronize_session=False)
                 )
-                target = JobState.QUEUED if failed is None else JobState.FAILED
                 move_job(
                     session,
                     member.job_id,
@@ -492,7 +498,7 @@ class BatchCloser:
                     now=now,
                     uploaded_at=None,
                     asset_id=None,
-                    last_error=OPERATOR_CANCEL_TEXT if cancelled else failed,
+                    last_error=OPERATOR_CANCEL_TEXT if cancelled else reason,
                 )
 
     def _retry_later(self, batch: Batch, error: FlowCaptureError, *, answered: bool) -> None:
@@ -551,13 +557,6 @@ def _members(session: Session, batch_id: int) -> list[Member]:
     ]
 
 
-def _refused(members: list[Member], error: FlowCaptureError) -> list[Member]:
-    """Return the presumed-complete members a refusal is about.
-
-    The refusal is expected to name the key it refused; if it names none of
-    ours, every presumed member is taken as refused (the others were confirmed
-    by their complete and cannot be the cause).
-    """
-    presumed = [m for m in members if m.presumed]
-    named = [m for m in presumed if m.key in str(error)]
-    return named or presumed
+def _presumed(members: list[Member]) -> list[Member]:
+    """The members whose complete's answer was lost (no asset id yet)."""
+    return [m for m in members if m.presumed]

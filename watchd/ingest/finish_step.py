@@ -191,6 +191,13 @@ class FinishStep:
                 job.id,
             )
             return None
+        if not folder.root.is_dir():  # (an unmounted share: nothing is known of the file)
+            log.warning(
+                "source out of reach since upload (its drop folder is not there): file=%s job=%d",
+                job.path,
+                job.id,
+            )
+            return None
         log.info("deleted after upload: file=%s job=%d (before a restart)", job.path, job.id)
         return None
 

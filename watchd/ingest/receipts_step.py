@@ -325,7 +325,10 @@ class ReceiptWriter:
         """Is none of the media the card's history at ``root`` lists left?"""
         if not (root / HISTORY_DIR).is_dir():
             return False
-        history = self.histories.get(root)
+        try:
+            history = self.histories.get(root)
+        except HistoryError:  # (said in the batch report): it stays where it is
+            return False
         return not any((root / rel).exists() for rel in history.files)
 
     def _history_follows_media(self, pending: BatchReceipt) -> dict[Path, Path]:

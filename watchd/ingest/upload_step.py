@@ -93,7 +93,7 @@ def check_source(job: Job) -> None:
         current = Fingerprint.of(Path(job.path).stat())
     except FileNotFoundError:
         raise SourceChanged(f"{job.path} disappeared", vanished=True) from None
-    if not current.same_version(fingerprint_of(job)):
+    if not current.same_content(fingerprint_of(job)):
         raise SourceChanged(
             f"{job.path} changed since it was queued "
             f"(size {job.size} -> {current.size}); it will be queued again once it settles",
@@ -104,7 +104,7 @@ def check_source(job: Job) -> None:
 def _unchanged(job: Job) -> bool:
     """Is the file still there, the version that was queued?"""
     try:
-        return Fingerprint.of(Path(job.path).stat()).same_version(fingerprint_of(job))
+        return Fingerprint.of(Path(job.path).stat()).same_content(fingerprint_of(job))
     except OSError:
         return False
 

@@ -94,7 +94,7 @@ ARCHIVE_FAILED = "moving to the archive "  # what a failed move after upload say
 
 def archive_waits(session: Session) -> dict[str, tuple[int, str]]:
     """Return, by drop folder, how many done-but-not-moved files wait for their archive
-    (full, read-only, gone) and the latest reason."""
+    (full, read-only, gone) and one of their reasons."""
     rows = session.execute(
         select(Job.folder, func.count(Job.id), func.max(Job.last_error))
         .where(Job.state == JobState.WAITING, Job.last_error.contains(ARCHIVE_FAILED))

@@ -581,3 +581,14 @@ def test_a_history_given_a_new_format_after_the_read_ahead_is_checked_alongside(
     assert inits_at_read == [1], "read after the upload started, not before"
     with core.db.reading() as session:
         assert session.get_one(FileHash, job_id).verified_format == "xxh3"
+
+
+def test_a_history_that_cannot_be_read_stays_where_it_is_and_stops_no_receipt(core, pristine):
+    core.set_folder(after_upload="delete")
+    card = drop_card(core, pristine)
+    (first,) = (card / "ascmhl").glob("0001_*.mhl")
+    unchained = card / "ascmhl" / first.name.replace("0001_", "0002_")
+    unchained.write_bytes(first.read_bytes())  # (a crash between a generation and its chain)
+    writer = receipts(core)
+    assert writer._media_gone(card) is False, "a history it cannot read is not deleted"
+    assert (card / "ascmhl").is_dir()

@@ -242,3 +242,15 @@ def test_a_confirmed_upload_the_close_refuses_by_name_fails_and_the_batch_closes
     assert f"`watchd retry {refused}` uploads it again" in caplog.text
     (call, *_) = core.snapshot()["complete_upload_calls"]
     assert call["keys"] == [core.job(kept).key]
+
+
+def test_a_confirmed_upload_refused_by_name_leaves_a_presumed_one_of_its_batch_alone(core):
+    presumed = core.queue("Roll1/A001.mov")
+    refused = core.queue("Roll1/A002.mov")
+    lose_once(core, "/upload/asset/complete")
+    core.run(presumed)  # acted on, its answer lost: presumed complete
+    assert core.job(presumed).state == JobState.UPLOADED and core.job(presumed).asset_id is None
+    with core.db.transaction() as session:
+        session.get_one(Job, refused).project_id = 1001
+    assert core.drive(presumed, refused) == [JobState.DONE, JobState.FAILED]
+    assert core.requests("/upload/asset/init") == 2, "the presumed upload was not sent again"

@@ -62,3 +62,36 @@ def test_a_file_that_changes_mid_upload_stops_sending_at_once(core, caplog):
     assert "changed since it was queued" in (core.job(job_id).last_error or "")
     assert core.requests("s3:PUT") <= 3, "the parts in flight finish; no new one starts"
     assert core.uploads("aborted") and not core.uploads("open")
+
+
+def same_bytes_new_inode(path) -> None:
+    """What rsync -a (a new file renamed over) or a share mounted again does."""
+    before = path.stat()
+    copy = path.with_name("." + path.name + ".tmp")
+    copy.write_bytes(path.read_bytes())
+    os.utime(copy, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(copy, path)
+    assert path.stat().st_ino != before.st_ino
+
+
+def test_a_file_given_a_new_inode_but_the_same_bytes_and_times_is_not_superseded(core):
+    job_id = core.queue("Roll1/A001.mov", 2 * MIB)
+    core.run(job_id)
+    same_bytes_new_inode(core.drop / "Roll1/A001.mov")
+    assert core.drive(job_id) == [JobState.DONE]
+    (call,) = core.snapshot()["complete_upload_calls"]
+    assert call["keys"] == [core.job(job_id).key]
+
+
+def test_a_superseded_file_retried_is_uploaded_afresh(core):
+    core.set_folder(tags=())
+    job_id = core.queue("Roll1/A001.mov", 2 * MIB)
+    core.run(job_id)
+    with (core.drop / "Roll1/A001.mov").open("ab") as out:
+        out.write(os.urandom(MIB))
+    core.close_batches()
+    job = core.job(job_id)
+    assert job.state == JobState.CANCELLED
+    assert (job.uploaded_at, job.asset_id, job.key) == (None, None, None), "nothing of it kept"
+    assert core.retry(job_id) == [job_id]
+    assert core.job(job_id).state == JobState.QUEUED
