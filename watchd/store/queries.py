@@ -126,7 +126,10 @@ def recent_errors(session: Session, limit: int = RECENT_ERRORS) -> list[dict[str
         .order_by(Job.updated_at.desc(), Job.id.desc())
         .execution_options(yield_per=4 * limit)  # (read as far as needed, not all)
     )
-    jobs = itertools.islice((job for job in found if job.state in ERROR_STATES), limit)
+    jobs = itertools.islice(
+        (job for job in found if job.state in ERROR_STATES and not _replaced(session, job)),
+        limit,
+    )
     return [
         {
             "job": job.id,
@@ -139,6 +142,17 @@ def recent_errors(session: Session, limit: int = RECENT_ERRORS) -> list[dict[str
         }
         for job in jobs
     ]
+
+
+def _replaced(session: Session, job: Job) -> bool:
+    """Is ``job`` a version of its file that a newer one took the place of (cancelled by
+    watchd, not by an operator, when the file changed)? Then it is no error of now."""
+    if job.state != JobState.CANCELLED or job.operator_cancelled_at is not None:
+        return False
+    newer = select(Job.id).where(
+        Job.folder == job.folder, Job.relpath == job.relpath, Job.id > job.id
+    )
+    return session.scalar(newer.limit(1)) is not None
 
 
 def job_row(job: Job) -> dict[str, Any]:
