@@ -20,7 +20,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_PORT = 8700
 DEFAULT_S3_PORT = 8701
-DEMO_CREDENTIALS = (("demo@example.com", "demo-api-key"), ("viewer@example.com", "viewer-api-key"))
+DEMO_CREDENTIALS = (  # (email, API key, what it is), as demo_world.yaml has them
+    ("demo@example.com", "demo-api-key", ""),
+    ("viewer@example.com", "viewer-api-key", " (sees, may not upload)"),
+    ("camera@example.com", "camera-api-key", ' (tied to "Demo Production/Dailies/Day 01")'),
+)
 
 
 def register(subparsers: Any) -> None:
@@ -150,8 +154,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"Flow Capture API: {emulator.api_url}", flush=True)
         print(f"S3 object store: {emulator.s3_url}", flush=True)
         if args.config is None:
-            for email, api_key in DEMO_CREDENTIALS:
-                print(f"Demo credentials: email {email}, api key {api_key}", flush=True)
+            for email, api_key, what in DEMO_CREDENTIALS:
+                print(f"Demo credentials: email {email}, api key {api_key}{what}", flush=True)
         while not stop.wait(1.0):
             pass
     finally:
