@@ -155,13 +155,13 @@ class JobRunner:
             return
         rate = job.size / uploaded.seconds if uploaded.seconds > 0 else 0.0
         log.info(
-            "uploaded: file=%s job=%d batch=%r size=%d duration=%.1fs rate=%.1fMB/s asset=%s",
+            "uploaded: file=%s job=%d batch=%r size=%d duration=%.1fs rate=%s asset=%s",
             job.path,
             job.id,
             job.batch.name if job.batch else None,
             job.size,
             uploaded.seconds,
-            rate / 1e6,
+            f"{rate / 1e6:.1f}MB/s" if rate >= 1e5 else f"{rate / 1e3:.1f}kB/s",
             uploaded.asset_id if uploaded.asset_id is not None else "presumed",
         )
 
