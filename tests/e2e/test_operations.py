@@ -80,7 +80,10 @@ def test_a_vanished_folder_is_unhealthy_others_carry_on_and_it_resumes(site, tmp
 
     # status.json is rewritten every 2 s, so it may trail the log line a little
     wait_until(lambda: health() == {"dailies": "missing", "editorial": "ok"}, 10, str(health()))
-    assert watchd("status", "--config", str(site.config_path)).returncode == 1
+    shown = watchd("status", "--config", str(site.config_path))
+    assert shown.returncode == 1
+    (line,) = [x for x in shown.stdout.splitlines() if x.startswith("  dailies ")]
+    assert line.count(str(first)) == 1, "its path said once"
 
     write_file(second / "cut.mov", MIB)
     wait_until(lambda: site.all_done(1), 40, "the other folder keeps uploading")

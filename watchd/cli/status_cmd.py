@@ -152,11 +152,16 @@ def render(report: dict[str, Any], state_dir: Path) -> str:
         lines += ["", "Problems:"]
         lines += [f"  {name}: {text}" for name, text in report["problems"].items()]
     lines += ["", "Folders:"]
-    for folder in report["folders"]:
-        note = f" - {folder['message']}" if folder.get("message") else ""
+    folders = report["folders"]
+    named = max([16, *(len(f["name"]) for f in folders)])
+    health = max([10, *(len(f["health"]) for f in folders)])
+    for folder in folders:
+        message = folder.get("message") or ""
+        path = "" if folder["path"] in message else folder["path"]  # (said once)
+        note = f" - {message}" if message else ""
         settling = f", {folder['settling']} settling" if folder.get("settling") else ""
         lines.append(
-            f"  {folder['name']:<16} {folder['health']:<10} {folder['path']}{settling}{note}"
+            f"  {folder['name']:<{named}} {folder['health']:<{health}} {path}{settling}{note}"
         )
         for problem in folder.get("problems", []):
             lines.append(f"    cannot take {problem['file']}: {problem['reason']}")
