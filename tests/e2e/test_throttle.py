@@ -41,6 +41,8 @@ def test_throttle_pauses_and_frees_an_upload_in_flight_and_status_shows_the_cap(
     assert status["bandwidth"]["cap"] == "paused"
     assert "paused (watchd throttle)" in status["summary"]  # systemd's STATUS= line
     assert [job["state"] for job in site.jobs()] == ["uploading"]  # waiting, not failed
+    (line,) = [x for x in watchd("status", *config).stdout.splitlines() if "clip.mov" in x]
+    assert line.endswith("%  paused"), line
 
     freed = watchd("throttle", "unlimited", "--for", "1h", *config)
     assert freed.returncode == 0, freed.stderr

@@ -87,13 +87,18 @@ def render_jobs(rows: list[dict[str, Any]]) -> str:
         node = f"{(row.get('node') or '-')[:12]:<12} " if shared else ""
         lines.append(
             f"{row['job']:>6}  {row['state']:<10} {row['size']:>10}  {node}"
-            f"{printable(row['batch'] or '-')[:16]:<16} {printable(row['file'])}"
+            f"{_cut(printable(row['batch'] or '-'), 16):<16} {printable(row['file'])}"
         )
         if row["error"] and row["state"] in ERROR_STATES:  # (a problem now)
             lines.append(f"{'':>8}{printable(row['error'])}")
         if row.get("note"):
             lines.append(f"{'':>8}{row['note']}")
     return "\n".join(lines)
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` in ``width`` characters: cut with an ellipsis if longer."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def run_cancel(args: argparse.Namespace) -> int:

@@ -175,8 +175,10 @@ def render(report: dict[str, Any], state_dir: Path) -> str:
         ]
     if report["transfers"]:
         lines += ["", "Uploading:"]
+        paused = (report.get("bandwidth") or {}).get("cap") == "paused"
         for t in report["transfers"]:
-            lines.append(f"  job {t['job']:<6} {printable(t['file'])}  {transfer_line(t)}")
+            shown = transfer_line(t, paused)
+            lines.append(f"  job {t['job']:<6} {printable(t['file'])}  {shown}")
     if report["uploads_to_abort"]:
         lines += [
             "",

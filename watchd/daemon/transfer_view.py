@@ -44,7 +44,9 @@ def duration_text(seconds: float | None) -> str:
     return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
-def transfer_line(transfer: dict[str, Any]) -> str:
-    """Return e.g. ' 42.0%  12.3 MB/s  ETA 3m05s'."""
+def transfer_line(transfer: dict[str, Any], paused: bool = False) -> str:
+    """Return e.g. ' 42.0%  12.3 MB/s  ETA 3m05s' (' 42.0%  paused' while uploads are)."""
+    if paused:
+        return f"{percent(transfer):5.1f}%  paused"
     eta = duration_text(eta_seconds(transfer))
     return f"{percent(transfer):5.1f}%  {rate_text(transfer):>10}  ETA {eta}"

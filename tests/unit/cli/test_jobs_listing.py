@@ -25,3 +25,9 @@ def test_a_cancel_that_cancelled_nothing_says_only_why():
     assert _cancel_text([done]) == "job 1: already done, nothing to cancel"
     both = _cancel_text([Cancelled(2, CancelOutcome.CANCELLED), done])
     assert both.splitlines()[0] == "cancelled 1 job(s): 2"
+
+
+def test_a_batch_name_too_long_for_its_column_ends_in_an_ellipsis():
+    long = {**row(1, None), "batch": "polled 2026-12-05 dailies"}
+    (_, line) = render_jobs([long, row(2, None)]).splitlines()[:2]
+    assert "polled 2026-12-…" in line and render_jobs([row(1, None)]).count("Roll1 ") == 1
