@@ -419,7 +419,7 @@ class BatchCloser:
         file once, as it ends up. Their uploads are never put into Flow Capture."""
         changed: dict[int, str] = {}
         for member in members:
-            if self.stop.stopped:  # (a stat of a share that hangs: the stop still ends it)
+            if self.stop.stopped:  # (thousands of stats on a slow share: a stop ends them)
                 return members
             why = member.superseded()
             if why is not None:
@@ -434,8 +434,6 @@ class BatchCloser:
                     f"superseded: the file changed after its upload ({changed[member.job_id]}), "
                     "before its batch closed; its new version goes up instead",
                 )
-        for member in members:
-            if member.job_id in changed:
                 log.warning(
                     "superseded: file=%s job=%d changed after its upload (%s), before its "
                     "batch closed: left out of batch=%r; its new version goes up instead",
