@@ -7,7 +7,7 @@ from typing import Any
 
 from watchd.base.names import printable
 from watchd.cli.config_path import add_config_argument
-from watchd.cli.store_access import run_listing
+from watchd.cli.store_access import add_limit_argument, run_listing
 from watchd.store.queries import list_batches
 
 
@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "closed with no file uploaded (their files were cancelled or failed).",
     )
     add_config_argument(parser)
-    parser.add_argument("--limit", type=int, default=30, help="at most this many (default 30)")
+    add_limit_argument(parser, 30)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from watchd.base.clock import SYSTEM_CLOCK
 from watchd.base.names import printable
 from watchd.cli.config_path import add_config_argument
-from watchd.cli.store_access import in_database, note_daemon, run_listing
+from watchd.cli.store_access import add_limit_argument, in_database, note_daemon, run_listing
 from watchd.config import Config
 from watchd.store.models import JobState
 from watchd.store.operator_actions import Cancelled, CancelOutcome, cancel_job
@@ -25,9 +25,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_config_argument(jobs)
     jobs.add_argument("--state", choices=[s.value for s in JobState], help="only this state")
     jobs.add_argument("--folder", help="only this drop folder (its name)")
-    jobs.add_argument(
-        "--limit", type=_at_least_one, default=50, help="at most this many (default 50)"
-    )
+    add_limit_argument(jobs, 50)
     jobs.add_argument("--json", action="store_true", help="print JSON")
     jobs.set_defaults(func=run_jobs)
 
@@ -46,16 +44,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     cancel.add_argument("jobs", nargs="+", type=int, metavar="JOB")
     cancel.add_argument("--json", action="store_true", help="print JSON")
     cancel.set_defaults(func=run_cancel)
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is fewer than 1")
-    return value
 
 
 def run_jobs(args: argparse.Namespace) -> int:

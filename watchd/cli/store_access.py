@@ -103,6 +103,26 @@ def in_database(
         return 1
 
 
+def add_limit_argument(parser: argparse.ArgumentParser, default: int) -> None:
+    """Add a listing's ``--limit`` (a whole number, at least 1)."""
+    parser.add_argument(
+        "--limit",
+        type=_at_least_one,
+        default=default,
+        help=f"at most this many (default {default})",
+    )
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is fewer than 1")
+    return value
+
+
 def run_listing(
     args: argparse.Namespace,
     command: str,

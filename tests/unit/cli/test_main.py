@@ -121,8 +121,9 @@ def test_an_unknown_option_shows_the_usage_of_the_command_it_was_given_to(
     assert err.startswith(usage) and f"error: unrecognized arguments: {unknown}\n" in err
 
 
+@pytest.mark.parametrize("command", ["jobs", "batches"])
 @pytest.mark.parametrize(("limit", "said"), [("0", "0 is fewer than 1"), ("-1", "-1 is fewer")])
-def test_jobs_refuses_a_limit_below_one(limit, said, capsys):
+def test_a_listing_refuses_a_limit_below_one(command, limit, said, capsys):
     with pytest.raises(SystemExit) as exit_:
-        main.main(["jobs", "--limit", limit])
+        main.main([command, "--limit", limit])
     assert exit_.value.code == 2 and said in capsys.readouterr().err
