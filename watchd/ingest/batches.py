@@ -417,32 +417,30 @@ class BatchCloser:
         """Leave out of the close the members whose file changed after their upload: a
         newer version (queued when it settles) goes up instead, and the batch gets the
         file once, as it ends up. Their uploads are never put into Flow Capture."""
-        changed: dict[int, str] = {}
+        changed: list[tuple[Member, str]] = []
         for member in members:
             if self.stop.stopped:  # (thousands of stats on a slow share: a stop ends them)
                 return members
             why = member.superseded()
             if why is not None:
-                changed[member.job_id] = why
-        if not changed:
-            return members
-        for member in members:
-            if member.job_id in changed:  # (a retry uploads it afresh: nothing of it stays)
-                self._forget_uploads(
-                    [member],
-                    JobState.CANCELLED,
-                    f"superseded: the file changed after its upload ({changed[member.job_id]}), "
-                    "before its batch closed; its new version goes up instead",
-                )
-                log.warning(
-                    "superseded: file=%s job=%d changed after its upload (%s), before its "
-                    "batch closed: left out of batch=%r; its new version goes up instead",
-                    member.path,
-                    member.job_id,
-                    changed[member.job_id],
-                    batch.name,
-                )
-        return [m for m in members if m.job_id not in changed]
+                changed.append((member, why))
+        for member, why in changed:  # (a retry uploads it afresh: nothing of it stays)
+            self._forget_uploads(
+                [member],
+                JobState.CANCELLED,
+                f"superseded: the file changed after its upload ({why}), before its batch "
+                "closed; its new version goes up instead",
+            )
+            log.warning(
+                "superseded: file=%s job=%d changed after its upload (%s), before its batch "
+                "closed: left out of batch=%r; its new version goes up instead",
+                member.path,
+                member.job_id,
+                why,
+                batch.name,
+            )
+        left_out = {member.job_id for member, _ in changed}
+        return [m for m in members if m.job_id not in left_out]
 
     def _reject(self, batch: Batch, refused: list[Member], error: FlowCaptureError) -> None:
         """The close refused these confirmed uploads by name: fail them (a retry uploads them
