@@ -35,6 +35,25 @@ def make_node(tmp_path, emulator) -> Iterator[Callable[[str, str], NodeSite]]:
         node.close()
 
 
+def sharing(
+    make_node: Callable[[str, str], NodeSite], database: str, shared: Path, **transfer: Any
+) -> tuple[NodeSite, NodeSite]:
+    """bay-1 and bay-2 on one database, both serving the folder ``shared``."""
+    a, b = make_node("bay-1", database), make_node("bay-2", database)
+    for node in (a, b):
+        node.share_folder(shared)
+        node.transfer.update(transfer)
+    return a, b
+
+
+def start_watcher_then_standby(a: NodeSite, b: NodeSite) -> None:
+    """Start ``a`` until it holds the folder's lease, then ``b`` beside it."""
+    a.start()
+    wait_until(lambda: "folder lease taken: folder=dailies" in a.log(), 30, "bay-1 watching")
+    b.start()
+    wait_until(lambda: "running" in b.log(), 30, "bay-2 running")
+
+
 def landed_once(node: NodeSite, names: list[str]) -> None:
     wait_until(lambda: len(node.visible_assets()) >= len(names), 30, "every asset listed")
     assets = node.visible_assets()
@@ -64,10 +83,7 @@ def landed_without_resending(node: NodeSite, data: bytes, kept: list[int]) -> No
 
 def test_two_nodes_on_one_shared_folder_land_each_of_200_files_once(tmp_path, pg_url, make_node):
     shared = tmp_path / "nas" / "dailies"
-    a, b = make_node("bay-1", pg_url), make_node("bay-2", pg_url)
-    for node in (a, b):
-        node.share_folder(shared)
-        node.transfer["parallel_files"] = 4
+    a, b = sharing(make_node, pg_url, shared, parallel_files=4)
     a.start()
     b.start()  # both upgrade the empty database at once: one waits for the other's lock
     wait_until(lambda: len(a.query("SELECT * FROM folder_leases")) == 1, 30, "a folder lease")
@@ -100,10 +116,7 @@ def test_a_killed_node_s_upload_is_finished_by_the_other_without_resending_parts
     tmp_path, pg_url, make_node
 ):
     shared = tmp_path / "nas" / "dailies"
-    a, b = make_node("bay-1", pg_url), make_node("bay-2", pg_url)
-    for node in (a, b):
-        node.share_folder(shared)
-        node.transfer["parallel_parts"] = 1  # one part in flight at the kill
+    a, b = sharing(make_node, pg_url, shared, parallel_parts=1)  # one part in flight at the kill
     data, job = start_a_slow_upload(a, shared)
     b.start()
     wait_until(lambda: "running" in b.log(), 30, "the second node running")
@@ -140,13 +153,8 @@ def test_a_node_killed_and_started_again_at_once_goes_on_with_its_own_work(
 
 def test_when_the_watching_node_dies_the_other_takes_the_folder_over(tmp_path, pg_url, make_node):
     shared = tmp_path / "nas" / "dailies"
-    a, b = make_node("bay-1", pg_url), make_node("bay-2", pg_url)
-    for node in (a, b):
-        node.share_folder(shared)
-    a.start()
-    wait_until(lambda: "folder lease taken: folder=dailies" in a.log(), 30, "bay-1 watching")
-    b.start()
-    wait_until(lambda: "running" in b.log(), 30, "bay-2 running")
+    a, b = sharing(make_node, pg_url, shared)
+    start_watcher_then_standby(a, b)
     write_file(shared / "Roll1" / "before.mov", MIB)
     wait_until(lambda: a.all_done(1), 30, "the first file done")
     assert "folder lease taken" not in b.log(), "bay-2 stood by"
@@ -168,9 +176,7 @@ def test_postgresql_restarted_mid_run_both_nodes_recover(tmp_path, make_pg_serve
     server = make_pg_server()
     database = server.url(server.create_database())
     shared = tmp_path / "nas" / "dailies"
-    a, b = make_node("bay-1", database), make_node("bay-2", database)
-    for node in (a, b):
-        node.share_folder(shared)
+    a, b = sharing(make_node, database, shared)
     a.start()
     b.start()
     wait_until(lambda: len(a.query("SELECT * FROM folder_leases")) == 1, 30, "a folder lease")
@@ -184,6 +190,7 @@ def test_postgresql_restarted_mid_run_both_nodes_recover(tmp_path, make_pg_serve
         write_file(shared / name, 256 * 1024)
     wait_until(lambda: a.all_done(30), 120, "every file done after the restart")
     landed_once(a, [n.split("/")[1] for n in first + second])
+    assert a.process is not None and b.process is not None
     assert a.process.poll() is None and b.process.poll() is None, "both nodes still running"
 
 
@@ -191,15 +198,9 @@ def test_a_standby_nodes_edit_of_a_shared_folder_cancels_none_of_the_watchers_fi
     tmp_path, pg_url, make_node
 ):
     shared = tmp_path / "nas" / "dailies"
-    a, b = make_node("bay-1", pg_url), make_node("bay-2", pg_url)
-    for node in (a, b):
-        node.share_folder(shared)
-        node.transfer["parallel_files"] = 1
+    a, b = sharing(make_node, pg_url, shared, parallel_files=1)
     a.emulator.set_faults({"bandwidth_bytes_per_s": 2 * MIB})
-    a.start()
-    wait_until(lambda: "folder lease taken: folder=dailies" in a.log(), 30, "bay-1 watching")
-    b.start()
-    wait_until(lambda: "running" in b.log(), 30, "bay-2 running")
+    start_watcher_then_standby(a, b)
     names = [f"C{n:02d}.mov" for n in range(4)]
     for name in names:
         write_file(shared / "Roll1" / name, 4 * MIB)
