@@ -146,6 +146,10 @@ class Site:
             )
             return [number for (number,) in rows]
 
+    def upload_begun(self, what: str = "the upload started") -> None:
+        """Wait until the first job's multipart upload exists."""
+        wait_until(lambda: (jobs := self.jobs()) and jobs[0]["upload_id"], 30, what)
+
     def states(self) -> list[str]:
         return [j["state"] for j in self.jobs()]
 

@@ -80,7 +80,7 @@ def test_status_shows_uploads_waiting_to_be_aborted(site):
     drop = site.add_folder()
     site.start()
     write_file(drop / "A001.mov", 30 * MIB)
-    wait_until(lambda: site.jobs() and site.jobs()[0]["upload_id"], 30, "the upload started")
+    site.upload_begun()
     site.emulator.set_faults({"rules": [{"endpoint": "/upload/asset/abort", "status": 503}]})
     config = str(site.config_path)
     assert watchd("cancel", "--config", config, "1").returncode == 0
