@@ -102,11 +102,12 @@ def check_source(job: Job) -> None:
 
 
 def _unchanged(job: Job) -> bool:
-    """Is the file still there, the version that was queued?"""
+    """Is the file still there, the version that was queued (see check_source)?"""
     try:
-        return Fingerprint.of(Path(job.path).stat()).same_content(fingerprint_of(job))
-    except OSError:
+        check_source(job)
+    except (SourceChanged, OSError):
         return False
+    return True
 
 
 def _check_failed(job: Job, failure: BaseException) -> None:
