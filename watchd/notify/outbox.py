@@ -162,11 +162,9 @@ class Notifier:
         message = compose([from_json(payload) for _id, payload, _a in rows], self.node)
         try:
             target.send(message, timeout)
-        except DeliveryError as exc:
-            self._failed(target, ids, max(a for _i, _p, a in rows) + 1, str(exc))
-            return 0
         except Exception as exc:  # noqa: BLE001 - one bad message must not stop the others
-            error = redact(f"{type(exc).__name__}: {exc}")
+            said = isinstance(exc, DeliveryError)  # (said already, redacted, by the sender)
+            error = str(exc) if said else redact(f"{type(exc).__name__}: {exc}")
             self._failed(target, ids, max(a for _i, _p, a in rows) + 1, error)
             return 0
         outbox.mark_sent(self.db, ids, self.clock.now())
